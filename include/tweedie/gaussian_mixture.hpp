@@ -1,0 +1,59 @@
+// Gaussian mixtures with diagonal covariances: the exact ground truth of every test.
+#pragma once
+
+#include <tweedie/model.hpp>
+#include <tweedie/random.hpp>
+#include <tweedie/sde.hpp>
+
+#include <memory>
+#include <string>
+
+namespace tweedie {
+
+/// p_0(x) = sum_k w_k N(x; mu_k, diag(s_k^2)). Under any linear-Gaussian forward process the
+/// marginal p_t is again a mixture, with components N(alpha mu_k, alpha^2 diag(s_k^2) + sigma^2 I),
+/// so its score, log-density, divergence of the score and exact samples are closed-form at
+/// every t. Immutable after construction, hence safe to share between threads.
+class GaussianMixture {
+ public:
+  /// weights: K positive numbers (normalised here); means, stds: K x d, stds >= 0.
+  GaussianMixture(Vector weights, Matrix means, Matrix stds);
+
+  /// Parses a target file: {"weights": [...], "means": [[...], ...], "stds": [[...], ...]}
+  /// (optional "dim", "n_components" are checked; other keys are ignored). `source` names the
+  /// file in error messages.
+  static GaussianMixture from_json(const std::string& text, const std::string& source = "target");
+  static GaussianMixture load(const std::string& path);
+  /// k components of standard deviation `std` evenly spaced on a circle of `radius` in 2-D.
+  static GaussianMixture ring(int k = 8, double radius = 2.0, double std = 0.15);
+
+  Eigen::Index dim() const { return means_.cols(); }
+  Eigen::Index components() const { return means_.rows(); }
+  const Vector& weights() const { return weights_; }
+  const Matrix& means() const { return means_; }
+  const Matrix& stds() const { return stds_; }
+
+  /// Score grad_x log p_t at each row (x.row(i), t(i)).
+  void score(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const;
+  /// log p_t(x) per row.
+  void log_density(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                   VectorRef out) const;
+  /// Divergence (trace of the Jacobian) of the score per row.
+  void score_divergence(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                        VectorRef out) const;
+  /// Exact samples of p_t for the global sample indices first_row .. first_row + n - 1.
+  Matrix sample(const Sde& sde, double t, std::size_t n, const PhiloxNoise& noise,
+                std::uint64_t first_row = 0) const;
+  /// Exact mean and covariance of p_t.
+  Eigen::RowVectorXd mean(const Sde& sde, double t) const;
+  Eigen::MatrixXd covariance(const Sde& sde, double t) const;
+
+ private:
+  Vector weights_;
+  Matrix means_, stds_;
+};
+
+/// The mixture as a ScoreModel (Prediction::score) under `sde`, which must outlive the model.
+std::unique_ptr<ScoreModel> exact_model(const GaussianMixture& mixture, const Sde& sde);
+
+}  // namespace tweedie

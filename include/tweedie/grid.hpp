@@ -1,0 +1,38 @@
+// Time grids: validated, strictly decreasing lists of times from t_start to t_end.
+#pragma once
+
+#include <tweedie/sde.hpp>
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tweedie {
+
+enum class GridSpacing {
+  time_uniform,    ///< uniform in t
+  log_snr,         ///< uniform in lambda = log(alpha / sigma) (DPM-Solver's logSNR)
+  time_quadratic,  ///< uniform in sqrt(t), squared (DPM-Solver's time_quadratic)
+  karras,          ///< uniform in (sigma/alpha)^(1/rho) (EDM), rho = 7 by default
+};
+std::string_view to_string(GridSpacing s);
+GridSpacing grid_spacing_from_string(std::string_view name);
+
+struct GridOptions {
+  GridSpacing spacing = GridSpacing::time_uniform;
+  int steps = 100;         ///< number of intervals N >= 1 (the grid has N + 1 points)
+  double t_start = -1.0;   ///< negative: the family's T
+  double t_end = -1.0;     ///< negative: the family's default_t_end()
+  double rho = 7.0;        ///< Karras exponent
+};
+
+/// The N + 1 times of a grid. The endpoints are exactly t_start and t_end; interior points are
+/// computed from their index (no accumulated increments). Throws InvalidArgument on bad options.
+std::vector<double> make_grid(const Sde& sde, const GridOptions& options);
+
+/// Checks an explicit grid: at least two points, finite, strictly decreasing, inside the family's
+/// time domain. The message names the first offending index.
+void validate_grid(const Sde& sde, std::span<const double> times);
+
+}  // namespace tweedie

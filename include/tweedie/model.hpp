@@ -1,0 +1,55 @@
+// The score-model interface, the four parameterisations and Tweedie's formula between them.
+#pragma once
+
+#include <tweedie/sde.hpp>
+#include <tweedie/types.hpp>
+
+#include <functional>
+#include <memory>
+#include <string_view>
+
+namespace tweedie {
+
+/// What a network outputs for x_t = alpha x_0 + sigma eps.
+enum class Prediction {
+  score,     ///< grad_x log p_t(x)          = -eps / sigma
+  noise,     ///< eps                         = (x - alpha x0) / sigma
+  data,      ///< x0 = E[x_0 | x_t]           = (x + sigma^2 score) / alpha   (Tweedie)
+  velocity,  ///< v = alpha eps - sigma x0
+};
+std::string_view to_string(Prediction p);
+Prediction prediction_from_string(std::string_view name);
+
+/// A learned or analytic model of the score, in any parameterisation.
+///
+/// Thread-safety contract: `evaluate` is const and is called concurrently from several threads,
+/// each time on a distinct chunk of rows; it must be reentrant (no unsynchronised mutable
+/// state). A model that parallelises internally is called inside an isolated TBB region, so its
+/// nested tasks do not steal the caller's chunks. Rows must not interact: row i of `out` may
+/// depend only on row i of `x` and `t(i)`, which is what makes results independent of the chunk
+/// size. An exception thrown by `evaluate` reaches the caller of the driver with its own type.
+class ScoreModel {
+ public:
+  virtual ~ScoreModel() = default;
+  /// The parameterisation that `evaluate` returns.
+  virtual Prediction prediction() const = 0;
+  /// Dimension of a sample, or 0 when the model accepts any.
+  virtual Eigen::Index dim() const = 0;
+  /// out.row(i) = prediction at (x.row(i), t(i)); out has the shape of x.
+  virtual void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const = 0;
+};
+
+/// Converts a prediction `in` made at (x, t) from one parameterisation to another, row by row,
+/// with alpha(t) and sigma(t) of `sde` (one place for Tweedie's formula). `out` may alias `in`.
+void convert_prediction(const Sde& sde, Prediction from, Prediction to, const ConstVectorRef& t,
+                        const ConstMatrixRef& x, const ConstMatrixRef& in, MatrixRef out);
+
+/// Evaluates `model` and returns its output as `want` (converting when needed).
+void evaluate_as(const ScoreModel& model, const Sde& sde, Prediction want, const ConstVectorRef& t,
+                 const ConstMatrixRef& x, MatrixRef out);
+
+/// A callable as a model: fn(t, x, out) with the signature of ScoreModel::evaluate.
+using ModelFunction = std::function<void(const ConstVectorRef&, const ConstMatrixRef&, MatrixRef)>;
+std::unique_ptr<ScoreModel> make_model(Prediction prediction, Eigen::Index dim, ModelFunction fn);
+
+}  // namespace tweedie

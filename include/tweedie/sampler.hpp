@@ -1,0 +1,102 @@
+// The sampler interface, the context a sampler runs in, and the registry of samplers by name.
+#pragma once
+
+#include <tweedie/model.hpp>
+#include <tweedie/random.hpp>
+#include <tweedie/sde.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tweedie {
+
+/// What a sampler is, as `tweedie info` prints it and the tests read it.
+struct SamplerTraits {
+  std::string name;
+  std::string summary;
+  int order = 1;             ///< global order on the probability-flow ODE (weak order for SDEs)
+  int nfe_per_step = 1;      ///< model evaluations per grid step
+  bool stochastic = false;   ///< draws noise at each step
+  Prediction consumes = Prediction::score;  ///< the parameterisation its update rule uses
+};
+
+/// Everything a sampler needs while it integrates one chunk of rows over the grid. Made by the
+/// driver for each chunk; the sampler never sees threads or other chunks.
+class ChunkContext {
+ public:
+  ChunkContext(const Sde& sde, const ScoreModel& model, const NoiseSource& noise,
+               std::span<const double> grid, std::uint64_t first_row, Eigen::Index rows);
+
+  const Sde& sde() const { return sde_; }
+  std::span<const double> grid() const { return grid_; }
+  std::size_t steps() const { return grid_.size() - 1; }
+  std::uint64_t first_row() const { return first_row_; }
+
+  /// out = the model's prediction at (x, t) for every row, as `want`. Counts one evaluation and
+  /// throws NonFiniteError (naming the sample, step and t) if any output is not finite.
+  void predict(Prediction want, double t, const ConstMatrixRef& x, MatrixRef out, std::size_t step);
+  /// out = standard normals for these rows at (step, stage, stream).
+  void noise(std::size_t step, std::uint32_t stage, NoiseStream stream, MatrixRef out) const;
+  /// Throws NonFiniteError if the state has a non-finite entry after `step` (now at time t).
+  void check_state(const ConstMatrixRef& x, std::size_t step, double t) const;
+  /// Model evaluations made so far (each covers every row of the chunk).
+  std::size_t evaluations() const { return evaluations_; }
+
+ private:
+  const Sde& sde_;
+  const ScoreModel& model_;
+  const NoiseSource& noise_;
+  std::span<const double> grid_;
+  std::uint64_t first_row_;
+  Vector times_;  // scratch: one time per row
+  std::size_t evaluations_ = 0;
+};
+
+/// A sampler: immutable options plus a kernel that integrates one chunk in place over the grid
+/// (grid[0] -> grid[N]). Stateless between calls, so one object serves every chunk concurrently.
+class Sampler {
+ public:
+  virtual ~Sampler() = default;
+  virtual const SamplerTraits& traits() const = 0;
+  virtual void run(ChunkContext& ctx, MatrixRef x) const = 0;
+};
+
+/// Named sampler options as strings (from a command line or code); a sampler reads the ones it
+/// knows with typed getters, and `finish` refuses any left unread.
+class SamplerOptions {
+ public:
+  SamplerOptions() = default;
+  SamplerOptions(std::initializer_list<std::pair<const std::string, std::string>> items)
+      : values_(items) {}
+  void set(const std::string& key, const std::string& value) { values_[key] = value; }
+  double number(const std::string& key, double fallback) const;
+  int integer(const std::string& key, int fallback) const;
+  std::string text(const std::string& key, const std::string& fallback) const;
+  /// Throws InvalidArgument naming the first option that `sampler` did not read.
+  void finish(const std::string& sampler) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+  mutable std::set<std::string> read_;
+};
+
+using SamplerFactory = std::function<std::unique_ptr<Sampler>(const SamplerOptions&)>;
+struct SamplerEntry {
+  SamplerTraits traits;
+  std::string options_help;  ///< e.g. "--eta (0)"; empty when it takes none
+  SamplerFactory make;
+};
+
+/// Every registered sampler, in name order.
+std::vector<SamplerEntry> sampler_entries();
+/// Builds a sampler by name; unknown names and options are refused with InvalidArgument.
+std::unique_ptr<Sampler> make_sampler(const std::string& name, const SamplerOptions& options = {});
+/// Adds a sampler to the registry (each file in solvers/ registers its own).
+void register_sampler(SamplerEntry entry);
+
+}  // namespace tweedie

@@ -1,0 +1,13 @@
+// Everything public in one include.
+#pragma once
+
+#include <tweedie/gaussian_mixture.hpp>
+#include <tweedie/grid.hpp>
+#include <tweedie/model.hpp>
+#include <tweedie/npy.hpp>
+#include <tweedie/parallel.hpp>
+#include <tweedie/random.hpp>
+#include <tweedie/sample.hpp>
+#include <tweedie/sampler.hpp>
+#include <tweedie/sde.hpp>
+#include <tweedie/types.hpp>

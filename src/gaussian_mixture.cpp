@@ -1,0 +1,338 @@
+#include <tweedie/gaussian_mixture.hpp>
+
+#include "numeric.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <numbers>
+#include <numeric>
+#include <sstream>
+
+namespace tweedie {
+namespace {
+
+using ColMatrix = Eigen::MatrixXd;
+
+// Rows are evaluated in tiles of a fixed number of rows (zero-padded), so that every row goes
+// through the same matrix-product code path whatever the chunk it belongs to: this is what makes
+// the results bitwise independent of the chunk size. 24 is a multiple of Eigen's row blocking for
+// SSE2, AVX and AVX-512 doubles (6, 12 and 24 rows).
+constexpr Eigen::Index kTile = 24;
+
+// The mixture's marginal at one time, as the tables of its matrix-product form. With
+// P = 1 / (alpha^2 s^2 + sigma^2) and m = alpha mu (K x d), component k's log-density at x is
+//   c_k - 1/2 x^2 . P_k + x . (m P)_k,  c_k = log w_k - 1/2 sum_j (log 2 pi V_kj + m_kj^2 P_kj),
+// and the score is sum_k r_k (m P)_k - x * sum_k r_k P_k with responsibilities r = softmax.
+struct MarginalTables {
+  ColMatrix logit_weights;     // 2d x K: [-P^T / 2 ; (m P)^T], multiplies [x^2, x]
+  ColMatrix score_weights;     // K x 2d: [m P, P], multiplied by r
+  ColMatrix curvature_weights;  // 2d x K: [P^2^T ; -2 (m P^2)^T], for the divergence
+  Eigen::RowVectorXd logit_offset;      // c_k
+  Eigen::RowVectorXd curvature_offset;  // sum_j m^2 P^2 - sum_j P
+};
+
+MarginalTables marginal_tables(const GaussianMixture& g, double a, double s, bool divergence) {
+  const Eigen::Index d = g.dim();
+  const Eigen::ArrayXXd var = (a * a) * g.stds().array().square() + s * s;
+  const Eigen::ArrayXXd p = var.inverse();
+  const Eigen::ArrayXXd m = a * g.means().array();
+  const Eigen::ArrayXXd mp = m * p;
+  MarginalTables tab;
+  tab.logit_weights.resize(2 * d, g.components());
+  tab.logit_weights.topRows(d) = (-0.5 * p).matrix().transpose();
+  tab.logit_weights.bottomRows(d) = mp.matrix().transpose();
+  tab.score_weights.resize(g.components(), 2 * d);
+  tab.score_weights.leftCols(d) = mp.matrix();
+  tab.score_weights.rightCols(d) = p.matrix();
+  tab.logit_offset = (g.weights().array().log() -
+                      0.5 * ((detail::log_two_pi + var.log()).rowwise().sum() +
+                             (m * mp).rowwise().sum()))
+                         .matrix()
+                         .transpose();
+  if (divergence) {
+    const Eigen::ArrayXXd p2 = p.square();
+    tab.curvature_weights.resize(2 * d, g.components());
+    tab.curvature_weights.topRows(d) = p2.matrix().transpose();
+    tab.curvature_weights.bottomRows(d) = (-2.0 * m * p2).matrix().transpose();
+    tab.curvature_offset = ((m.square() * p2).rowwise().sum() - p.rowwise().sum()).matrix().transpose();
+  }
+  return tab;
+}
+
+struct Outputs {
+  MatrixRef* score = nullptr;
+  VectorRef* log_density = nullptr;
+  VectorRef* divergence = nullptr;
+};
+
+// Evaluates the requested outputs for rows [begin, end) that share the time t.
+void evaluate_run(const GaussianMixture& g, const Sde& sde, double t, const ConstMatrixRef& x,
+                  Eigen::Index begin, Eigen::Index end, const Outputs& out) {
+  const Eigen::Index d = g.dim();
+  const bool want_div = out.divergence != nullptr;
+  const MarginalTables tab = marginal_tables(g, sde.alpha(t), sde.sigma(t), want_div);
+  ColMatrix features(kTile, 2 * d);  // [x^2, x]
+  ColMatrix logits(kTile, g.components()), resp(kTile, g.components());
+  ColMatrix weighted(kTile, 2 * d), curvature;
+  for (Eigen::Index r0 = begin; r0 < end; r0 += kTile) {
+    const Eigen::Index rows = std::min(kTile, end - r0);
+    features.setZero();
+    features.topRightCorner(rows, d) = x.middleRows(r0, rows);
+    features.leftCols(d) = features.rightCols(d).array().square().matrix();
+    logits.noalias() = features * tab.logit_weights;
+    logits.rowwise() += tab.logit_offset;
+    const Eigen::VectorXd top = logits.rowwise().maxCoeff();
+    resp = (logits.colwise() - top).array().exp().matrix();
+    const Eigen::VectorXd total = resp.rowwise().sum();
+    resp.array().colwise() /= total.array();
+    if (out.log_density) {
+      out.log_density->segment(r0, rows) =
+          top.head(rows).array() + total.head(rows).array().log();
+    }
+    if (!out.score && !want_div) continue;
+    weighted.noalias() = resp * tab.score_weights;
+    const ColMatrix score = weighted.leftCols(d) -
+                            (features.rightCols(d).array() * weighted.rightCols(d).array()).matrix();
+    if (out.score) out.score->middleRows(r0, rows) = score.topRows(rows);
+    if (want_div) {
+      // div s = sum_k r_k (|s_k|^2 - sum_j P_kj) - |s|^2 with s_k = (m_k - x) P_k.
+      curvature.noalias() = features * tab.curvature_weights;
+      curvature.rowwise() += tab.curvature_offset;
+      out.divergence->segment(r0, rows) =
+          (resp.array() * curvature.array()).rowwise().sum().head(rows) -
+          score.rowwise().squaredNorm().head(rows).array();
+    }
+  }
+}
+
+// Runs `evaluate_run` over the maximal runs of rows that share their time.
+void evaluate_all(const GaussianMixture& g, const Sde& sde, const ConstVectorRef& t,
+                  const ConstMatrixRef& x, const Outputs& out) {
+  if (x.cols() != g.dim()) {
+    throw InvalidArgument(
+        fmt::format("Gaussian mixture of dimension {} given rows of {} numbers", g.dim(), x.cols()));
+  }
+  if (t.size() != x.rows()) {
+    throw InvalidArgument(fmt::format("{} times given for {} rows", t.size(), x.rows()));
+  }
+  for (Eigen::Index begin = 0; begin < x.rows();) {
+    Eigen::Index end = begin + 1;
+    while (end < x.rows() && t(end) == t(begin)) ++end;
+    evaluate_run(g, sde, t(begin), x, begin, end, out);
+    begin = end;
+  }
+}
+
+class MixtureScoreModel final : public ScoreModel {
+ public:
+  MixtureScoreModel(GaussianMixture g, const Sde& sde) : g_(std::move(g)), sde_(sde) {}
+  Prediction prediction() const override { return Prediction::score; }
+  Eigen::Index dim() const override { return g_.dim(); }
+  void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
+    g_.score(sde_, t, x, out);
+  }
+
+ private:
+  GaussianMixture g_;
+  const Sde& sde_;
+};
+
+// ---- JSON --------------------------------------------------------------------------------
+
+[[noreturn]] void bad(const std::string& source, const std::string& what) {
+  throw InvalidArgument(fmt::format("{}: {}", source, what));
+}
+
+double number_at(const nlohmann::json& v, const std::string& source, const std::string& where) {
+  if (!v.is_number()) bad(source, fmt::format("{} is not a number", where));
+  const double x = v.get<double>();
+  if (!std::isfinite(x)) bad(source, fmt::format("{} is not finite", where));
+  return x;
+}
+
+Matrix table_at(const nlohmann::json& doc, const std::string& key, const std::string& source) {
+  if (!doc.contains(key)) bad(source, fmt::format("missing key \"{}\"", key));
+  const auto& rows = doc.at(key);
+  if (!rows.is_array() || rows.empty()) {
+    bad(source, fmt::format("\"{}\" must be a non-empty array of rows", key));
+  }
+  Matrix out;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto& row = rows[k];
+    if (!row.is_array() || row.empty()) {
+      bad(source, fmt::format("{}[{}] must be a non-empty array of numbers", key, k));
+    }
+    if (k == 0) out.resize(static_cast<Eigen::Index>(rows.size()), static_cast<Eigen::Index>(row.size()));
+    if (static_cast<Eigen::Index>(row.size()) != out.cols()) {
+      bad(source, fmt::format("{}[{}] has {} numbers, but {}[0] has {} (ragged rows)", key, k,
+                              row.size(), key, out.cols()));
+    }
+    for (std::size_t j = 0; j < row.size(); ++j) {
+      out(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(j)) =
+          number_at(row[j], source, fmt::format("{}[{}][{}]", key, k, j));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+GaussianMixture::GaussianMixture(Vector weights, Matrix means, Matrix stds)
+    : weights_(std::move(weights)), means_(std::move(means)), stds_(std::move(stds)) {
+  const auto k = means_.rows();
+  if (k == 0 || means_.cols() == 0) throw InvalidArgument("Gaussian mixture: no components");
+  if (weights_.size() != k) {
+    throw InvalidArgument(
+        fmt::format("Gaussian mixture: {} weights for {} means", weights_.size(), k));
+  }
+  if (stds_.rows() != k || stds_.cols() != means_.cols()) {
+    throw InvalidArgument(fmt::format("Gaussian mixture: stds are {} x {} but means are {} x {}",
+                                      stds_.rows(), stds_.cols(), k, means_.cols()));
+  }
+  for (Eigen::Index i = 0; i < k; ++i) {
+    if (!(std::isfinite(weights_(i)) && weights_(i) > 0.0)) {
+      throw InvalidArgument(fmt::format("Gaussian mixture: weights[{}] = {} is not positive", i,
+                                        weights_(i)));
+    }
+    for (Eigen::Index j = 0; j < stds_.cols(); ++j) {
+      if (!(std::isfinite(stds_(i, j)) && stds_(i, j) >= 0.0)) {
+        throw InvalidArgument(fmt::format("Gaussian mixture: stds[{}][{}] = {} is negative", i, j,
+                                          stds_(i, j)));
+      }
+      if (!std::isfinite(means_(i, j))) {
+        throw InvalidArgument(fmt::format("Gaussian mixture: means[{}][{}] is not finite", i, j));
+      }
+    }
+  }
+  weights_ /= weights_.sum();
+}
+
+GaussianMixture GaussianMixture::from_json(const std::string& text, const std::string& source) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    bad(source, fmt::format("not valid JSON ({})", e.what()));
+  }
+  if (!doc.is_object()) bad(source, "the target must be a JSON object");
+  if (!doc.contains("weights")) bad(source, "missing key \"weights\"");
+  const auto& w = doc.at("weights");
+  if (!w.is_array() || w.empty()) bad(source, "\"weights\" must be a non-empty array of numbers");
+  Vector weights(static_cast<Eigen::Index>(w.size()));
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    weights(static_cast<Eigen::Index>(k)) = number_at(w[k], source, fmt::format("weights[{}]", k));
+    if (weights(static_cast<Eigen::Index>(k)) <= 0.0) {
+      bad(source, fmt::format("weights[{}] = {} is not positive", k, w[k].get<double>()));
+    }
+  }
+  Matrix means = table_at(doc, "means", source);
+  Matrix stds = table_at(doc, "stds", source);
+  if (means.rows() != weights.size()) {
+    bad(source, fmt::format("\"means\" has {} rows but \"weights\" has {} entries", means.rows(),
+                            weights.size()));
+  }
+  if (stds.rows() != means.rows() || stds.cols() != means.cols()) {
+    bad(source, fmt::format("\"stds\" is {} x {} but \"means\" is {} x {} (dimension mismatch)",
+                            stds.rows(), stds.cols(), means.rows(), means.cols()));
+  }
+  for (Eigen::Index k = 0; k < stds.rows(); ++k) {
+    for (Eigen::Index j = 0; j < stds.cols(); ++j) {
+      if (stds(k, j) < 0.0) bad(source, fmt::format("stds[{}][{}] = {} is negative", k, j, stds(k, j)));
+    }
+  }
+  auto check_count = [&](const char* key, Eigen::Index expected) {
+    if (!doc.contains(key)) return;
+    const auto& v = doc.at(key);
+    if (!v.is_number_integer() || v.get<long long>() != expected) {
+      bad(source, fmt::format("\"{}\" is {} but the tables give {}", key, v.dump(), expected));
+    }
+  };
+  check_count("dim", means.cols());
+  check_count("n_components", means.rows());
+  return GaussianMixture(std::move(weights), std::move(means), std::move(stds));
+}
+
+GaussianMixture GaussianMixture::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InvalidArgument(fmt::format("cannot open target file '{}'", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return from_json(text.str(), path);
+}
+
+GaussianMixture GaussianMixture::ring(int k, double radius, double std) {
+  if (k < 1) throw InvalidArgument("ring: at least one component");
+  Matrix means(k, 2);
+  for (int i = 0; i < k; ++i) {
+    const double angle = 2.0 * std::numbers::pi * i / k;
+    means(i, 0) = radius * std::cos(angle);
+    means(i, 1) = radius * std::sin(angle);
+  }
+  return GaussianMixture(Vector::Ones(k), std::move(means), Matrix::Constant(k, 2, std));
+}
+
+void GaussianMixture::score(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                            MatrixRef out) const {
+  Outputs o;
+  o.score = &out;
+  evaluate_all(*this, sde, t, x, o);
+}
+
+void GaussianMixture::log_density(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                                  VectorRef out) const {
+  Outputs o;
+  o.log_density = &out;
+  evaluate_all(*this, sde, t, x, o);
+}
+
+void GaussianMixture::score_divergence(const Sde& sde, const ConstVectorRef& t,
+                                       const ConstMatrixRef& x, VectorRef out) const {
+  Outputs o;
+  o.divergence = &out;
+  evaluate_all(*this, sde, t, x, o);
+}
+
+Matrix GaussianMixture::sample(const Sde& sde, double t, std::size_t n, const PhiloxNoise& noise,
+                               std::uint64_t first_row) const {
+  const auto rows = static_cast<Eigen::Index>(n);
+  Vector u(rows);
+  noise.uniform(first_row, 0, 0, NoiseStream::component, u);
+  Matrix z(rows, dim());
+  noise.normal(first_row, 0, 0, NoiseStream::marginal, z);
+  const double a = sde.alpha(t), s = sde.sigma(t);
+  Vector cumulative(components());
+  std::partial_sum(weights_.begin(), weights_.end(), cumulative.begin());
+  for (Eigen::Index i = 0; i < rows; ++i) {
+    const double target = u(i) * cumulative(components() - 1);
+    Eigen::Index k = 0;
+    while (k + 1 < components() && cumulative(k) < target) ++k;
+    const Eigen::ArrayXd std_t = ((a * a) * stds_.row(k).array().square() + s * s).sqrt().transpose();
+    z.row(i) = (a * means_.row(k).array() + std_t.transpose() * z.row(i).array()).matrix();
+  }
+  return z;
+}
+
+Eigen::RowVectorXd GaussianMixture::mean(const Sde& sde, double t) const {
+  return sde.alpha(t) * (weights_.transpose() * means_);
+}
+
+Eigen::MatrixXd GaussianMixture::covariance(const Sde& sde, double t) const {
+  const double a = sde.alpha(t), s = sde.sigma(t);
+  const Eigen::RowVectorXd mu = mean(sde, t);
+  Eigen::MatrixXd cov = Eigen::MatrixXd::Identity(dim(), dim()) * (s * s);
+  for (Eigen::Index k = 0; k < components(); ++k) {
+    const Eigen::RowVectorXd dk = a * means_.row(k) - mu;
+    cov += weights_(k) * (dk.transpose() * dk);
+    cov.diagonal() += weights_(k) * (a * a) * stds_.row(k).array().square().matrix().transpose();
+  }
+  return cov;
+}
+
+std::unique_ptr<ScoreModel> exact_model(const GaussianMixture& mixture, const Sde& sde) {
+  return std::make_unique<MixtureScoreModel>(mixture, sde);
+}
+
+}  // namespace tweedie
