@@ -112,10 +112,9 @@ double VeSde::t_of_lambda(double l) const { return (-l - std::log(o_.sigma_min))
 
 CosineSde::CosineSde(Options o) : o_(o) {
   require(std::isfinite(o.s) && o.s >= 0.0, "cosine", "s must be finite and non-negative");
-  require(positive_finite(o.beta_max), "cosine", "beta_max must be positive and finite");
+  require(std::isfinite(o.t_max) && o.t_max > 0.0 && o.t_max < 1.0, "cosine",
+          "t_max must lie in (0, 1)");
   log_alpha0_ = log_alpha(0.0);
-  const double k = 2.0 * (1.0 + o.s) / std::numbers::pi;
-  t_max_ = std::atan(o.beta_max / k) * k - o.s;
 }
 
 double CosineSde::log_alpha(double t) const {
@@ -188,9 +187,9 @@ std::unique_ptr<Sde> make_sde(const SdeSpec& spec) {
     refuse(spec.sigma_min, "sigma-min");
     refuse(spec.sigma_max, "sigma-max");
     refuse(spec.beta_min, "beta-min");
+    refuse(spec.beta_max, "beta-max");
     CosineSde::Options o;
     o.s = spec.cosine_s.value_or(o.s);
-    o.beta_max = spec.beta_max.value_or(o.beta_max);
     return std::make_unique<CosineSde>(o);
   }
   throw InvalidArgument(

@@ -22,7 +22,7 @@ struct VeOptions {
 };
 struct CosineOptions {
   double s = 0.008;
-  double beta_max = 999.0;
+  double t_max = 0.9946;  ///< T: DPM-Solver's choice (alpha vanishes at t = 1)
 };
 struct EdmOptions {
   double sigma_min = 0.002;  ///< default end of a sampling grid
@@ -132,13 +132,13 @@ class VeSde final : public Sde {
 };
 
 /// Cosine VP schedule (Nichol & Dhariwal): alpha(t) = cos((t + s)/(1 + s) pi/2) / cos(s/(1 + s) pi/2).
-/// T is where beta(t) = -2 f(t) reaches beta_max (DPM-Solver's cosine_t_max, 0.9946 by default).
+/// T = 0.9946 by default, as DPM-Solver sets it (at t = 1 alpha = 0 and lambda = -inf).
 class CosineSde final : public Sde {
  public:
   using Options = CosineOptions;
   explicit CosineSde(Options o = {});
   std::string_view name() const override { return "cosine"; }
-  double T() const override { return t_max_; }
+  double T() const override { return o_.t_max; }
   double f(double t) const override;
   double g2(double t) const override { return -2.0 * f(t); }
   double alpha(double t) const override;
@@ -153,7 +153,6 @@ class CosineSde final : public Sde {
   double log_alpha(double t) const;
   Options o_;
   double log_alpha0_;
-  double t_max_;
 };
 
 /// EDM (Karras et al. 2022): alpha = 1, sigma(t) = t on [0, sigma_max]; t = 0 is exact data.

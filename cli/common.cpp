@@ -1,0 +1,38 @@
+#include "common.hpp"
+
+#include <fmt/format.h>
+
+namespace tweedie::cli {
+
+void ProblemOptions::add_to(CLI::App& app) {
+  app.add_option("--target", target, "Gaussian-mixture target: a JSON file or builtin:ring")
+      ->required();
+  app.add_option("--sde", sde.family, "forward SDE family: vp, subvp, ve, cosine or edm")
+      ->capture_default_str();
+  app.add_option("--beta-min", sde.beta_min, "VP/sub-VP beta_min (0.1)");
+  app.add_option("--beta-max", sde.beta_max, "VP/sub-VP beta_max (20)");
+  app.add_option("--sigma-min", sde.sigma_min, "VE sigma_min (0.01); EDM sigma_min (0.002)");
+  app.add_option("--sigma-max", sde.sigma_max, "VE sigma_max (50); EDM sigma_max (80)");
+  app.add_option("--cosine-s", sde.cosine_s, "cosine schedule offset s (0.008)");
+}
+
+std::unique_ptr<Sde> ProblemOptions::make_sde() const { return tweedie::make_sde(sde); }
+
+GaussianMixture ProblemOptions::load_target() const {
+  if (target == "builtin:ring") return GaussianMixture::ring();
+  if (target.starts_with("builtin:")) {
+    throw InvalidArgument(fmt::format("unknown built-in target '{}' (known: builtin:ring)", target));
+  }
+  return GaussianMixture::load(target);
+}
+
+void RunOptions::add_to(CLI::App& app) {
+  app.add_option("--threads", threads, "worker threads (0 = all cores)")->capture_default_str();
+  app.add_option("--seed", seed, "seed of all noise (< 2^32)")->capture_default_str();
+  app.add_option("--chunk", chunk, "rows per chunk; results do not depend on it")
+      ->capture_default_str();
+}
+
+void write_output(const std::string& path, const ConstMatrixRef& m) { write_matrix(path, m); }
+
+}  // namespace tweedie::cli

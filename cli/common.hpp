@@ -1,0 +1,35 @@
+// Conventions every computing subcommand shares: target, family, execution and seed options.
+#pragma once
+
+#include <tweedie/tweedie.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+namespace tweedie::cli {
+
+/// --target and the family options (--sde --beta-min --beta-max --sigma-min --sigma-max --cosine-s).
+struct ProblemOptions {
+  std::string target;
+  SdeSpec sde;
+  void add_to(CLI::App& app);
+  std::unique_ptr<Sde> make_sde() const;
+  /// A JSON target file, or "builtin:ring" (8 Gaussians of std 0.15 on a circle of radius 2).
+  GaussianMixture load_target() const;
+};
+
+/// --threads --seed --chunk.
+struct RunOptions {
+  int threads = 0;
+  std::uint64_t seed = 0;
+  std::size_t chunk = 256;
+  void add_to(CLI::App& app);
+  Execution execution() const { return {threads, chunk}; }
+};
+
+/// Writes `m` to `path` (.npy or .csv), atomically.
+void write_output(const std::string& path, const ConstMatrixRef& m);
+
+}  // namespace tweedie::cli

@@ -1,0 +1,20 @@
+// Distances between sample sets and exact distributions, for comparing samplers.
+#pragma once
+
+#include <tweedie/types.hpp>
+
+#include <cstdint>
+
+namespace tweedie {
+
+/// Sliced 2-Wasserstein distance between two equally sized sample sets: the root mean over
+/// `projections` random unit directions (drawn from `seed`) of the squared W2 distance of the
+/// projected, sorted samples.
+double sliced_wasserstein(const ConstMatrixRef& a, const ConstMatrixRef& b, int projections = 128,
+                          std::uint64_t seed = 0);
+
+/// Sample mean (row vector) and unbiased sample covariance of the rows.
+Eigen::RowVectorXd sample_mean(const ConstMatrixRef& x);
+Eigen::MatrixXd sample_covariance(const ConstMatrixRef& x);
+
+}  // namespace tweedie
