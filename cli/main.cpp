@@ -20,6 +20,16 @@ int main(int argc, char** argv) {
   add(&tweedie::cli::add_sample_command);
   add(&tweedie::cli::add_info_command);
   try {
+    std::string known;
+    bool found = false;
+    for (const auto* sub : app.get_subcommands({})) {
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+      found = found || (argc > 1 && sub->get_name() == argv[1]);
+    }
+    if (argc > 1 && argv[1][0] != '-' && !found) {
+      throw tweedie::InvalidArgument(
+          fmt::format("unknown subcommand '{}' (expected one of: {})", argv[1], known));
+    }
     app.parse(argc, argv);
     for (auto* sub : app.get_subcommands()) runners.at(sub)();
   } catch (const CLI::CallForHelp& e) {

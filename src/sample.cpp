@@ -16,7 +16,10 @@ void SampleOptions::validate() const {
     throw InvalidArgument(fmt::format("seed {} does not fit in 32 bits (at most {})", seed, max_seed));
   }
   const std::size_t n = init ? static_cast<std::size_t>(init->rows()) : num_samples;
-  if (n > max_samples) throw InvalidArgument(fmt::format("{} samples exceed 2^32", n));
+  if (n > max_samples || first_sample > max_samples - n) {
+    throw InvalidArgument(fmt::format("samples {} .. {} exceed the 2^32 indices of one seed",
+                                      first_sample, first_sample + n));
+  }
 }
 
 Matrix sample_prior(const Sde& sde, Eigen::Index dim, std::size_t n, std::uint64_t first_row,
@@ -57,8 +60,9 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
   std::vector<std::size_t> evaluations(chunks, 0);
   for_each_chunk(n, options.execution, [&](std::size_t begin, std::size_t end) {
     auto rows = x.middleRows(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(end - begin));
-    if (!options.init) rows = sample_prior(sde, dim, end - begin, begin, *noise);
-    ChunkContext ctx(sde, model, *noise, grid, begin, rows.rows());
+    const std::uint64_t first = options.first_sample + begin;
+    if (!options.init) rows = sample_prior(sde, dim, end - begin, first, *noise);
+    ChunkContext ctx(sde, model, *noise, grid, first, rows.rows());
     sampler.run(ctx, rows);
     if (options.denoise) {
       const std::size_t last = grid.size() - 1;

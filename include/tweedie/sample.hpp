@@ -15,6 +15,9 @@ namespace tweedie {
 struct SampleOptions {
   std::size_t num_samples = 1;  ///< ignored when `init` is given (its row count is used)
   std::uint64_t seed = 0;       ///< < 2^32; with the global sample index it keys all noise
+  /// Global index of the first row: rows are samples first_sample, first_sample + 1, ... so a
+  /// large job split into several calls (or processes) gives the samples of one big call.
+  std::uint64_t first_sample = 0;
   Execution execution;          ///< threads and chunk size
   bool denoise = false;         ///< finish with Tweedie's x0 = E[x_0 | x_t_end] (one more NFE)
   const Matrix* init = nullptr;  ///< optional initial state (rows = samples, already scaled)

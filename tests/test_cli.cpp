@@ -1,0 +1,160 @@
+// The tweedie program: outputs, shared conventions, and one clear line with status 2 on errors.
+#include <tweedie/npy.hpp>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <sys/wait.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Outcome {
+  int status;
+  std::string output;  // stdout and stderr
+};
+
+Outcome tweedie_cli(const std::string& args) {
+  const std::string command = fmt::format("'{}' {} 2>&1", TWEEDIE_CLI, args);
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
+  const int raw = ::pclose(pipe);
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, output};
+}
+
+// A fresh empty folder for one test's files.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / fmt::format("tweedie-cli-{}", ::getpid());
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+  std::size_t files() const {
+    return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), fs::directory_iterator()));
+  }
+};
+
+void check_refused(const std::string& args, const std::string& message) {
+  CAPTURE(args);
+  const Outcome r = tweedie_cli(args);
+  CHECK(r.status == 2);
+  CHECK(r.output.find(message) != std::string::npos);
+  CHECK(r.output.rfind("tweedie: error: ", 0) == 0);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);  // one line
+}
+
+}  // namespace
+
+TEST_CASE("tweedie sample writes an (n, d) float64 .npy and a one-line summary") {
+  TempDir dir;
+  const Outcome r = tweedie_cli(fmt::format(
+      "sample --target builtin:ring --sde vp --sampler em --steps 20 -n 300 --seed 5 --out {}",
+      dir / "x.npy"));
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("em: 20 steps, NFE/sample 20") != std::string::npos);
+  CHECK(r.output.find("samples/s") != std::string::npos);
+  const auto a = tweedie::read_npy(dir / "x.npy");
+  CHECK(a.shape == std::vector<std::size_t>{300, 2});
+  CHECK_FALSE(a.float32);
+  CHECK(dir.files() == 1);  // no temporary left behind
+}
+
+TEST_CASE("tweedie sample output does not depend on --threads or --chunk") {
+  TempDir dir;
+  const std::string common =
+      "sample --target builtin:ring --sde ve --sampler em --steps 30 -n 500 --seed 9 ";
+  REQUIRE(tweedie_cli(common + "--threads 1 --chunk 7 --out " + (dir / "a.npy")).status == 0);
+  REQUIRE(tweedie_cli(common + "--threads 2 --chunk 100 --out " + (dir / "b.npy")).status == 0);
+  CHECK(tweedie::read_npy(dir / "a.npy").values == tweedie::read_npy(dir / "b.npy").values);
+}
+
+TEST_CASE("tweedie sample takes --times, --init, --denoise and writes .csv") {
+  TempDir dir;
+  tweedie::write_npy(dir / "times.npy", std::vector<double>{80.0, 10.0, 1.0, 0.0});
+  tweedie::Matrix init = tweedie::Matrix::Constant(4, 2, 3.0);
+  tweedie::write_npy(dir / "init.npy", init);
+  const Outcome r = tweedie_cli(fmt::format(
+      "sample --target builtin:ring --sde edm --sampler euler --times {} --init {} --denoise "
+      "--out {}", dir / "times.npy", dir / "init.npy", dir / "out.csv"));
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("3 steps, NFE/sample 4") != std::string::npos);
+  std::ifstream csv(dir / "out.csv");
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) {
+    ++lines;
+    CHECK(std::count(line.begin(), line.end(), ',') == 1);
+  }
+  CHECK(lines == 4);
+}
+
+TEST_CASE("tweedie info lists families, samplers with traits, and grids") {
+  const Outcome r = tweedie_cli("info");
+  REQUIRE(r.status == 0);
+  for (const char* word : {"vp", "subvp", "ve", "cosine", "edm", "em", "euler", "karras", "log-snr",
+                           "stochastic", "version 1"}) {
+    CHECK(r.output.find(word) != std::string::npos);
+  }
+}
+
+TEST_CASE("bad arguments exit with status 2, one line, and no output file") {
+  TempDir dir;
+  const std::string out = " --out " + (dir / "x.npy");
+  const std::string ring = "sample --target builtin:ring";
+  check_refused(ring + " --sampler nope" + out, "unknown sampler 'nope'");
+  check_refused(ring + " --sde vq" + out, "unknown SDE family 'vq'");
+  check_refused(ring + " --steps 0" + out, "steps = 0 must be at least 1");
+  check_refused(ring + " --t-end 0" + out, "t_end = 0 is outside the vp family's time domain");
+  check_refused(ring + " --t-end 2" + out, "t_end = 2 is outside");
+  check_refused(ring + " --sde vp --sigma-max 3" + out, "--sigma-max does not apply to the vp family");
+  check_refused(ring + " --grid cubic" + out, "unknown grid 'cubic'");
+  check_refused(ring + " --seed 4294967296" + out, "does not fit in 32 bits");
+  check_refused(ring + " --threads -2" + out, "threads = -2");
+  check_refused("sample --target missing.json" + out, "cannot open target file 'missing.json'");
+  check_refused("sample --target builtin:disc" + out, "unknown built-in target");
+  check_refused(ring + " --init " + (dir / "none.npy") + out, "cannot open the file");
+  check_refused(ring, "--out is required");
+  check_refused("frobnicate", "unknown subcommand 'frobnicate' (expected one of: sample, info)");
+  {
+    std::ofstream bad(dir / "bad.json");
+    bad << R"({"weights": [1, 2], "means": [[0, 0], [1]], "stds": [[1, 1], [1, 1]]})";
+  }
+  check_refused("sample --target " + (dir / "bad.json") + out, "means[1] has 1 numbers");
+  tweedie::write_npy(dir / "times.npy", std::vector<double>{1.0, 0.5, 0.7});
+  check_refused(ring + " --times " + (dir / "times.npy") + out, "not strictly decreasing at point 2");
+  tweedie::write_npy(dir / "init3.npy", tweedie::Matrix::Zero(5, 3));
+  check_refused(ring + " --init " + (dir / "init3.npy") + out, "--init has 3 columns");
+  CHECK_FALSE(fs::exists(dir / "x.npy"));
+  CHECK(dir.files() == 3);  // only the inputs written above
+}
+
+TEST_CASE("a NaN during sampling exits with status 2 and writes nothing") {
+  TempDir dir;
+  // A zero-width component makes the exact score infinite at t_end = 0 under EDM.
+  {
+    std::ofstream target(dir / "point.json");
+    target << R"({"weights": [1], "means": [[0.5]], "stds": [[0]]})";
+  }
+  const Outcome r = tweedie_cli(fmt::format(
+      "sample --target {} --sde edm --grid karras --steps 5 --t-end 0 --denoise -n 3 --out {}",
+      dir / "point.json", dir / "x.npy"));
+  CHECK(r.status == 2);
+  CHECK(r.output.find("non-finite value at sample 0") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "x.npy"));
+}
