@@ -152,6 +152,10 @@ TEST_CASE("malformed .npy files are refused with a message naming the problem") 
   // the announced size (no allocation of 2^62 doubles, no length_error).
   refused("huge.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }",
           48, "truncated");
+  // Nor may the element count overflow to a small number: 2^32 x 2^32 elements wrap to 0.
+  refused("overflow.npy",
+          "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 48,
+          "overflow.npy");
 
   std::ofstream(dir.file("magic.npy"), std::ios::binary) << "PK\x03\x04 this is a zip file";
   CHECK_THROWS_WITH_AS(tweedie::read_npy(dir.file("magic.npy")), doctest::Contains("bad magic"),
