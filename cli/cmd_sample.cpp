@@ -4,11 +4,38 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 
 namespace tweedie::cli {
 namespace {
+
+// Sampler options as flags: each given flag becomes the named option of SamplerOptions; the
+// sampler reads the ones it knows and refuses the rest (so --eta with em is an error).
+struct SamplerFlag {
+  const char* flag;
+  const char* key;
+  const char* help;
+};
+constexpr SamplerFlag kSamplerFlags[] = {
+    {"--eta", "eta", "stochasticity of ddim / ancestral samplers"},
+    {"--order", "order", "solver order"},
+    {"--method", "method", "singlestep or multistep"},
+    {"--lower-order-final", "lower_order_final", "on or off"},
+    {"--variant", "variant", "UniPC variant: bh1 or bh2"},
+    {"--predictor", "predictor", "predictor of pc"},
+    {"--corrector", "corrector", "corrector of pc: langevin, ald or none"},
+    {"--snr", "snr", "Langevin signal-to-noise ratio"},
+    {"--corrector-steps", "corrector_steps", "corrector steps per predictor step"},
+    {"--churn", "churn", "EDM stochastic churn S_churn"},
+    {"--s-tmin", "s_tmin", "EDM churn range start"},
+    {"--s-tmax", "s_tmax", "EDM churn range end"},
+    {"--s-noise", "s_noise", "EDM / ancestral noise scale"},
+    {"--rtol", "rtol", "relative tolerance of adaptive solvers"},
+    {"--atol", "atol", "absolute tolerance of adaptive solvers"},
+    {"--max-steps", "max_steps", "step cap per sample of adaptive solvers"},
+};
 
 struct SampleCommand {
   ProblemOptions problem;
@@ -21,12 +48,15 @@ struct SampleCommand {
   std::string times_path, init_path, out_path;
   std::size_t count = 1000;
   bool denoise = false;
+  std::map<std::string, std::string> sampler_options;  // key -> value as given
 
   void execute() const {
     const auto sde = problem.make_sde();
     const GaussianMixture target = problem.load_target();
     const auto model = exact_model(target, *sde);
-    auto solver = make_sampler(sampler);
+    SamplerOptions options;
+    for (const auto& [key, value] : sampler_options) options.set(key, value);
+    auto solver = make_sampler(sampler, options);
 
     std::vector<double> times;
     if (!times_path.empty()) {
@@ -71,6 +101,11 @@ Runner add_sample_command(CLI::App& app) {
   cmd->problem.add_to(*sub);
   cmd->run.add_to(*sub);
   sub->add_option("--sampler", cmd->sampler, "sampler name (see tweedie info)")->capture_default_str();
+  for (const auto& f : kSamplerFlags) {
+    const std::string key = f.key;
+    sub->add_option_function<std::string>(
+        f.flag, [cmd, key](const std::string& v) { cmd->sampler_options[key] = v; }, f.help);
+  }
   sub->add_option("--steps", cmd->steps, "number of grid steps")->capture_default_str();
   sub->add_option("--grid", cmd->grid, "time-uniform, log-snr, time-quadratic or karras")
       ->capture_default_str();

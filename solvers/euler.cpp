@@ -1,5 +1,7 @@
 #include "euler.hpp"
 
+#include <tweedie/reverse.hpp>
+
 #include <cmath>
 
 namespace tweedie::solvers {
@@ -22,20 +24,19 @@ EulerKernel::EulerKernel(bool stochastic)
     : stochastic_(stochastic), traits_(euler_traits(stochastic)) {}
 
 void EulerKernel::run(ChunkContext& ctx, MatrixRef x) const {
-  const Sde& sde = ctx.sde();
   const auto grid = ctx.grid();
-  const double c = stochastic_ ? 1.0 : 0.5;  // reverse SDE vs probability-flow ODE
+  const auto dynamics = stochastic_ ? ReverseDynamics::reverse_sde(ctx.sde())
+                                    : ReverseDynamics::probability_flow(ctx.sde());
   Matrix score(x.rows(), x.cols());
   Matrix z(stochastic_ ? x.rows() : 0, x.cols());
   for (std::size_t i = 0; i + 1 < grid.size(); ++i) {
     const double t = grid[i];
     const double dt = grid[i + 1] - t;  // negative: time runs backwards
     ctx.predict(Prediction::score, t, x, score, i);
-    const double g2 = sde.g2(t);
-    x = (1.0 + sde.f(t) * dt) * x - (c * g2 * dt) * score;
+    dynamics.euler_step(t, dt, score, x);
     if (stochastic_) {
       ctx.noise(i, 0, NoiseStream::diffusion, z);
-      x += std::sqrt(-g2 * dt) * z;
+      x += (dynamics.diffusion(t) * std::sqrt(-dt)) * z;
     }
     ctx.check_state(x, i, grid[i + 1]);
   }

@@ -5,7 +5,7 @@
 
 namespace tweedie::solvers {
 
-/// x_{i+1} = x_i + (f x_i - c g^2 s(x_i, t_i)) dt  [+ g sqrt(|dt|) z_i],  dt = t_{i+1} - t_i < 0,
+/// x_{i+1} = x_i + drift(t_i, x_i) dt + [g(t_i) sqrt(|dt|) z_i] (ReverseDynamics),  dt = t_{i+1} - t_i < 0,
 /// with c = 1 and noise for the reverse SDE (Euler-Maruyama, "em"), c = 1/2 and no noise for the
 /// probability-flow ODE (Euler, "euler"). Strong and weak order 1 (the noise is additive).
 class EulerKernel final : public Sampler {

@@ -122,10 +122,29 @@ NpyArray read_npy(const std::string& path) {
   }
   const std::string dims = m[1];
   std::size_t count = 1;
+  const std::size_t item = a.float32 ? 4 : 8;
+  const auto data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const auto available = static_cast<std::size_t>(in.tellg() - data_start);
+  in.seekg(data_start);
   const std::regex number(R"(\d+)");
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
-    a.shape.push_back(std::stoull(it->str()));
-    count *= a.shape.back();
+    std::size_t dim = 0;
+    try {
+      dim = std::stoull(it->str());
+    } catch (const std::exception&) {
+      refuse(path, fmt::format("shape entry '{}' is too large", it->str()));
+    }
+    a.shape.push_back(dim);
+    if (dim != 0 && count > available / item / dim) {
+      refuse(path, fmt::format("truncated data: the shape ({}) needs more than the {} bytes present",
+                               dims, available));
+    }
+    count *= dim;
+  }
+  if (count * item > available) {
+    refuse(path, fmt::format("truncated data: expected {} values of {} bytes, the file has {} bytes",
+                             count, item, available));
   }
   a.values.resize(count);
   if (a.float32) {

@@ -70,7 +70,7 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
       ctx.predict(Prediction::data, grid[last], rows, x0, last);
       rows = x0;
     }
-    evaluations[begin / options.execution.chunk_rows] = ctx.evaluations() * (end - begin);
+    evaluations[begin / options.execution.chunk_rows] = ctx.row_evaluations();
   });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

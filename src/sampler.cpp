@@ -32,25 +32,32 @@ std::pair<Eigen::Index, Eigen::Index> first_non_finite(const ConstMatrixRef& m) 
 
 }  // namespace
 
+void ChunkContext::check_output(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& out,
+                                std::size_t step, std::span<const Eigen::Index> rows) const {
+  if (out.allFinite()) return;
+  const auto [i, j] = first_non_finite(out);
+  const Eigen::Index row = rows.empty() ? i : rows[static_cast<std::size_t>(i)];
+  const std::string what =
+      want == model_.prediction()
+          ? fmt::format("the model's {} output is {} in component {}", to_string(want), out(i, j), j)
+          : fmt::format("the model's {} output, as {}, is {} in component {}",
+                        to_string(model_.prediction()), to_string(want), out(i, j), j);
+  throw NonFiniteError(first_row_ + static_cast<std::uint64_t>(row), step, t(i), what);
+}
+
 void ChunkContext::predict(Prediction want, double t, const ConstMatrixRef& x, MatrixRef out,
                            std::size_t step) {
   times_.setConstant(t);
-  model_.evaluate(times_, x, out);
-  ++evaluations_;
-  if (!out.allFinite()) {
-    const auto [i, j] = first_non_finite(out);
-    throw NonFiniteError(first_row_ + static_cast<std::uint64_t>(i), step, t,
-                         fmt::format("the model's {} output is {} in component {}",
-                                     to_string(model_.prediction()), out(i, j), j));
-  }
-  convert_prediction(sde_, model_.prediction(), want, times_, x, out, out);
-  if (!out.allFinite()) {
-    const auto [i, j] = first_non_finite(out);
-    throw NonFiniteError(first_row_ + static_cast<std::uint64_t>(i), step, t,
-                         fmt::format("converting the model's {} output to {} gives {} in "
-                                     "component {}",
-                                     to_string(model_.prediction()), to_string(want), out(i, j), j));
-  }
+  evaluate_as(model_, sde_, want, times_, x, out);
+  row_evaluations_ += static_cast<std::size_t>(x.rows());
+  check_output(want, times_, out, step, {});
+}
+
+void ChunkContext::predict(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& x,
+                           MatrixRef out, std::size_t step, std::span<const Eigen::Index> rows) {
+  evaluate_as(model_, sde_, want, t, x, out);
+  row_evaluations_ += static_cast<std::size_t>(x.rows());
+  check_output(want, t, out, step, rows);
 }
 
 void ChunkContext::noise(std::size_t step, std::uint32_t stage, NoiseStream stream,

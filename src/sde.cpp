@@ -114,27 +114,32 @@ CosineSde::CosineSde(Options o) : o_(o) {
   require(std::isfinite(o.s) && o.s >= 0.0, "cosine", "s must be finite and non-negative");
   require(std::isfinite(o.t_max) && o.t_max > 0.0 && o.t_max < 1.0, "cosine",
           "t_max must lie in (0, 1)");
-  log_alpha0_ = log_alpha(0.0);
 }
 
+// With k = pi / (2 (1 + s)), u0 = s k and u = u0 + t k, alpha = cos(u) / cos(u0). Both the ratio
+// and its inverse are written without cancellation near t = 0:
+//   cos(u) / cos(u0) = 1 - 2 sin((u + u0)/2) sin(t k / 2) / cos(u0),
+//   sin(u) = sqrt(sin^2 u0 - cos^2 u0 expm1(2 log alpha)).
 double CosineSde::log_alpha(double t) const {
-  return std::log(std::cos((t + o_.s) / (1.0 + o_.s) * 0.5 * std::numbers::pi));
+  const double k = 0.5 * std::numbers::pi / (1.0 + o_.s), u0 = o_.s * k, u = u0 + t * k;
+  return std::log1p(-2.0 * std::sin(0.5 * (u + u0)) * std::sin(0.5 * t * k) / std::cos(u0));
 }
 double CosineSde::f(double t) const {
   return -0.5 * std::numbers::pi / (1.0 + o_.s) *
          std::tan((t + o_.s) / (1.0 + o_.s) * 0.5 * std::numbers::pi);
 }
-double CosineSde::alpha(double t) const { return std::exp(log_alpha(t) - log_alpha0_); }
-double CosineSde::sigma(double t) const {
-  return std::sqrt(-std::expm1(2.0 * (log_alpha(t) - log_alpha0_)));
-}
+double CosineSde::alpha(double t) const { return std::exp(log_alpha(t)); }
+double CosineSde::sigma(double t) const { return std::sqrt(-std::expm1(2.0 * log_alpha(t))); }
 double CosineSde::lambda(double t) const {
-  const double la = log_alpha(t) - log_alpha0_;
+  const double la = log_alpha(t);
   return la - 0.5 * std::log(-std::expm1(2.0 * la));
 }
 double CosineSde::t_of_lambda(double l) const {
+  const double k = 0.5 * std::numbers::pi / (1.0 + o_.s), u0 = o_.s * k;
   const double la = -0.5 * detail::logaddexp(0.0, -2.0 * l);
-  return std::acos(std::exp(la + log_alpha0_)) * 2.0 * (1.0 + o_.s) / std::numbers::pi - o_.s;
+  const double c0 = std::cos(u0), s0 = std::sin(u0);
+  const double u = std::atan2(std::sqrt(s0 * s0 - c0 * c0 * std::expm1(2.0 * la)), c0 * std::exp(la));
+  return (u - u0) / k;
 }
 
 // ---- EDM ---------------------------------------------------------------------------------

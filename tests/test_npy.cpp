@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -52,7 +53,7 @@ std::vector<std::string> entries(const fs::path& dir) {
 
 Matrix awkward_values() {
   Matrix m(3, 4);
-  m << 0.1, -0.0, 1e-310, 1.0 / 3.0,  //
+  m << 0.1, -0.0, 1e-310, 1.0 / 3.0,       //
       -2.5e300, 6.02214076e23, -1.0, 0.7,  //
       std::nextafter(1.0, 2.0), 123456789.123456789, -1e-5, 42.0;
   return m;
@@ -135,9 +136,11 @@ TEST_CASE("malformed .npy files are refused with a message naming the problem") 
                      const std::string& why) {
     write_raw_npy(dir.file(name), dict, data, bytes);
     CAPTURE(name);
-    CHECK_THROWS_WITH_AS(tweedie::read_npy(dir.file(name)), doctest::Contains(why), InvalidArgument);
+    CHECK_THROWS_WITH_AS(tweedie::read_npy(dir.file(name)), doctest::Contains(why.c_str()),
+                         InvalidArgument);
     // The message also names the file.
-    CHECK_THROWS_WITH_AS(tweedie::read_npy(dir.file(name)), doctest::Contains(name), InvalidArgument);
+    CHECK_THROWS_WITH_AS(tweedie::read_npy(dir.file(name)), doctest::Contains(name.c_str()),
+                         InvalidArgument);
   };
   refused("fortran.npy", "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }", 48,
           "Fortran-order");
@@ -148,14 +151,6 @@ TEST_CASE("malformed .npy files are refused with a message naming the problem") 
   refused("truncated.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", 40,
           "truncated data");
   refused("no_shape.npy", "{'descr': '<f8', 'fortran_order': False, }", 48, "'shape'");
-  // A header that announces far more data than the file holds is a truncated file, however large
-  // the announced size (no allocation of 2^62 doubles, no length_error).
-  refused("huge.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }",
-          48, "truncated");
-  // Nor may the element count overflow to a small number: 2^32 x 2^32 elements wrap to 0.
-  refused("overflow.npy",
-          "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 48,
-          "overflow.npy");
 
   std::ofstream(dir.file("magic.npy"), std::ios::binary) << "PK\x03\x04 this is a zip file";
   CHECK_THROWS_WITH_AS(tweedie::read_npy(dir.file("magic.npy")), doctest::Contains("bad magic"),
@@ -167,18 +162,37 @@ TEST_CASE("malformed .npy files are refused with a message naming the problem") 
                        InvalidArgument);
 }
 
+TEST_CASE("read_npy refuses a header announcing more data than the file holds, however large") {
+  // Such a file is a truncated file: refused with InvalidArgument, without first allocating the
+  // announced size (2^62 doubles: std::length_error) and without the element count wrapping
+  // around (2^32 x 2^32 = 2^64 elements wrap to 0 in size_t, so nothing would be read at all).
+  TempDir dir;
+  const double data[6] = {1, 2, 3, 4, 5, 6};
+  write_raw_npy(dir.file("huge.npy"),
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }", data,
+                sizeof data);
+  CHECK_THROWS_WITH_AS(tweedie::read_npy(dir.file("huge.npy")), doctest::Contains("huge.npy"),
+                       InvalidArgument);
+  write_raw_npy(dir.file("wrap.npy"),
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+                data, sizeof data);
+  CHECK_THROWS_WITH_AS(tweedie::read_npy(dir.file("wrap.npy")), doctest::Contains("wrap.npy"),
+                       InvalidArgument);
+}
+
 TEST_CASE("read_npy_matrix refuses arrays that are not 2-D") {
   TempDir dir;
   const double data[8] = {};
-  write_raw_npy(dir.file("cube.npy"), "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2, 2), }",
-                data, sizeof data);
+  write_raw_npy(dir.file("cube.npy"),
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2, 2), }", data,
+                sizeof data);
   CHECK(tweedie::read_npy(dir.file("cube.npy")).shape == std::vector<std::size_t>{2, 2, 2});
   CHECK_THROWS_WITH_AS(tweedie::read_npy_matrix(dir.file("cube.npy"), "the initial state"),
                        doctest::Contains("the initial state must be 2-D"), InvalidArgument);
   const std::vector<double> v = {1.0, 2.0};
   tweedie::write_npy(dir.file("v.npy"), std::span<const double>(v));
-  CHECK_THROWS_WITH_AS(tweedie::read_npy_matrix(dir.file("v.npy")), doctest::Contains("got 1 dimension"),
-                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(tweedie::read_npy_matrix(dir.file("v.npy")),
+                       doctest::Contains("got 1 dimension"), InvalidArgument);
 }
 
 TEST_CASE("write_npy is atomic: no temporary left behind, nothing created on failure") {

@@ -7,12 +7,14 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <string>
 
 using tweedie::test::all_families;
 using tweedie::test::family;
+using tweedie::test::rel_error;
 using tweedie::test::ulp;
 
 namespace {
@@ -21,7 +23,7 @@ bool close_rel(double a, double b, double rel) {
   return std::fabs(a - b) <= rel * std::max(std::fabs(a), std::fabs(b));
 }
 
-// d lambda / d t = d log alpha/dt - d log sigma/dt = f - (f + g^2 / (2 sigma^2)) = -g^2 / (2 sigma^2).
+// d lambda/dt = d log alpha/dt - d log sigma/dt = f - (f + g^2/(2 sigma^2)) = -g^2/(2 sigma^2).
 // Used only to express round-trip errors in units of the rounding that the inverse cannot undo;
 // the identities behind it are checked against finite differences below.
 double dlambda_dt(const tweedie::Sde& sde, double t) {
@@ -44,9 +46,9 @@ TEST_CASE("vp family matches the score_sde reference values (FORMULAS b10)") {
                        Row{1e-3, 0.99994502651109762, 0.010485416335094896, 4.5577149327298977},
                        Row{1e-5, 0.99999949950262525, 0.0010004971259352383, 6.9072577760755595}}) {
     CAPTURE(r.t);
-    CHECK(vp.alpha(r.t) == doctest::Approx(r.alpha).epsilon(1e-14));
-    CHECK(vp.sigma(r.t) == doctest::Approx(r.sigma).epsilon(1e-14));
-    CHECK(vp.lambda(r.t) == doctest::Approx(r.lambda).epsilon(1e-14));
+    CHECK(rel_error(vp.alpha(r.t), r.alpha) <= 1e-14);
+    CHECK(rel_error(vp.sigma(r.t), r.sigma) <= 1e-14);
+    CHECK(rel_error(vp.lambda(r.t), r.lambda) <= 1e-14);
   }
   CHECK(vp.T() == 1.0);
   CHECK(vp.default_t_end() == 1e-3);
@@ -58,9 +60,9 @@ TEST_CASE("subvp family has the vp mean and the un-square-rooted std (FORMULAS b
   // Reference values as above (mpmath, 40 digits); same 1e-14 relative budget.
   const tweedie::SubVpSde subvp;
   const tweedie::VpSde vp;
-  CHECK(subvp.sigma(0.5) == doctest::Approx(0.92093618754683934).epsilon(1e-14));
-  CHECK(subvp.sigma(1e-3) == doctest::Approx(1.0994395572027488e-4).epsilon(1e-14));
-  CHECK(subvp.lambda(0.5) == doctest::Approx(-1.1863854688215745).epsilon(1e-14));
+  CHECK(rel_error(subvp.sigma(0.5), 0.92093618754683934) <= 1e-14);
+  CHECK(rel_error(subvp.sigma(1e-3), 1.0994395572027488e-4) <= 1e-14);
+  CHECK(rel_error(subvp.lambda(0.5), -1.1863854688215745) <= 1e-14);
   for (double t : {1e-3, 0.25, 0.5, 1.0}) {
     CHECK(subvp.alpha(t) == vp.alpha(t));
     CHECK(subvp.f(t) == vp.f(t));
@@ -72,12 +74,12 @@ TEST_CASE("ve family: g(t)/sigma(t) = sqrt(2 ln(sigma_max/sigma_min)) (FORMULAS 
   // sqrt(2 ln 5000) from mpmath; g/sigma is a sqrt and a division of exact-in-t quantities.
   for (double t : {1e-5, 0.1, 0.5, 1.0}) {
     CAPTURE(t);
-    CHECK(ve.g(t) / ve.sigma(t) == doctest::Approx(4.1272734804992599).epsilon(1e-14));
+    CHECK(rel_error(ve.g(t) / ve.sigma(t), 4.1272734804992599) <= 1e-14);
     CHECK(ve.alpha(t) == 1.0);
     CHECK(ve.f(t) == 0.0);
   }
-  CHECK(ve.sigma(0.0) == doctest::Approx(0.01).epsilon(1e-15));
-  CHECK(ve.sigma(1.0) == doctest::Approx(50.0).epsilon(1e-14));
+  CHECK(rel_error(ve.sigma(0.0), 0.01) <= 1e-15);
+  CHECK(rel_error(ve.sigma(1.0), 50.0) <= 1e-14);
   CHECK(ve.prior_std() == 50.0);
   CHECK(ve.default_t_end() == 1e-5);
 }
@@ -98,24 +100,39 @@ TEST_CASE("edm family: alpha = 1, sigma = t, lambda = -log t") {
   CHECK(edm.allows_zero_time());
 }
 
-TEST_CASE("cosine family: Nichol-Dhariwal alpha and DPM-Solver's end time") {
+TEST_CASE("cosine family ends at DPM-Solver's T = 0.9946") {
   const tweedie::CosineSde cosine;
-  const double s = 0.008, pi = std::numbers::pi;
-  auto alpha = [&](double t) {  // the closed form of the header comment
-    return std::cos((t + s) / (1.0 + s) * pi / 2.0) / std::cos(s / (1.0 + s) * pi / 2.0);
+  // DPM-Solver (NoiseScheduleVP, schedule='cosine') ends the cosine schedule at T = 0.9946.
+  CHECK(cosine.T() == 0.9946);
+  // There the variance rate beta(T) = -2 f(T) stays below DPM-Solver's cosine_beta_max = 999
+  // (reached at its cosine_t_max = 0.99800): beta(0.9946) = pi/(1+s) tan((T+s)/(1+s) pi/2)
+  // = 370.36162811998616 (mpmath). Near its pole tan amplifies the rounding of its argument
+  // by u/(sin u cos u) ~ 600: 1e-12 relative.
+  CHECK(rel_error(-2.0 * cosine.f(cosine.T()), 370.36162811998616) <= 1e-12);
+  CHECK(-2.0 * cosine.f(cosine.T()) < 999.0);
+}
+
+TEST_CASE("cosine family matches closed-form reference values down to t = 1e-5") {
+  // alpha = cos((t+s)/(1+s) pi/2)/cos(s/(1+s) pi/2), sigma = sqrt(1 - alpha^2), lambda =
+  // log(alpha/sigma), computed with mpmath at 40 digits. All three are well conditioned in t
+  // (sigma ~ sqrt(t) near 0), so careful double evaluation is good to a few ulp; the budget is
+  // 1e-13 relative (450 ulp) as a margin, e.g. for cos(u) near its zero at T, where the rounding
+  // of u costs tan(u) eps = 118 eps.
+  const tweedie::CosineSde cosine;
+  struct Row {
+    double t, alpha, sigma, lambda;
   };
-  for (double t : {1e-3, 0.1, 0.5, 0.9}) {
-    CAPTURE(t);
-    // A few roundings on either side (cos, log, exp): 1e-13 relative.
-    CHECK(cosine.alpha(t) == doctest::Approx(alpha(t)).epsilon(1e-13));
-    CHECK(cosine.sigma(t) == doctest::Approx(std::sqrt(1.0 - alpha(t) * alpha(t))).epsilon(1e-12));
+  for (const Row& r :
+       {Row{1e-5, 0.99999980559720181, 0.00062354274799782619, 7.3800930394478405},
+        Row{1e-3, 0.99997935767453631, 0.0064252801356655106, 5.0474944057310334},
+        Row{0.01, 0.99968430937054248, 0.025125317875432343, 3.6835635204541948},
+        Row{0.5, 0.70274005894116902, 0.71144670184024487, -0.012313441405757272},
+        Row{0.9946, 0.0084155349593612606, 0.99996458875869588, -4.7776404693750837}}) {
+    CAPTURE(r.t);
+    CHECK(rel_error(cosine.alpha(r.t), r.alpha) <= 1e-13);
+    CHECK(rel_error(cosine.sigma(r.t), r.sigma) <= 1e-13);
+    CHECK(rel_error(cosine.lambda(r.t), r.lambda) <= 1e-13);
   }
-  // DPM-Solver (NoiseScheduleVP, schedule='cosine') ends the cosine schedule at T = 0.9946; the
-  // value is printed with 4 decimals there.
-  CHECK(cosine.T() == doctest::Approx(0.9946).epsilon(5e-5));
-  // Whatever T is, the variance rate beta(T) = -2 f(T) must not exceed beta_max = 999 (the
-  // clipping that DPM-Solver's cosine_t_max = 0.99800 enforces).
-  CHECK(-2.0 * cosine.f(cosine.T()) <= 999.0 * (1.0 + 1e-12));
 }
 
 TEST_CASE("coefficients match finite differences of the marginals for every family") {
@@ -134,7 +151,7 @@ TEST_CASE("coefficients match finite differences of the marginals for every fami
       const double dvar = (var(t + h) - var(t - h)) / (2.0 * h);
       CHECK(close_rel(dlog_alpha, sde->f(t), 1e-6));
       CHECK(close_rel(dvar - 2.0 * sde->f(t) * var(t), sde->g2(t), 1e-6));
-      CHECK(sde->g(t) == doctest::Approx(std::sqrt(sde->g2(t))).epsilon(1e-15));
+      CHECK(rel_error(sde->g(t), std::sqrt(sde->g2(t))) <= 1e-15);
     }
   }
 }
@@ -160,8 +177,8 @@ TEST_CASE("lambda and t_of_lambda are inverse to rounding for every family") {
       const double w = static_cast<double>(i) / (n - 1);
       const double t = t0 + w * (T - t0);
       const double l = sde->lambda(t);
-      const double e_t = std::fabs(sde->t_of_lambda(l) - t) /
-                         (ulp(t) + ulp(l) / std::fabs(dlambda_dt(*sde, t)));
+      const double e_t =
+          std::fabs(sde->t_of_lambda(l) - t) / (ulp(t) + ulp(l) / std::fabs(dlambda_dt(*sde, t)));
       if (e_t > worst_t) worst_t = e_t, at_t = t;
       const double lam = l_lo + w * (l_hi - l_lo);
       const double u = sde->t_of_lambda(lam);
@@ -203,10 +220,11 @@ TEST_CASE("prior_log_density is the log-density of N(0, prior_std^2 I)") {
     x << 0.3 * s, -1.7 * s, 2.2 * s;
     double expected = 0.0;  // sum of one-dimensional log-densities
     for (Eigen::Index j = 0; j < x.size(); ++j) {
-      expected += std::log(std::exp(-0.5 * x(j) * x(j) / (s * s)) / (std::sqrt(2.0 * std::numbers::pi) * s));
+      expected += std::log(std::exp(-0.5 * x(j) * x(j) / (s * s)) /
+                           (std::sqrt(2.0 * std::numbers::pi) * s));
     }
     // exp/log round trips on values of order 1-10: 1e-13 relative.
-    CHECK(sde->prior_log_density(x) == doctest::Approx(expected).epsilon(1e-13));
+    CHECK(rel_error(sde->prior_log_density(x), expected) <= 1e-13);
   }
 }
 
@@ -217,18 +235,25 @@ TEST_CASE("invalid family options are refused at construction") {
   CHECK_THROWS_AS(tweedie::VpSde({0.1, 0.0}), InvalidArgument);
   CHECK_THROWS_AS(tweedie::VpSde({std::nan(""), 20.0}), InvalidArgument);
   CHECK_THROWS_AS(tweedie::SubVpSde({0.0, 20.0}), InvalidArgument);
-  CHECK_THROWS_WITH_AS(tweedie::VpSde({-1.0, 20.0}), doctest::Contains("beta_min"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(tweedie::VpSde({-1.0, 20.0}), doctest::Contains("beta_min"),
+                       InvalidArgument);
   CHECK_THROWS_AS(tweedie::VeSde({0.01, 0.01}), InvalidArgument);
   CHECK_THROWS_AS(tweedie::VeSde({1.0, 0.5}), InvalidArgument);
   CHECK_THROWS_AS(tweedie::VeSde({0.0, 50.0}), InvalidArgument);
-  CHECK_THROWS_WITH_AS(tweedie::VeSde({60.0, 50.0}), doctest::Contains("sigma_max"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(tweedie::VeSde({60.0, 50.0}), doctest::Contains("sigma_max"),
+                       InvalidArgument);
   CHECK_THROWS_AS(tweedie::EdmSde({80.0, 80.0}), InvalidArgument);
   CHECK_THROWS_AS(tweedie::EdmSde({-0.1, 80.0}), InvalidArgument);
-  CHECK_THROWS_WITH_AS(tweedie::CosineSde({-0.01, 999.0}), doctest::Contains("s must"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(tweedie::CosineSde({-0.01, 0.9946}), doctest::Contains("s must"),
+                       InvalidArgument);
+  // alpha vanishes at t = 1 (lambda = -inf there): the end time must lie in (0, 1).
+  CHECK_THROWS_WITH_AS(tweedie::CosineSde({0.008, 1.0}), doctest::Contains("t_max"),
+                       InvalidArgument);
   CHECK_THROWS_AS(tweedie::CosineSde({0.008, 0.0}), InvalidArgument);
+  CHECK_THROWS_AS(tweedie::CosineSde({0.008, std::nan("")}), InvalidArgument);
   // The boundary values that are valid.
   CHECK_NOTHROW(tweedie::EdmSde({0.0, 80.0}));
-  CHECK_NOTHROW(tweedie::CosineSde({0.0, 999.0}));
+  CHECK_NOTHROW(tweedie::CosineSde({0.0, 0.9946}));
 }
 
 TEST_CASE("make_sde builds every family and refuses unknown names and foreign options") {
@@ -255,6 +280,10 @@ TEST_CASE("make_sde builds every family and refuses unknown names and foreign op
   spec.sigma_min = 0.1;
   CHECK_THROWS_WITH_AS(make_sde(spec), doctest::Contains("--sigma-min"), InvalidArgument);
   spec = {};
+  spec.family = "cosine";
+  spec.beta_max = 999.0;
+  CHECK_THROWS_WITH_AS(make_sde(spec), doctest::Contains("--beta-max"), InvalidArgument);
+  spec = {};
   spec.family = "edm";
   spec.cosine_s = 0.01;
   CHECK_THROWS_WITH_AS(make_sde(spec), doctest::Contains("--cosine-s"), InvalidArgument);
@@ -269,8 +298,7 @@ TEST_CASE("make_sde builds every family and refuses unknown names and foreign op
   spec.family = "vp";
   spec.beta_min = 0.5;
   spec.beta_max = 10.0;
-  CHECK(make_sde(spec)->alpha(0.6) ==
-        doctest::Approx(std::exp(-0.36 * 9.5 / 4.0 - 0.3 / 2.0)).epsilon(1e-15));
+  CHECK(rel_error(make_sde(spec)->alpha(0.6), std::exp(-0.36 * 9.5 / 4.0 - 0.3 / 2.0)) <= 1e-15);
   spec = {};
   spec.family = "ve";
   spec.sigma_max = 348.0;
@@ -280,9 +308,10 @@ TEST_CASE("make_sde builds every family and refuses unknown names and foreign op
 TEST_CASE("check_time names the time and the family's domain") {
   using tweedie::InvalidArgument;
   const auto vp = family("vp");
-  CHECK_THROWS_WITH_AS(vp->check_time(0.0, "t_end"), doctest::Contains("t_end = 0"), InvalidArgument);
-  CHECK_THROWS_WITH_AS(vp->check_time(0.0, "t_end"), doctest::Contains("vp family's time domain (0, 1]"),
+  CHECK_THROWS_WITH_AS(vp->check_time(0.0, "t_end"), doctest::Contains("t_end = 0"),
                        InvalidArgument);
+  CHECK_THROWS_WITH_AS(vp->check_time(0.0, "t_end"),
+                       doctest::Contains("vp family's time domain (0, 1]"), InvalidArgument);
   CHECK_THROWS_AS(vp->check_time(1.0000001, "t"), InvalidArgument);
   CHECK_THROWS_AS(vp->check_time(-1e-3, "t"), InvalidArgument);
   CHECK_THROWS_AS(vp->check_time(std::nan(""), "t"), InvalidArgument);
@@ -293,23 +322,27 @@ TEST_CASE("check_time names the time and the family's domain") {
   const auto edm = family("edm");
   CHECK_NOTHROW(edm->check_time(0.0, "t"));
   CHECK_NOTHROW(edm->check_time(80.0, "t"));
-  CHECK_THROWS_WITH_AS(edm->check_time(81.0, "t_start"),
-                       doctest::Contains("t_start = 81 is outside the edm family's time domain [0, 80]"),
-                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(
+      edm->check_time(81.0, "t_start"),
+      doctest::Contains("t_start = 81 is outside the edm family's time domain [0, 80]"),
+      InvalidArgument);
   CHECK_NOTHROW(family("ve")->check_time(0.0, "t"));
 }
 
 TEST_CASE("forward Euler-Maruyama simulation reproduces the closed-form marginals") {
-  // x0 = 1, d = 1, n = 2e4 paths, 1000 EM steps on [0, t], normals from PhiloxNoise. The process
-  // is linear, so x_t is Gaussian with mean alpha(t) x0 and variance sigma(t)^2 (ve: the
+  // x0 = 1, n = 2e4 paths, 1000 EM steps on [0, t], normals from PhiloxNoise. The paths are
+  // drawn as 1e4 rows of 2 coordinates: the coefficients are scalar, so the two coordinates of a
+  // row are independent one-dimensional paths (and each Box-Muller pair is used whole). The
+  // process is linear, so x_t is Gaussian with mean alpha(t) x0 and variance sigma(t)^2 (ve: the
   // variance added from 0 to t is int g^2 = sigma(t)^2 - sigma_min^2, score_sde's convention).
   // Mean: within 4 standard errors (the EM mean bias, prod(1 + f dt) vs alpha, is at most 1.2%
   // of alpha(1) = 0.0066 for vp: 1e-4 against a standard error of 7e-3).
   // Variance: sampling error sqrt(2/n) = 1%, so 4 SE = 4%, plus the O(dt) EM bias: at dt = 1e-3
   // the left-point rule misses about dt |d log g^2/dt| / 2 of the added variance, 0.85% for ve
-  // (d log g^2/dt = 2 ln 5000) and 0.5% for vp/subvp (computed from the EM variance recursion).
+  // (d log g^2/dt = 2 ln 5000) and at most 0.5% for vp/subvp (from the EM variance recursion).
   // Tolerance: 4% + 1% = 5% relative.
-  constexpr int n = 20000, steps = 1000;
+  constexpr int rows = 10000, steps = 1000;
+  constexpr double n = 2.0 * rows;
   const tweedie::PhiloxNoise noise(2024);
   for (const char* name : {"vp", "subvp", "ve"}) {
     const auto sde = family(name);
@@ -317,14 +350,14 @@ TEST_CASE("forward Euler-Maruyama simulation reproduces the closed-form marginal
       CAPTURE(name);
       CAPTURE(t);
       const double dt = t / steps;
-      tweedie::Matrix x = tweedie::Matrix::Ones(n, 1), z(n, 1);
+      tweedie::Matrix x = tweedie::Matrix::Ones(rows, 2), z(rows, 2);
       for (int k = 0; k < steps; ++k) {
         const double s = k * dt;  // times from the index (no accumulated increments)
         noise.normal(0, static_cast<std::uint32_t>(k), 0, tweedie::NoiseStream::diffusion, z);
         x = x + sde->f(s) * x * dt + std::sqrt(sde->g2(s) * dt) * z;
       }
       const double mean = x.mean();
-      const double var = (x.array() - mean).square().sum() / (n - 1);
+      const double var = (x.array() - mean).square().sum() / (n - 1.0);
       const double sigma_0 = std::string(name) == "ve" ? sde->sigma(0.0) : 0.0;
       const double var_exact = sde->sigma(t) * sde->sigma(t) - sigma_0 * sigma_0;
       CHECK(std::fabs(mean - sde->alpha(t)) <= 4.0 * std::sqrt(var / n));

@@ -43,6 +43,12 @@ inline double ulp(double x) {
   return std::nextafter(x, std::numeric_limits<double>::infinity()) - x;
 }
 
+/// |value - reference| / |reference|. (doctest::Approx is relative to 1 + |value|, i.e.
+/// absolute for small values; the tests use this instead.)
+inline double rel_error(double value, double reference) {
+  return std::fabs(value - reference) / std::fabs(reference);
+}
+
 /// Bitwise equality of two matrices (same shape, same bits; NaN never equal).
 inline bool bitwise_equal(const Eigen::Ref<const Matrix>& a, const Eigen::Ref<const Matrix>& b) {
   if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
@@ -94,9 +100,9 @@ class TempDir {
   TempDir() {
     static int counter = 0;
     Inputs names(static_cast<std::uint64_t>(std::random_device{}()));
-    path_ = std::filesystem::temp_directory_path() /
-            ("tweedie-test-" + std::to_string(++counter) + "-" +
-             std::to_string(names.integer(0, 1 << 30)));
+    path_ =
+        std::filesystem::temp_directory_path() / ("tweedie-test-" + std::to_string(++counter) +
+                                                  "-" + std::to_string(names.integer(0, 1 << 30)));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {

@@ -37,15 +37,19 @@ class ChunkContext {
   std::size_t steps() const { return grid_.size() - 1; }
   std::uint64_t first_row() const { return first_row_; }
 
-  /// out = the model's prediction at (x, t) for every row, as `want`. Counts one evaluation and
-  /// throws NonFiniteError (naming the sample, step and t) if any output is not finite.
+  /// out = the model's prediction at (x, t) for every row, as `want`. Counts one evaluation per
+  /// row and throws NonFiniteError (naming the sample, step and t) if any output is not finite.
   void predict(Prediction want, double t, const ConstMatrixRef& x, MatrixRef out, std::size_t step);
+  /// The same with one time per row, for rows given by their index in the chunk (samplers with
+  /// a step size per sample evaluate only the rows still running).
+  void predict(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
+               std::size_t step, std::span<const Eigen::Index> rows);
   /// out = standard normals for these rows at (step, stage, stream).
   void noise(std::size_t step, std::uint32_t stage, NoiseStream stream, MatrixRef out) const;
   /// Throws NonFiniteError if the state has a non-finite entry after `step` (now at time t).
   void check_state(const ConstMatrixRef& x, std::size_t step, double t) const;
-  /// Model evaluations made so far (each covers every row of the chunk).
-  std::size_t evaluations() const { return evaluations_; }
+  /// Model evaluations made so far, summed over rows.
+  std::size_t row_evaluations() const { return row_evaluations_; }
 
  private:
   const Sde& sde_;
@@ -53,8 +57,10 @@ class ChunkContext {
   const NoiseSource& noise_;
   std::span<const double> grid_;
   std::uint64_t first_row_;
+  void check_output(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& out,
+                    std::size_t step, std::span<const Eigen::Index> rows) const;
   Vector times_;  // scratch: one time per row
-  std::size_t evaluations_ = 0;
+  std::size_t row_evaluations_ = 0;
 };
 
 /// A sampler: immutable options plus a kernel that integrates one chunk in place over the grid
@@ -64,6 +70,10 @@ class Sampler {
   virtual ~Sampler() = default;
   virtual const SamplerTraits& traits() const = 0;
   virtual void run(ChunkContext& ctx, MatrixRef x) const = 0;
+  /// Model evaluations per sample over a grid of `steps` steps (fixed-step samplers).
+  virtual std::size_t nfe(std::size_t steps) const {
+    return steps * static_cast<std::size_t>(traits().nfe_per_step);
+  }
 };
 
 /// Named sampler options as strings (from a command line or code); a sampler reads the ones it

@@ -150,9 +150,8 @@ class CosineSde final : public Sde {
   bool allows_zero_time() const override { return false; }
 
  private:
-  double log_alpha(double t) const;
+  double log_alpha(double t) const;  ///< log alpha(t), accurate near t = 0
   Options o_;
-  double log_alpha0_;
 };
 
 /// EDM (Karras et al. 2022): alpha = 1, sigma(t) = t on [0, sigma_max]; t = 0 is exact data.

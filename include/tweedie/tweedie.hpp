@@ -8,6 +8,7 @@
 #include <tweedie/npy.hpp>
 #include <tweedie/parallel.hpp>
 #include <tweedie/random.hpp>
+#include <tweedie/reverse.hpp>
 #include <tweedie/sample.hpp>
 #include <tweedie/sampler.hpp>
 #include <tweedie/sde.hpp>

@@ -1,0 +1,15 @@
+#include <tweedie/reverse.hpp>
+
+namespace tweedie {
+
+void ReverseDynamics::drift(double t, const ConstMatrixRef& x, const ConstMatrixRef& score,
+                            MatrixRef out) const {
+  out = sde_.f(t) * x - (score_factor_ * sde_.g2(t)) * score;
+}
+
+void ReverseDynamics::euler_step(double t, double dt, const ConstMatrixRef& score, MatrixRef x) const {
+  // (1 + f dt) x - c g^2 dt s: the same arithmetic as x + drift dt with f x dt folded in.
+  x = (1.0 + sde_.f(t) * dt) * x - (score_factor_ * sde_.g2(t) * dt) * score;
+}
+
+}  // namespace tweedie
