@@ -57,7 +57,10 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
   const auto start = std::chrono::steady_clock::now();
   Matrix x = options.init ? *options.init : Matrix(static_cast<Eigen::Index>(n), dim);
   const std::size_t chunks = (n + options.execution.chunk_rows - 1) / options.execution.chunk_rows;
-  std::vector<std::size_t> evaluations(chunks, 0);
+  struct ChunkCounts {
+    std::size_t evaluations = 0, accepted = 0, rejected = 0;
+  };
+  std::vector<ChunkCounts> counts(chunks);
   for_each_chunk(n, options.execution, [&](std::size_t begin, std::size_t end) {
     auto rows = x.middleRows(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(end - begin));
     const std::uint64_t first = options.first_sample + begin;
@@ -70,16 +73,25 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
       ctx.predict(Prediction::data, grid[last], rows, x0, last);
       rows = x0;
     }
-    evaluations[begin / options.execution.chunk_rows] = ctx.row_evaluations();
+    counts[begin / options.execution.chunk_rows] = {ctx.row_evaluations(), ctx.accepted_steps(),
+                                                    ctx.rejected_steps()};
   });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::size_t total = 0;
-  for (auto e : evaluations) total += e;  // serial, in chunk order
+  ChunkCounts total;
+  for (const auto& c : counts) {  // serial, in chunk order
+    total.evaluations += c.evaluations;
+    total.accepted += c.accepted;
+    total.rejected += c.rejected;
+  }
   SampleResult result{std::move(x), {}};
   result.stats.sampler = sampler.traits().name;
   result.stats.steps = grid.size() - 1;
-  result.stats.nfe_per_sample = static_cast<double>(total) / static_cast<double>(n);
+  const auto per_sample = [n](std::size_t v) { return static_cast<double>(v) / static_cast<double>(n); };
+  result.stats.nfe_per_sample = per_sample(total.evaluations);
+  result.stats.accepted_steps_per_sample =
+      sampler.traits().adaptive ? per_sample(total.accepted) : static_cast<double>(grid.size() - 1);
+  result.stats.rejected_steps_per_sample = per_sample(total.rejected);
   result.stats.wall_seconds = seconds;
   result.stats.samples_per_second = seconds > 0.0 ? static_cast<double>(n) / seconds : 0.0;
   return result;

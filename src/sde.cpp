@@ -23,6 +23,12 @@ NonFiniteError::NonFiniteError(std::size_t sample, std::size_t step, double t, s
           fmt::format("non-finite value at sample {}, step {}, t = {}: {}", sample, step, t, what)),
       sample_(sample), step_(step), t_(t) {}
 
+StepLimitError::StepLimitError(std::size_t sample, double t, std::size_t steps)
+    : std::runtime_error(fmt::format(
+          "sample {} reached the cap of {} steps at t = {} without finishing (raise --max-steps or "
+          "loosen --rtol/--atol)", sample, steps, t)),
+      sample_(sample), t_(t) {}
+
 // ---- Sde ---------------------------------------------------------------------------------
 
 double Sde::g(double t) const { return std::sqrt(g2(t)); }

@@ -29,6 +29,8 @@ struct SampleStats {
   std::string sampler;
   std::size_t steps = 0;
   double nfe_per_sample = 0.0;  ///< counted model evaluations (each over one row) / samples
+  double accepted_steps_per_sample = 0.0;  ///< adaptive samplers; fixed grids: the grid's steps
+  double rejected_steps_per_sample = 0.0;  ///< adaptive samplers; 0 otherwise
   double wall_seconds = 0.0;
   double samples_per_second = 0.0;
 };

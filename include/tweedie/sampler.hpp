@@ -23,6 +23,7 @@ struct SamplerTraits {
   int nfe_per_step = 1;      ///< model evaluations per grid step
   bool stochastic = false;   ///< draws noise at each step
   Prediction consumes = Prediction::score;  ///< the parameterisation its update rule uses
+  bool adaptive = false;     ///< chooses its own steps per sample (the grid gives the end points)
 };
 
 /// Everything a sampler needs while it integrates one chunk of rows over the grid. Made by the
@@ -50,6 +51,13 @@ class ChunkContext {
   void check_state(const ConstMatrixRef& x, std::size_t step, double t) const;
   /// Model evaluations made so far, summed over rows.
   std::size_t row_evaluations() const { return row_evaluations_; }
+  /// Adaptive samplers report their accepted and rejected steps (summed over rows).
+  void count_steps(std::size_t accepted, std::size_t rejected) {
+    accepted_steps_ += accepted;
+    rejected_steps_ += rejected;
+  }
+  std::size_t accepted_steps() const { return accepted_steps_; }
+  std::size_t rejected_steps() const { return rejected_steps_; }
 
  private:
   const Sde& sde_;
@@ -61,6 +69,7 @@ class ChunkContext {
                     std::size_t step, std::span<const Eigen::Index> rows) const;
   Vector times_;  // scratch: one time per row
   std::size_t row_evaluations_ = 0;
+  std::size_t accepted_steps_ = 0, rejected_steps_ = 0;
 };
 
 /// A sampler: immutable options plus a kernel that integrates one chunk in place over the grid

@@ -39,4 +39,16 @@ class NonFiniteError : public std::runtime_error {
   double t_;
 };
 
+/// An adaptive solver that needed more steps for one sample than its cap allows.
+class StepLimitError : public std::runtime_error {
+ public:
+  StepLimitError(std::size_t sample, double t, std::size_t steps);
+  std::size_t sample() const noexcept { return sample_; }  ///< global index of the sample
+  double time() const noexcept { return t_; }              ///< where it stopped
+
+ private:
+  std::size_t sample_;
+  double t_;
+};
+
 }  // namespace tweedie
