@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 using namespace tweedie;
 using tweedie::test::convergence_order;
 
@@ -182,4 +184,45 @@ TEST_CASE("UniPC-p converges with order p + 1 (UniC), at most 3 (the first warm-
       }
     }
   }
+}
+
+TEST_CASE("adaptive DPM-Solver-12/23: error follows the tolerance, steps are counted per sample") {
+  const VpSde vp;
+  const auto target = test::single_gaussian({1.0, -0.5}, {0.5, 0.2});
+  const auto model = exact_model(target, vp);
+  const Matrix start = target.sample(vp, 1.0, 64, PhiloxNoise(5));
+  const double t_end = 1e-3;
+  const Matrix exact = test::exact_flow(target, vp, 1.0, t_end, start);
+  for (const char* order : {"2", "3"}) {
+    std::vector<double> errors, nfes;
+    for (const char* tol : {"1e-2", "1e-3", "1e-4", "1e-5"}) {
+      SampleOptions o;
+      o.init = &start;
+      const auto r = sample(vp, *model,
+                            *make_sampler("dpm-solver-adaptive", {{"order", order}, {"rtol", tol}, {"atol", tol}}),
+                            make_grid(vp, {.steps = 1, .t_end = t_end}), o);
+      errors.push_back((r.samples - exact).cwiseAbs().maxCoeff());
+      nfes.push_back(r.stats.nfe_per_sample);
+      CHECK(r.stats.nfe_per_sample ==
+            doctest::Approx(std::stod(order) * (r.stats.accepted_steps_per_sample + r.stats.rejected_steps_per_sample)));
+      // The controller keeps the local error near tol; the global error stays within a small
+      // multiple of it (measured: below 3 tol at every tolerance).
+      CHECK(errors.back() < 10 * std::stod(tol));
+    }
+    MESSAGE(fmt::format("dpm-solver-adaptive order {}: max errors {::.2e}, NFE {}", order, errors, nfes));
+    CHECK(std::is_sorted(nfes.begin(), nfes.end()));
+    CHECK(errors.back() < errors.front());
+  }
+}
+
+TEST_CASE("adaptive DPM-Solver refuses to loop forever: the step cap names the sample") {
+  const VpSde vp;
+  const auto target = test::single_gaussian({1.0}, {0.5});
+  const auto model = exact_model(target, vp);
+  SampleOptions o;
+  o.num_samples = 3;
+  CHECK_THROWS_WITH_AS(
+      sample(vp, *model, *make_sampler("dpm-solver-adaptive", {{"rtol", "0"}, {"atol", "1e-14"}, {"max_steps", "20"}}),
+             make_grid(vp, {.steps = 1}), o),
+      doctest::Contains("sample 0 reached the cap of 20 steps"), StepLimitError);
 }
