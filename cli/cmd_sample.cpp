@@ -23,7 +23,7 @@ constexpr SamplerFlag kSamplerFlags[] = {
     {"--order", "order", "solver order"},
     {"--method", "method", "singlestep or multistep"},
     {"--lower-order-final", "lower_order_final", "on or off"},
-    {"--variant", "variant", "UniPC variant: bh1 or bh2"},
+    {"--variant", "variant", "update variant (unipc: bh1|bh2; dpm-solver, dpm++3m-sde: reference|taylor; dpm++2m-sde: midpoint|heun)"},
     {"--predictor", "predictor", "predictor of pc"},
     {"--corrector", "corrector", "corrector of pc: langevin, ald or none"},
     {"--snr", "snr", "Langevin signal-to-noise ratio"},

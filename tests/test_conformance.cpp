@@ -28,9 +28,9 @@ std::vector<Family> families() {
 }
 
 // NFE per sample that the documentation promises: N x NFE per step, except EDM's Heun (Euler
-// on its last step) and predictor-corrector (one corrector step per step by default).
+// and DPM-2 on their last step) and predictor-corrector (one corrector step per step by default).
 std::size_t promised_nfe(const SamplerTraits& traits, std::size_t n) {
-  if (traits.name == "heun") return 2 * n - 1;
+  if (traits.name == "heun" || traits.name == "dpm2") return 2 * n - 1;
   if (traits.name == "pc") return 2 * n;
   return n * static_cast<std::size_t>(traits.nfe_per_step);
 }
