@@ -83,6 +83,9 @@ class Sampler {
   virtual std::size_t nfe(std::size_t steps) const {
     return steps * static_cast<std::size_t>(traits().nfe_per_step);
   }
+  /// The same on a grid that ends at sigma = 0, where a sampler may replace its last step by the
+  /// exact first-order step onto the data (one evaluation of the denoiser).
+  virtual std::size_t nfe_to_noiseless(std::size_t steps) const { return nfe(steps); }
 };
 
 /// Named sampler options as strings (from a command line or code); a sampler reads the ones it

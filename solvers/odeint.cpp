@@ -1,0 +1,447 @@
+// The probability-flow ODE through Boost.Odeint (the only file that includes it).
+//
+// State type: Eigen::VectorXd with odeint's vector_space_algebra (odeint's Eigen support; an
+// Eigen::Matrix state with more than one column does not compile there under Eigen 3.4). RK4
+// advances a whole chunk as one vector of rows * d values (all rows share the time); the
+// adaptive steppers advance one sample at a time (a vector of d values) with its own steps.
+#include "odeint.hpp"
+
+#include <tweedie/reverse.hpp>
+
+#include <boost/numeric/odeint.hpp>
+#include <boost/numeric/odeint/external/eigen/eigen.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <vector>
+
+namespace tweedie::solvers {
+
+namespace odeint = boost::numeric::odeint;
+
+// ---- shared machinery of the adaptive samplers ---------------------------------------------
+
+AdaptiveTolerances read_tolerances(const SamplerOptions& options, const AdaptiveTolerances& defaults) {
+  AdaptiveTolerances t;
+  t.rtol = options.number("rtol", defaults.rtol);
+  t.atol = options.number("atol", defaults.atol);
+  const int max_steps = options.integer("max_steps", static_cast<int>(defaults.max_steps));
+  if (t.rtol < 0.0) throw InvalidArgument(fmt::format("--rtol must be >= 0, got {}", t.rtol));
+  // atol > 0: with atol = 0 a component that is 0 makes the error ratio 0/0. (NaN: not given,
+  // and the sampler chooses it at run time.)
+  if (!std::isnan(t.atol) && !(t.atol > 0.0)) {
+    throw InvalidArgument(fmt::format("--atol must be > 0, got {}", t.atol));
+  }
+  if (max_steps < 1) throw InvalidArgument(fmt::format("--max-steps must be >= 1, got {}", max_steps));
+  t.max_steps = static_cast<std::size_t>(max_steps);
+  return t;
+}
+
+StepSizeUnderflowError::StepSizeUnderflowError(std::size_t sample, double t, double dt)
+    : StepLimitError(sample, t, 0),
+      message_(fmt::format(
+          "sample {} cannot advance from t = {}: its step size fell to {}, below the resolution "
+          "of t, without meeting the tolerance (a tolerance below the rounding error of the "
+          "state, or a model discontinuous in t or x; raise --rtol/--atol)",
+          sample, t, dt)) {}
+
+double min_step(double t) {
+  const double a = std::fabs(t);
+  return 10.0 * (std::nextafter(a, std::numeric_limits<double>::infinity()) - a);
+}
+
+bool ends_noiseless(const Sde& sde, std::span<const double> grid) {
+  return sde.sigma(grid.back()) == 0.0;
+}
+
+double adaptive_end(const Sde& sde, std::span<const double> grid) {
+  return ends_noiseless(sde, grid) ? grid[grid.size() - 2] : grid.back();
+}
+
+void predict_rows(ChunkContext& ctx, Prediction want, const ConstVectorRef& t,
+                  const ConstMatrixRef& x, MatrixRef out, std::span<const Eigen::Index> rows,
+                  std::span<const std::size_t> steps) {
+  try {
+    ctx.predict(want, t, x, out, steps.empty() ? 0 : steps[0], rows);
+  } catch (const NonFiniteError& e) {
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      if (ctx.first_row() + static_cast<std::uint64_t>(rows[k]) != e.sample()) continue;
+      if (steps[k] == steps[0]) break;  // the report already carries this row's step
+      const auto i = static_cast<Eigen::Index>(k);
+      Vector tk(1);
+      tk(0) = t(i);
+      Matrix alone(1, x.cols());
+      ctx.predict(want, tk, x.row(i), alone, steps[k], rows.subspan(k, 1));  // throws again
+      break;
+    }
+    throw;
+  }
+}
+
+void finish_noiseless(ChunkContext& ctx, MatrixRef x, std::span<const std::size_t> steps) {
+  const auto grid = ctx.grid();
+  const double t = grid[grid.size() - 2];
+  std::vector<Eigen::Index> rows(static_cast<std::size_t>(x.rows()));
+  for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<Eigen::Index>(r);
+  Matrix x0(x.rows(), x.cols());
+  predict_rows(ctx, Prediction::data, Vector::Constant(x.rows(), t), x, x0, rows, steps);
+  x = ctx.sde().alpha(grid.back()) * x0;
+}
+
+namespace {
+
+using State = Eigen::VectorXd;
+using Algebra = odeint::vector_space_algebra;
+using Operations = odeint::default_operations;
+
+// ---- systems: the PF-ODE right-hand side dx/dt = f(t) x - g(t)^2 score(x, t) / 2 ------------
+
+/// The whole chunk as one state (rows * d values, row-major), all rows at the same time.
+class ChunkSystem {
+ public:
+  ChunkSystem(ChunkContext& ctx, Eigen::Index rows, Eigen::Index dim)
+      : ctx_(ctx), dynamics_(ReverseDynamics::probability_flow(ctx.sde())), rows_(rows),
+        dim_(dim), score_(rows, dim) {}
+  void operator()(const State& z, State& dzdt, double t) {
+    const Eigen::Map<const Matrix> x(z.data(), rows_, dim_);
+    Eigen::Map<Matrix> out(dzdt.data(), rows_, dim_);
+    ctx_.predict(Prediction::score, t, x, score_, step);
+    dynamics_.drift(t, x, score_, out);
+  }
+  std::size_t step = 0;  ///< grid step, for error messages
+
+ private:
+  ChunkContext& ctx_;
+  ReverseDynamics dynamics_;
+  Eigen::Index rows_, dim_;
+  Matrix score_;
+};
+
+/// One sample (chunk row `row`) as a state of d values.
+class RowSystem {
+ public:
+  RowSystem(ChunkContext& ctx, Eigen::Index row, Eigen::Index dim)
+      : ctx_(ctx), dynamics_(ReverseDynamics::probability_flow(ctx.sde())), row_(row), dim_(dim),
+        time_(1), score_(1, dim) {}
+  void operator()(const State& z, State& dzdt, double t) {
+    const Eigen::Map<const Matrix> x(z.data(), 1, dim_);
+    Eigen::Map<Matrix> out(dzdt.data(), 1, dim_);
+    time_(0) = t;
+    ctx_.predict(Prediction::score, time_, x, score_, step, std::span<const Eigen::Index>(&row_, 1));
+    dynamics_.drift(t, x, score_, out);
+  }
+  std::size_t step = 0;  ///< accepted steps of this sample so far, for error messages
+
+ private:
+  ChunkContext& ctx_;
+  ReverseDynamics dynamics_;
+  Eigen::Index row_, dim_;
+  Vector time_;
+  Matrix score_;
+};
+
+/// odeint copies the system at every call: hand it a pointer.
+template <class System>
+struct SystemRef {
+  System* system;
+  void operator()(const State& z, State& dzdt, double t) const { (*system)(z, dzdt, t); }
+};
+
+// ---- RK4 ---------------------------------------------------------------------------------
+
+SamplerTraits rk4_traits() {
+  SamplerTraits t;
+  t.name = "rk4";
+  t.summary = "classical Runge-Kutta 4 on the probability-flow ODE (Boost.Odeint)";
+  t.order = 4;
+  t.nfe_per_step = 4;
+  t.stochastic = false;
+  t.consumes = Prediction::score;
+  return t;
+}
+
+// ---- adaptive steppers -------------------------------------------------------------------
+
+/// odeint's default_error_checker (max over components of |err_i| / (atol + rtol (|x_i| +
+/// |dt| |dxdt_i|))), except that a non-finite relative error in any component gives +inf, so
+/// that the controller rejects the step and divides dt by 5 (odeint's own test
+/// `max_rel_err > 1.0` is false for NaN and would accept the step; its norm_inf through Eigen's
+/// maxCoeff may also skip a NaN component).
+class GuardedErrorChecker : public odeint::default_error_checker<double, Algebra, Operations> {
+  using Base = odeint::default_error_checker<double, Algebra, Operations>;
+
+ public:
+  using Base::Base;
+  template <class StateT, class Deriv, class Err, class Time>
+  double error(Algebra& algebra, const StateT& x_old, const Deriv& dxdt_old, Err& x_err, Time dt) const {
+    const double e = Base::error(algebra, x_old, dxdt_old, x_err, dt);  // x_err <- relative errors
+    return std::isfinite(e) && x_err.allFinite() ? e : std::numeric_limits<double>::infinity();
+  }
+};
+
+using StepAdjuster = odeint::default_step_adjuster<double, double>;
+
+/// Controlled Runge-Kutta with an embedded error estimate (odeint's controlled_runge_kutta).
+template <class ErrorStepper, bool Fsal>
+struct RungeKuttaDriver {
+  using Controlled = odeint::controlled_runge_kutta<ErrorStepper, GuardedErrorChecker, StepAdjuster>;
+  static constexpr bool fsal = Fsal;
+  /// Order given to the initial-step heuristic: that of the error estimate (scipy's
+  /// `error_estimator_order`).
+  static constexpr int heuristic_order = ErrorStepper::error_order_value;
+  Controlled controlled;
+  explicit RungeKuttaDriver(const AdaptiveTolerances& tol)
+      : controlled(GuardedErrorChecker(tol.atol, tol.rtol, 1.0, 1.0)) {}
+  template <class Sys>
+  odeint::controlled_step_result attempt(Sys sys, const State& in, const State& dxdt, double& t,
+                                         State& out, State& dxdt_out, double& dt) {
+    if constexpr (Fsal) {
+      return controlled.try_step(sys, in, dxdt, t, out, dxdt_out, dt);
+    } else {
+      return controlled.try_step(sys, in, dxdt, t, out, dt);
+    }
+  }
+};
+
+using Dopri5Driver = RungeKuttaDriver<
+    odeint::runge_kutta_dopri5<State, double, State, double, Algebra, Operations>, true>;
+using CashKarpDriver = RungeKuttaDriver<
+    odeint::runge_kutta_cash_karp54<State, double, State, double, Algebra, Operations>, false>;
+using Fehlberg78Driver = RungeKuttaDriver<
+    odeint::runge_kutta_fehlberg78<State, double, State, double, Algebra, Operations>, false>;
+
+/// odeint's Bulirsch-Stoer (modified midpoint with polynomial extrapolation, its own order and
+/// step control). Its error checker is not replaceable: a non-finite extrapolated state is
+/// caught by the caller's finiteness test of `out` instead (a NaN error makes odeint reject the
+/// step, since its test is `error < 1.0`, but then proposes a larger step).
+struct BulirschStoerDriver {
+  using Stepper = odeint::bulirsch_stoer<State, double, State, double, Algebra, Operations>;
+  static constexpr bool fsal = false;
+  static constexpr int heuristic_order = 4;  // odeint's initial k_opt = 4
+  Stepper stepper;
+  explicit BulirschStoerDriver(const AdaptiveTolerances& tol) : stepper(tol.atol, tol.rtol, 1.0, 1.0) {}
+  template <class Sys>
+  odeint::controlled_step_result attempt(Sys sys, const State& in, const State& dxdt, double& t,
+                                         State& out, State&, double& dt) {
+    return stepper.try_step(sys, in, dxdt, t, out, dt);
+  }
+};
+
+double rms(const State& v) { return std::sqrt(v.squaredNorm() / static_cast<double>(v.size())); }
+
+/// The initial step of Hairer, Norsett & Wanner (Solving ODEs I, II.4), as scipy's
+/// select_initial_step: from f0 = f(t0, x0) and one more evaluation. Returns |dt| > 0.
+template <class Sys>
+double initial_step(Sys& sys, const State& x0, const State& f0, double t0, double t1, int order,
+                    const AdaptiveTolerances& tol) {
+  const double interval = std::fabs(t1 - t0);
+  const double direction = t1 < t0 ? -1.0 : 1.0;
+  const State scale = (tol.atol + tol.rtol * x0.array().abs()).matrix();
+  const double d0 = rms(x0.cwiseQuotient(scale));
+  const double d1 = rms(f0.cwiseQuotient(scale));
+  double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+  h0 = std::min(h0, interval);
+  const State x1 = x0 + (h0 * direction) * f0;
+  State f1(x0.size());
+  sys(x1, f1, t0 + h0 * direction);
+  const double d2 = rms((f1 - f0).cwiseQuotient(scale)) / h0;
+  const double h1 = (d1 <= 1e-15 && d2 <= 1e-15)
+                        ? std::max(1e-6, h0 * 1e-3)
+                        : std::pow(0.01 / std::max(d1, d2), 1.0 / (order + 1));
+  const double h = std::min({100.0 * h0, h1, interval});
+  return std::isfinite(h) && h > 0.0 ? h : h0;
+}
+
+struct RowCounts {
+  std::size_t accepted = 0, rejected = 0;
+};
+
+/// Integrates one sample from t0 down to t1 (< t0) in place with the driver's controlled
+/// stepper, guarding against non-finite proposals, tiny steps and runaway step counts.
+template <class Driver>
+RowCounts integrate_row(RowSystem& system, State& x, double t0, double t1,
+                        const AdaptiveTolerances& tol, std::uint64_t sample) {
+  Driver driver(tol);  // a fresh stepper per sample: no state carries over between samples
+  const SystemRef<RowSystem> sys{&system};
+  const auto d = x.size();
+  State dxdt(d), out(d), dxdt_out(d);
+  RowCounts n;
+  system.step = 0;
+  system(x, dxdt, t0);
+  double dt = -initial_step(system, x, dxdt, t0, t1, Driver::heuristic_order, tol);
+  bool have_dxdt = true, last_non_finite = false;
+  double t = t0;
+  while (t != t1) {
+    if (n.accepted + n.rejected >= tol.max_steps) throw StepLimitError(sample, t, tol.max_steps);
+    system.step = n.accepted;
+    if (!have_dxdt) {
+      system(x, dxdt, t);
+      have_dxdt = true;
+    }
+    double step = dt;
+    const bool last = t + step <= t1;  // the step reaches the end: land on it exactly
+    if (last) step = t1 - t;
+    if (!last && std::fabs(step) < min_step(t)) {
+      if (last_non_finite) {
+        throw NonFiniteError(sample, n.accepted, t,
+                             fmt::format("the error estimate or the proposed state of the adaptive "
+                                         "step stayed non-finite down to step size {}",
+                                         step));
+      }
+      throw StepSizeUnderflowError(sample, t, step);
+    }
+    const double tried = step;
+    double t_new = t;
+    const auto result = driver.attempt(sys, x, dxdt, t_new, out, dxdt_out, step);
+    const bool finite = out.allFinite() && (!Driver::fsal || dxdt_out.allFinite());
+    if (result == odeint::success && finite) {
+      ++n.accepted;
+      x.swap(out);
+      t = last ? t1 : t_new;
+      if constexpr (Driver::fsal) {
+        dxdt.swap(dxdt_out);
+      } else {
+        have_dxdt = false;
+      }
+      dt = step;
+      last_non_finite = false;
+    } else {
+      ++n.rejected;
+      last_non_finite = !finite;
+      dt = finite ? step : 0.2 * tried;
+    }
+  }
+  return n;
+}
+
+struct MethodInfo {
+  const char* name;
+  const char* summary;
+  int order, nfe_per_step;
+};
+
+/// nfe_per_step of an adaptive stepper: model evaluations per attempted step (dopri5 reuses its
+/// last stage as the next step's first, FSAL; cash-karp54 and fehlberg78 evaluate f at the start
+/// of each accepted step once and reuse it across rejections).
+MethodInfo method_info(OdeintMethod m) {
+  switch (m) {
+    case OdeintMethod::dopri5:
+      return {"dopri5", "adaptive Dormand-Prince 5(4) on the probability-flow ODE (Boost.Odeint)", 5, 6};
+    case OdeintMethod::cash_karp54:
+      return {"cash-karp54", "adaptive Cash-Karp 5(4) on the probability-flow ODE (Boost.Odeint)", 5, 6};
+    case OdeintMethod::fehlberg78:
+      return {"fehlberg78", "adaptive Runge-Kutta-Fehlberg 7(8) on the probability-flow ODE (Boost.Odeint)",
+              8, 13};
+    case OdeintMethod::bulirsch_stoer:
+      // Order and evaluations per step vary with the extrapolation depth k (odeint's k_opt in
+      // [2, 7], midpoint sequence 2, 4, 6, ...: order 2(k + 1), sum of the sequence up to k
+      // evaluations); the nominal values are those of odeint's initial k_opt = 4.
+      return {"bulirsch-stoer", "adaptive Bulirsch-Stoer extrapolation on the probability-flow ODE (Boost.Odeint)",
+              10, 30};
+  }
+  return {"", "", 0, 0};
+}
+
+SamplerTraits adaptive_traits(OdeintMethod m) {
+  const MethodInfo info = method_info(m);
+  SamplerTraits t;
+  t.name = info.name;
+  t.summary = info.summary;
+  t.order = info.order;
+  t.nfe_per_step = info.nfe_per_step;
+  t.stochastic = false;
+  t.consumes = Prediction::score;
+  t.adaptive = true;
+  return t;
+}
+
+template <class Driver>
+void integrate_rows(ChunkContext& ctx, MatrixRef x, const AdaptiveTolerances& tol) {
+  const auto grid = ctx.grid();
+  const double t0 = grid.front(), t1 = adaptive_end(ctx.sde(), grid);
+  std::vector<std::size_t> steps(static_cast<std::size_t>(x.rows()), 0);
+  RowCounts total;
+  State state(x.cols());
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    if (t1 == t0) break;  // a one-step grid that ends at sigma = 0: only the last step remains
+    RowSystem system(ctx, r, x.cols());
+    state = x.row(r).transpose();
+    const RowCounts n = integrate_row<Driver>(system, state, t0, t1, tol,
+                                              ctx.first_row() + static_cast<std::uint64_t>(r));
+    x.row(r) = state.transpose();
+    steps[static_cast<std::size_t>(r)] = n.accepted;
+    total.accepted += n.accepted;
+    total.rejected += n.rejected;
+  }
+  if (ends_noiseless(ctx.sde(), grid)) {
+    finish_noiseless(ctx, x, steps);
+    total.accepted += static_cast<std::size_t>(x.rows());
+  }
+  ctx.count_steps(total.accepted, total.rejected);
+  ctx.check_state(x, grid.size() - 2, grid.back());
+}
+
+}  // namespace
+
+// ---- OdeintRk4 ------------------------------------------------------------------------------
+
+OdeintRk4::OdeintRk4() : traits_(rk4_traits()) {}
+
+void OdeintRk4::run(ChunkContext& ctx, MatrixRef x) const {
+  const auto grid = ctx.grid();
+  const std::size_t n = grid.size() - 1;
+  const bool noiseless = ends_noiseless(ctx.sde(), grid);
+  const std::size_t rk_steps = noiseless ? n - 1 : n;
+  State z(x.size());
+  Eigen::Map<Matrix>(z.data(), x.rows(), x.cols()) = x;
+  ChunkSystem system(ctx, x.rows(), x.cols());
+  odeint::runge_kutta4<State, double, State, double, Algebra, Operations> rk4;
+  const SystemRef<ChunkSystem> sys{&system};
+  for (std::size_t i = 0; i < rk_steps; ++i) {
+    system.step = i;
+    rk4.do_step(sys, z, grid[i], grid[i + 1] - grid[i]);
+    ctx.check_state(Eigen::Map<const Matrix>(z.data(), x.rows(), x.cols()), i, grid[i + 1]);
+  }
+  x = Eigen::Map<const Matrix>(z.data(), x.rows(), x.cols());
+  if (noiseless) {
+    const std::vector<std::size_t> steps(static_cast<std::size_t>(x.rows()), n - 1);
+    finish_noiseless(ctx, x, steps);
+  }
+}
+
+// ---- OdeintAdaptive -----------------------------------------------------------------------
+
+OdeintAdaptive::OdeintAdaptive(OdeintMethod method, AdaptiveTolerances tolerances)
+    : method_(method), tol_(tolerances), traits_(adaptive_traits(method)) {}
+
+void OdeintAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
+  switch (method_) {
+    case OdeintMethod::dopri5: integrate_rows<Dopri5Driver>(ctx, x, tol_); break;
+    case OdeintMethod::cash_karp54: integrate_rows<CashKarpDriver>(ctx, x, tol_); break;
+    case OdeintMethod::fehlberg78: integrate_rows<Fehlberg78Driver>(ctx, x, tol_); break;
+    case OdeintMethod::bulirsch_stoer: integrate_rows<BulirschStoerDriver>(ctx, x, tol_); break;
+  }
+}
+
+}  // namespace tweedie::solvers
+
+namespace tweedie::detail {
+void register_odeint() {
+  using namespace tweedie::solvers;
+  register_sampler({OdeintRk4().traits(), "",
+                    [](const SamplerOptions&) { return std::make_unique<OdeintRk4>(); }});
+  // score_sde's ODE sampler defaults (scipy RK45 with rtol = atol = 1e-5).
+  const AdaptiveTolerances defaults{1e-5, 1e-5, 100000};
+  for (OdeintMethod m : {OdeintMethod::dopri5, OdeintMethod::cash_karp54, OdeintMethod::fehlberg78,
+                         OdeintMethod::bulirsch_stoer}) {
+    register_sampler({adaptive_traits(m), "--rtol (1e-5) --atol (1e-5) --max-steps (100000)",
+                      [m, defaults](const SamplerOptions& o) {
+                        return std::make_unique<OdeintAdaptive>(m, read_tolerances(o, defaults));
+                      }});
+  }
+}
+}  // namespace tweedie::detail

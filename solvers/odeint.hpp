@@ -1,0 +1,121 @@
+// The probability-flow ODE through Boost.Odeint steppers (fixed-step RK4 and the adaptive
+// Dormand-Prince 5(4), Cash-Karp 5(4), Fehlberg 7(8) and Bulirsch-Stoer), and the machinery that
+// the adaptive samplers of this family share (tolerance options, the step-size floor, the last
+// step to sigma = 0). Boost itself is included only by odeint.cpp.
+#pragma once
+
+#include <tweedie/sampler.hpp>
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+namespace tweedie::solvers {
+
+// ---- shared by the adaptive samplers (odeint steppers and adaptive-sde) -------------------
+
+/// --rtol, --atol and --max-steps as an adaptive sampler reads them.
+struct AdaptiveTolerances {
+  double rtol = 1e-5;
+  double atol = 1e-5;
+  std::size_t max_steps = 100000;  ///< step attempts (accepted + rejected) allowed per sample
+};
+/// Reads rtol (>= 0), atol (> 0) and max_steps (>= 1) with the given defaults; throws
+/// InvalidArgument naming the option. A NaN default atol stays NaN when --atol is not given (the
+/// sampler then chooses it at run time).
+AdaptiveTolerances read_tolerances(const SamplerOptions& options, const AdaptiveTolerances& defaults);
+
+/// Thrown when a sample's step size falls below what its time can resolve (10 spacings of
+/// doubles at t, scipy's `min_step`) while the error estimate, finite, stays above the
+/// tolerance: a tolerance below the rounding error of the state, or a model that jumps in t or
+/// x. A StepLimitError, with its own message.
+class StepSizeUnderflowError final : public StepLimitError {
+ public:
+  StepSizeUnderflowError(std::size_t sample, double t, double dt);
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+/// The smallest step an adaptive sampler may take at time t: 10 spacings of doubles (scipy).
+double min_step(double t);
+
+/// Where an adaptive sampler stops integrating: grid.back(), or grid[N-1] when the grid ends
+/// at sigma = 0 (EDM's t = 0, where the score does not exist); the sampler then takes the last
+/// step with `finish_noiseless`.
+double adaptive_end(const Sde& sde, std::span<const double> grid);
+bool ends_noiseless(const Sde& sde, std::span<const double> grid);
+
+/// ctx.predict for rows given by their chunk index, each with its own time and its own step
+/// count for error messages (`steps[k]` for `rows[k]`): one batched call; if it reports a
+/// non-finite output, the offending row is evaluated again alone so that the error carries that
+/// sample's own step count.
+void predict_rows(ChunkContext& ctx, Prediction want, const ConstVectorRef& t,
+                  const ConstMatrixRef& x, MatrixRef out, std::span<const Eigen::Index> rows,
+                  std::span<const std::size_t> steps);
+
+/// The last step of a grid that ends at sigma = 0, for every row of the chunk (all at time
+/// t = grid[N-1]): the Euler step of the PF-ODE to sigma = 0, which is Tweedie's denoiser,
+/// x <- alpha(t_N) x0_hat(x, t) (k-diffusion and EDM take the same first-order last step).
+/// One model evaluation per row; `steps[r]` is row r's step count for error messages.
+void finish_noiseless(ChunkContext& ctx, MatrixRef x, std::span<const std::size_t> steps);
+
+// ---- the samplers ----------------------------------------------------------------------
+
+/// Classical Runge-Kutta 4 (odeint's runge_kutta4) on the PF-ODE dx/dt = f x - g^2 s / 2: one
+/// step per grid interval, 4 model evaluations per step, global order 4. The whole chunk is one
+/// state vector (every row at the same time), so each stage is one batched model call. On a grid
+/// that ends at sigma = 0 the last step is `finish_noiseless` (RK4's last stage would need the
+/// score at sigma = 0): NFE 4(N - 1) + 1 there, as k-diffusion's Heun (2N - 1).
+class OdeintRk4 final : public Sampler {
+ public:
+  OdeintRk4();
+  const SamplerTraits& traits() const override { return traits_; }
+  std::size_t nfe_to_noiseless(std::size_t steps) const override {
+    return steps == 0 ? 0 : 4 * (steps - 1) + 1;
+  }
+  void run(ChunkContext& ctx, MatrixRef x) const override;
+
+ private:
+  SamplerTraits traits_;
+};
+
+enum class OdeintMethod { dopri5, cash_karp54, fehlberg78, bulirsch_stoer };
+
+/// An adaptive odeint stepper on the PF-ODE from grid[0] to grid[N] (interior grid points are not
+/// visited: the stepper chooses its own steps; the last step is shortened to land on grid[N]
+/// exactly). The step loop is ours, around odeint's try_step (controlled_runge_kutta with
+/// odeint's error checker and step adjuster, or odeint's bulirsch_stoer), as integrate_adaptive
+/// would run it, plus the guards below. Differences from score_sde's ODE sampler (scipy RK45,
+/// rtol = atol = 1e-5, defaults kept), all deliberate:
+///  - each sample is integrated alone with its own error control, so its result does not depend
+///    on the batch (scipy integrates the flattened batch as one ODE with one RMS error norm);
+///  - odeint's error norm and controller: max over components of |err_i| / (atol + rtol (|x_i| +
+///    |dt| |dxdt_i|)), reject if > 1 with dt *= max(0.9 err^(-1/(q-1)), 0.2), grow only if
+///    err < 0.5 (at most x4.5); step counts differ from scipy's;
+///  - the first step comes from the Hairer-Norsett-Wanner heuristic as scipy's
+///    select_initial_step, per sample (one extra model evaluation);
+///  - a non-finite error estimate or proposed state rejects the step and divides dt by 5
+///    (odeint's `max_rel_err > 1.0` is false for NaN and would accept it); a step below
+///    `min_step` throws (NonFiniteError if the last rejection was non-finite,
+///    StepSizeUnderflowError otherwise); more than max_steps attempts (accepted + rejected)
+///    throw StepLimitError;
+///  - a grid ending at sigma = 0 stops at grid[N-1] and takes `finish_noiseless`.
+/// The model is evaluated one sample (one row) at a time: simple and chunk-independent, but a
+/// model that is cheaper per row in batches (any network, the exact mixture's 24-row tiles) runs
+/// far below its batched throughput.
+class OdeintAdaptive final : public Sampler {
+ public:
+  OdeintAdaptive(OdeintMethod method, AdaptiveTolerances tolerances);
+  const SamplerTraits& traits() const override { return traits_; }
+  void run(ChunkContext& ctx, MatrixRef x) const override;
+  const AdaptiveTolerances& tolerances() const { return tol_; }
+
+ private:
+  OdeintMethod method_;
+  AdaptiveTolerances tol_;
+  SamplerTraits traits_;
+};
+
+}  // namespace tweedie::solvers
