@@ -166,4 +166,53 @@ struct Churn {
   }
 };
 
+/// The loop EDM's Heun and DPM-2 share: churn, denoise at sigma_hat, Euler on the last step
+/// (EDM's rule: NFE = 2N - 1 on every grid), otherwise a second-stage update that subclasses
+/// write in `second_stage` (x~ and the first slope d given; one more denoiser evaluation).
+class TwoStageSampler : public Sampler {
+ public:
+  TwoStageSampler(Churn churn, SamplerTraits traits) : churn_(churn), traits_(std::move(traits)) {
+    traits_.nfe_per_step = 2;
+    traits_.stochastic = churn.stochastic();
+    traits_.consumes = Prediction::data;
+  }
+  const SamplerTraits& traits() const override { return traits_; }
+  std::size_t nfe(std::size_t steps) const override { return steps == 0 ? 0 : 2 * steps - 1; }
+
+  void run(ChunkContext& ctx, MatrixRef x) const override {
+    const auto levels = grid_levels(ctx.sde(), ctx.grid());
+    const std::size_t n = levels.size() - 1;
+    Denoiser denoise(ctx, x.rows(), x.cols());
+    Scratch s{Matrix(x.rows(), x.cols()), Matrix(x.rows(), x.cols()), Matrix(x.rows(), x.cols()),
+              Matrix(x.rows(), x.cols())};
+    Matrix z(churn_.stochastic() ? x.rows() : 0, x.cols());
+    x /= levels[0].alpha;  // x~ from here on
+    for (std::size_t i = 0; i < n; ++i) {
+      const Level hat = churn_.raise(ctx, levels[i], i, x, z);
+      const Level& next = levels[i + 1];
+      denoise(hat, x, s.denoised, i);
+      karras_slope(x, s.denoised, hat.sigma, s.d);
+      if (i + 1 == n || next.noiseless()) {
+        euler_to(x, s.denoised, s.d, hat.sigma, next.sigma);  // Euler step
+      } else {
+        second_stage(ctx.sde(), denoise, hat, next, i, x, s);
+      }
+      ctx.check_state(x, i, next.t);
+    }
+    x *= levels[n].alpha;
+  }
+
+ protected:
+  struct Scratch {
+    Matrix denoised, d, x2, d2;
+  };
+  /// From x~ at `hat` (slope s.d there) to `next`.
+  virtual void second_stage(const Sde& sde, Denoiser& denoise, const Level& hat, const Level& next,
+                            std::size_t step, MatrixRef x, Scratch& s) const = 0;
+
+ private:
+  Churn churn_;
+  SamplerTraits traits_;
+};
+
 }  // namespace tweedie::solvers::karras
