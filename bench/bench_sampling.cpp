@@ -8,9 +8,10 @@
 // known exactly for every thread count (two clock reads and one atomic add per call of 256 rows:
 // well under 1 ns per row). The driver starts from a fixed prior draw given as `init`, so the
 // timed work is the N steps and not the prior; VP SDE, uniform grid of kSteps = 10 steps from
-// T = 1 to 1e-3, 256 rows a chunk.
+// T = 1 to 1e-3 (100 for the .../steps:100 cases), 256 rows a chunk.
 //
 //   SAMPLER/d:D/n:N/threads:T     one call of tweedie::sample per iteration
+//   SAMPLER/d:64/n:N/threads:1/steps:100   the same on a 100-step grid
 //   speedup/SAMPLER/d:D/n:N       each iteration runs the same call with 1 thread and then with
 //                                 2 threads, back to back, so both see the same machine load
 //
@@ -60,7 +61,7 @@ struct Problem {
   Matrix init;
   SampleOptions options;
 
-  Problem(const std::string& name, int d, std::size_t n)
+  Problem(const std::string& name, int d, std::size_t n, int steps = kSteps)
       : mixture(tweedie::bench::bench_mixture(kComponents, d)), sampler(make_sampler(name)) {
     model = make_model(Prediction::score, d,
                        [this](const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) {
@@ -69,7 +70,7 @@ struct Problem {
                          timer.add(elapsed_ns(start), x.rows());
                        });
     GridOptions go;
-    go.steps = kSteps;
+    go.steps = steps;
     grid = make_grid(sde, go);
     init = sample_prior(sde, d, n, 0, PhiloxNoise(1));
     options.seed = 7;
@@ -88,14 +89,15 @@ struct Problem {
   }
 };
 
-void run_sampler(benchmark::State& state, const std::string& name, int d, std::size_t n, int threads) {
-  Problem p(name, d, n);
+void run_sampler(benchmark::State& state, const std::string& name, int d, std::size_t n, int threads,
+                 int steps = kSteps) {
+  Problem p(name, d, n, steps);
   tweedie::bench::wait_until_idle();
   std::int64_t wall_ns = 0;
   p.timer.reset();
   tweedie::bench::LoadMonitor load;
   for (auto _ : state) wall_ns += p.run(threads);
-  const double evals = static_cast<double>(state.iterations()) * static_cast<double>(n) * kSteps;
+  const double evals = static_cast<double>(state.iterations()) * static_cast<double>(n) * steps;
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   const double busy = static_cast<double>(std::min<std::size_t>(static_cast<std::size_t>(threads), chunks));
   const auto model_ns = static_cast<double>(p.timer.ns.load());
@@ -134,10 +136,22 @@ void register_all() {
                                          run_sampler(s, name, d, static_cast<std::size_t>(n), threads);
                                        })
               ->UseRealTime()
-              ->Unit(benchmark::kMillisecond)
-              ->MinTime(0.3);
+              ->Unit(benchmark::kMillisecond);
         }
       }
+    }
+  }
+  // A longer grid: the per-run costs (copying `init`, first touch of the n x d result) spread
+  // over 100 steps instead of 10.
+  for (const char* name : {"em", "euler"}) {
+    for (long n : {10000L, 100000L}) {
+      const int d = 64, steps = 100;
+      benchmark::RegisterBenchmark(fmt::format("{}/d:{}/n:{}/threads:1/steps:{}", name, d, n, steps).c_str(),
+                                   [name = std::string(name), d, n, steps](benchmark::State& s) {
+                                     run_sampler(s, name, d, static_cast<std::size_t>(n), 1, steps);
+                                   })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
     }
   }
   for (const char* name : {"em", "euler"}) {

@@ -193,8 +193,7 @@ void register_all() {
       benchmark::RegisterBenchmark(fmt::format("{}/d:{}/K:{}", name, d, k).c_str(),
                                    [v = v, d = d, k = k](benchmark::State& s) { run(s, v, d, k); })
           ->UseRealTime()
-          ->Unit(benchmark::kMicrosecond)
-          ->MinTime(0.3);
+          ->Unit(benchmark::kMicrosecond);
     }
   }
 }

@@ -62,11 +62,11 @@ def table(header, rows):
 def sampling(runs):
     if not runs:
         return ""
-    s = ["### Samplers (bench_sampling): K = 10, 10 steps, chunk 256\n"]
+    s = ["### Samplers (bench_sampling): K = 10, 10 steps, chunk 256\n\n"]
     s.append("Throughput in millions of samples x NFE per second; ns/eval = wall time of one step of "
              "one sample; model = time inside the model per sample and step; outside = share of the "
              "1-thread run outside the model; speed-up = 2-thread over 1-thread throughput, "
-             "same run.\n")
+             "same run.\n\n")
     header = ["sampler", "d", "n", "1 thr M/s", "ns/eval", "model ns", "outside %", "2 thr M/s",
               "2 thr outside %", "speed-up", "cv % (1/2)", "others"]
     rows = []
@@ -86,6 +86,18 @@ def sampling(runs):
                              f"{fmt(cv(runs, one), '.1f')}/{fmt(cv(runs, two), '.1f')}",
                              fmt(max(oth) if oth else None, ".2f")])
     s.append(table(header, rows))
+    rows = []
+    for sampler in ("em", "euler"):
+        for n in (10000, 100000):
+            name = f"{sampler}/d:64/n:{n}/threads:1/steps:100"
+            if name in runs:
+                rows.append([sampler, 64, n, mega(med(runs, name, "items_per_second")),
+                             fmt(med(runs, name, "ns_per_eval"), ".4g"),
+                             fmt(med(runs, name, "model_ns_per_eval"), ".4g"),
+                             fmt(med(runs, name, "outside_pct"), ".1f"), fmt(others(runs, name), ".2f")])
+    if rows:
+        s.append("\nThe same on a 100-step grid (1 thread):\n\n")
+        s.append(table(["sampler", "d", "n", "M/s", "ns/eval", "model ns", "outside %", "others"], rows))
     rows = []
     for sampler in ("em", "euler"):
         for d in (2, 16, 64, 256):
