@@ -85,7 +85,8 @@ void evaluate_run(const GaussianMixture& g, const Sde& sde, double t, const Cons
     logits.noalias() = features * tab.logit_weights;
     logits.rowwise() += tab.logit_offset;
     const Eigen::VectorXd top = logits.rowwise().maxCoeff();
-    resp = (logits.colwise() - top).array().exp().matrix();
+    logits.colwise() -= top;
+    resp = logits.array().exp().matrix();  // in place first: Eigen vectorises this exp
     const Eigen::VectorXd total = resp.rowwise().sum();
     resp.array().colwise() /= total.array();
     if (out.log_density) {

@@ -30,11 +30,15 @@ std::pair<Eigen::Index, Eigen::Index> first_non_finite(const ConstMatrixRef& m) 
   return {-1, -1};
 }
 
+// Whether every entry is finite: x - x is 0 for finite x and NaN otherwise, and the sum
+// vectorises (Eigen's allFinite does not; it cost 17% of an Euler step at d = 64).
+bool all_finite(const ConstMatrixRef& m) { return std::isfinite((m.array() - m.array()).sum()); }
+
 }  // namespace
 
 void ChunkContext::check_output(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& out,
                                 std::size_t step, std::span<const Eigen::Index> rows) const {
-  if (out.allFinite()) return;
+  if (all_finite(out)) return;
   const auto [i, j] = first_non_finite(out);
   const Eigen::Index row = rows.empty() ? i : rows[static_cast<std::size_t>(i)];
   const std::string what =
@@ -66,7 +70,7 @@ void ChunkContext::noise(std::size_t step, std::uint32_t stage, NoiseStream stre
 }
 
 void ChunkContext::check_state(const ConstMatrixRef& x, std::size_t step, double t) const {
-  if (x.allFinite()) return;
+  if (all_finite(x)) return;
   const auto [i, j] = first_non_finite(x);
   throw NonFiniteError(first_row_ + static_cast<std::uint64_t>(i), step, t,
                        fmt::format("the state became {} in component {}", x(i, j), j));
