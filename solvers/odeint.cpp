@@ -256,23 +256,24 @@ double initial_step(Sys& sys, const State& x0, const State& f0, double t0, doubl
   return std::isfinite(h) && h > 0.0 ? h : h0;
 }
 
-struct RowCounts {
-  std::size_t accepted = 0, rejected = 0;
-};
+using RowCounts = AdaptiveCounts;
 
-/// Integrates one sample from t0 down to t1 (< t0) in place with the driver's controlled
-/// stepper, guarding against non-finite proposals, tiny steps and runaway step counts.
-template <class Driver>
-RowCounts integrate_row(RowSystem& system, State& x, double t0, double t1,
+/// Integrates one sample from t0 to t1 (either direction, t1 != t0) in place with the driver's
+/// controlled stepper, guarding against non-finite proposals, tiny steps and runaway step
+/// counts. `System` has operator()(z, dzdt, t) and a member `step` (accepted steps so far, for
+/// error messages).
+template <class Driver, class System>
+RowCounts integrate_row(System& system, State& x, double t0, double t1,
                         const AdaptiveTolerances& tol, std::uint64_t sample) {
   Driver driver(tol);  // a fresh stepper per sample: no state carries over between samples
-  const SystemRef<RowSystem> sys{&system};
+  const SystemRef<System> sys{&system};
+  const double direction = t1 < t0 ? -1.0 : 1.0;
   const auto d = x.size();
   State dxdt(d), out(d), dxdt_out(d);
   RowCounts n;
   system.step = 0;
   system(x, dxdt, t0);
-  double dt = -initial_step(system, x, dxdt, t0, t1, Driver::heuristic_order, tol);
+  double dt = direction * initial_step(system, x, dxdt, t0, t1, Driver::heuristic_order, tol);
   bool have_dxdt = true, last_non_finite = false;
   double t = t0;
   while (t != t1) {
@@ -283,7 +284,8 @@ RowCounts integrate_row(RowSystem& system, State& x, double t0, double t1,
       have_dxdt = true;
     }
     double step = dt;
-    const bool last = t + step <= t1;  // the step reaches the end: land on it exactly
+    // The step reaches the end: land on it exactly.
+    const bool last = direction < 0.0 ? t + step <= t1 : t + step >= t1;
     if (last) step = t1 - t;
     if (!last && std::fabs(step) < min_step(t)) {
       if (last_non_finite) {
@@ -386,6 +388,24 @@ void integrate_rows(ChunkContext& ctx, MatrixRef x, const AdaptiveTolerances& to
 }
 
 }  // namespace
+
+// ---- a general ODE through the guarded dopri5 loop --------------------------------------------
+
+namespace {
+/// An OdeFunction as a System of integrate_row.
+struct FunctionSystem {
+  const OdeFunction* rhs;
+  std::size_t step = 0;
+  void operator()(const State& z, State& dzdt, double t) const { (*rhs)(z, dzdt, t, step); }
+};
+}  // namespace
+
+AdaptiveCounts integrate_dopri5(const OdeFunction& rhs, Eigen::VectorXd& z, double t0, double t1,
+                                const AdaptiveTolerances& tol, std::uint64_t sample) {
+  if (t1 == t0) return {};
+  FunctionSystem system{&rhs};
+  return integrate_row<Dopri5Driver>(system, z, t0, t1, tol, sample);
+}
 
 // ---- OdeintRk4 ------------------------------------------------------------------------------
 

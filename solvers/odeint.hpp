@@ -7,6 +7,8 @@
 #include <tweedie/sampler.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -60,6 +62,24 @@ void predict_rows(ChunkContext& ctx, Prediction want, const ConstVectorRef& t,
 /// x <- alpha(t_N) x0_hat(x, t) (k-diffusion and EDM take the same first-order last step).
 /// One model evaluation per row; `steps[r]` is row r's step count for error messages.
 void finish_noiseless(ChunkContext& ctx, MatrixRef x, std::span<const std::size_t> steps);
+
+/// Step counts of one adaptive integration.
+struct AdaptiveCounts {
+  std::size_t accepted = 0, rejected = 0;
+};
+
+/// The right-hand side of a general ODE: rhs(z, dzdt, t, step) writes dz/dt at (z, t); `step` is
+/// the number of accepted steps so far (for error messages).
+using OdeFunction = std::function<void(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t,
+                                       std::size_t step)>;
+
+/// Integrates z from t0 to t1 (either direction) in place with the same guarded controlled
+/// dopri5 loop as the `dopri5` sampler (initial step of Hairer-Norsett-Wanner, odeint's error
+/// checker and step adjuster, rejection of non-finite proposals, `min_step` floor, max_steps
+/// attempts; `sample` names the sample in the errors thrown). Used by log_likelihood, so that
+/// Boost.Odeint stays included by odeint.cpp alone. Returns {0, 0} when t1 == t0.
+AdaptiveCounts integrate_dopri5(const OdeFunction& rhs, Eigen::VectorXd& z, double t0, double t1,
+                                const AdaptiveTolerances& tol, std::uint64_t sample);
 
 // ---- the samplers ----------------------------------------------------------------------
 

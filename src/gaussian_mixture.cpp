@@ -135,6 +135,10 @@ class MixtureScoreModel final : public ScoreModel {
   void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
     g_.score(sde_, t, x, out);
   }
+  bool has_divergence() const override { return true; }
+  void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const override {
+    g_.score_divergence(sde_, t, x, out);
+  }
 
  private:
   GaussianMixture g_;

@@ -22,6 +22,10 @@ Prediction prediction_from_string(std::string_view name) {
       fmt::format("unknown prediction '{}' (expected score, noise, data or velocity)", name));
 }
 
+void ScoreModel::score_divergence(const ConstVectorRef&, const ConstMatrixRef&, VectorRef) const {
+  throw InvalidArgument("this model provides no divergence");
+}
+
 namespace {
 
 // Each conversion of a row goes through the pair (x0, eps) of x = alpha x0 + sigma eps, in the

@@ -37,6 +37,12 @@ class ScoreModel {
   virtual Eigen::Index dim() const = 0;
   /// out.row(i) = prediction at (x.row(i), t(i)); out has the shape of x.
   virtual void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const = 0;
+  /// Whether `score_divergence` is available (the exact divergence used by log_likelihood).
+  virtual bool has_divergence() const { return false; }
+  /// out(i) = divergence (trace of the Jacobian in x) of the SCORE grad_x log p_t at
+  /// (x.row(i), t(i)), whatever `prediction()` is. Same thread-safety and row-independence
+  /// contract as `evaluate`. The default throws InvalidArgument.
+  virtual void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const;
 };
 
 /// Converts a prediction `in` made at (x, t) from one parameterisation to another, row by row,

@@ -3,6 +3,7 @@
 
 #include <tweedie/gaussian_mixture.hpp>
 #include <tweedie/grid.hpp>
+#include <tweedie/likelihood.hpp>
 #include <tweedie/metrics.hpp>
 #include <tweedie/model.hpp>
 #include <tweedie/npy.hpp>
