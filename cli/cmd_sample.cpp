@@ -87,9 +87,15 @@ struct SampleCommand {
     o.init = init ? &*init : nullptr;
     const SampleResult r = sample(*sde, *model, *solver, times, o);
     write_output(out_path, r.samples);
-    fmt::print("{}: {} steps, NFE/sample {:g}, {:.3f} s, {:.4g} samples/s, {} x {} -> {}\n",
-               r.stats.sampler, r.stats.steps, r.stats.nfe_per_sample, r.stats.wall_seconds,
-               r.stats.samples_per_second, r.samples.rows(), r.samples.cols(), out_path);
+    const std::string steps_text =
+        solver->traits().adaptive
+            ? fmt::format("adaptive, accepted/rejected steps per sample {:.1f}/{:.1f}",
+                          r.stats.accepted_steps_per_sample, r.stats.rejected_steps_per_sample)
+            : fmt::format("{} steps", r.stats.steps);
+    fmt::print("{}: {}, NFE/sample {:g}, {:.3f} s, {:.4g} samples/s, {} x {} -> {}\n",
+               r.stats.sampler, steps_text, r.stats.nfe_per_sample,
+               r.stats.wall_seconds, r.stats.samples_per_second, r.samples.rows(), r.samples.cols(),
+               out_path);
   }
 };
 

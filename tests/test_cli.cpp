@@ -104,6 +104,15 @@ TEST_CASE("tweedie sample takes --times, --init, --denoise and writes .csv") {
   CHECK(lines == 4);
 }
 
+TEST_CASE("tweedie sample reports accepted and rejected steps of adaptive samplers") {
+  TempDir dir;
+  const Outcome r = tweedie_cli(fmt::format(
+      "sample --target builtin:ring --sampler dopri5 --rtol 1e-4 --atol 1e-4 -n 20 --out {}",
+      dir / "x.npy"));
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("accepted/rejected steps per sample") != std::string::npos);
+}
+
 TEST_CASE("tweedie info lists families, samplers with traits, and grids") {
   const Outcome r = tweedie_cli("info");
   REQUIRE(r.status == 0);
