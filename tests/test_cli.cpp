@@ -1,16 +1,15 @@
 // The tweedie program: outputs, shared conventions, and one clear line with status 2 on errors.
+#include "cli_util.hpp"
+
 #include <tweedie/npy.hpp>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
-#include <sys/wait.h>
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -19,21 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Outcome {
-  int status;
-  std::string output;  // stdout and stderr
-};
-
-Outcome tweedie_cli(const std::string& args) {
-  const std::string command = fmt::format("'{}' {} 2>&1", TWEEDIE_CLI, args);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
-  const int raw = ::pclose(pipe);
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, output};
-}
+using tweedie::test::Outcome;
+using tweedie::test::run_cli;
 
 // A fresh empty folder for one test's files.
 struct TempDir {
@@ -52,7 +38,7 @@ struct TempDir {
 
 void check_refused(const std::string& args, const std::string& message) {
   CAPTURE(args);
-  const Outcome r = tweedie_cli(args);
+  const Outcome r = run_cli(args);
   CHECK(r.status == 2);
   CHECK(r.output.find(message) != std::string::npos);
   CHECK(r.output.rfind("tweedie: error: ", 0) == 0);
@@ -63,7 +49,7 @@ void check_refused(const std::string& args, const std::string& message) {
 
 TEST_CASE("tweedie sample writes an (n, d) float64 .npy and a one-line summary") {
   TempDir dir;
-  const Outcome r = tweedie_cli(fmt::format(
+  const Outcome r = run_cli(fmt::format(
       "sample --target builtin:ring --sde vp --sampler em --steps 20 -n 300 --seed 5 --out {}",
       dir / "x.npy"));
   REQUIRE(r.status == 0);
@@ -79,8 +65,8 @@ TEST_CASE("tweedie sample output does not depend on --threads or --chunk") {
   TempDir dir;
   const std::string common =
       "sample --target builtin:ring --sde ve --sampler em --steps 30 -n 500 --seed 9 ";
-  REQUIRE(tweedie_cli(common + "--threads 1 --chunk 7 --out " + (dir / "a.npy")).status == 0);
-  REQUIRE(tweedie_cli(common + "--threads 2 --chunk 100 --out " + (dir / "b.npy")).status == 0);
+  REQUIRE(run_cli(common + "--threads 1 --chunk 7 --out " + (dir / "a.npy")).status == 0);
+  REQUIRE(run_cli(common + "--threads 2 --chunk 100 --out " + (dir / "b.npy")).status == 0);
   CHECK(tweedie::read_npy(dir / "a.npy").values == tweedie::read_npy(dir / "b.npy").values);
 }
 
@@ -89,7 +75,7 @@ TEST_CASE("tweedie sample takes --times, --init, --denoise and writes .csv") {
   tweedie::write_npy(dir / "times.npy", std::vector<double>{80.0, 10.0, 1.0, 0.0});
   tweedie::Matrix init = tweedie::Matrix::Constant(4, 2, 3.0);
   tweedie::write_npy(dir / "init.npy", init);
-  const Outcome r = tweedie_cli(fmt::format(
+  const Outcome r = run_cli(fmt::format(
       "sample --target builtin:ring --sde edm --sampler euler --times {} --init {} --denoise "
       "--out {}", dir / "times.npy", dir / "init.npy", dir / "out.csv"));
   REQUIRE(r.status == 0);
@@ -106,7 +92,7 @@ TEST_CASE("tweedie sample takes --times, --init, --denoise and writes .csv") {
 
 TEST_CASE("tweedie sample reports accepted and rejected steps of adaptive samplers") {
   TempDir dir;
-  const Outcome r = tweedie_cli(fmt::format(
+  const Outcome r = run_cli(fmt::format(
       "sample --target builtin:ring --sampler dopri5 --rtol 1e-4 --atol 1e-4 -n 20 --out {}",
       dir / "x.npy"));
   REQUIRE(r.status == 0);
@@ -114,7 +100,7 @@ TEST_CASE("tweedie sample reports accepted and rejected steps of adaptive sample
 }
 
 TEST_CASE("tweedie info lists families, samplers with traits, and grids") {
-  const Outcome r = tweedie_cli("info");
+  const Outcome r = run_cli("info");
   REQUIRE(r.status == 0);
   for (const char* word : {"vp", "subvp", "ve", "cosine", "edm", "em", "euler", "karras", "log-snr",
                            "stochastic", "version 1"}) {
@@ -160,7 +146,7 @@ TEST_CASE("a NaN during sampling exits with status 2 and writes nothing") {
     std::ofstream target(dir / "point.json");
     target << R"({"weights": [1], "means": [[0.5]], "stds": [[0]]})";
   }
-  const Outcome r = tweedie_cli(fmt::format(
+  const Outcome r = run_cli(fmt::format(
       "sample --target {} --sde edm --grid karras --steps 5 --t-end 0 --denoise -n 3 --out {}",
       dir / "point.json", dir / "x.npy"));
   CHECK(r.status == 2);

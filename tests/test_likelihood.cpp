@@ -1,5 +1,7 @@
 // Exact log-likelihoods through the probability-flow ODE against the closed-form log-density of
 // Gaussian mixtures, Hutchinson's estimator, determinism, bits per dimension and the CLI.
+#include "cli_util.hpp"
+
 #include "test_util.hpp"
 
 #include <tweedie/tweedie.hpp>
@@ -7,7 +9,6 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
-#include <sys/wait.h>
 
 #include <array>
 #include <bit>
@@ -45,21 +46,8 @@ LikelihoodOptions with_exact_prior(const GaussianMixture& g, const Sde& sde) {
   return o;
 }
 
-struct Outcome {
-  int status;
-  std::string output;
-};
-
-Outcome run_cli(const std::string& args) {
-  const std::string command = fmt::format("'{}' {} 2>&1", TWEEDIE_CLI, args);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
-  const int raw = ::pclose(pipe);
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, output};
-}
+using tweedie::test::Outcome;
+using tweedie::test::run_cli;
 
 }  // namespace
 
