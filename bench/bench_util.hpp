@@ -4,6 +4,8 @@
 
 #include <tweedie/tweedie.hpp>
 
+#include <benchmark/benchmark.h>
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -132,6 +134,16 @@ inline void wait_until_idle() {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     if (m.others_cores() < threshold) return;
   }
+}
+
+/// The main of every benchmark program that registers its cases at run time.
+inline int run(int argc, char** argv, void (*register_all)()) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
 }
 
 }  // namespace tweedie::bench
