@@ -28,6 +28,7 @@ enum class NoiseStream : std::uint32_t {
   component = 3,  ///< component choice when sampling a mixture
   marginal = 4,   ///< exact samples of p_t
   probe = 5,      ///< Hutchinson probes
+  elbo = 7,       ///< Monte Carlo draws (t, eps) of the variational bound
 };
 
 /// The raw Philox4x32-10 block (exposed for known-answer tests).

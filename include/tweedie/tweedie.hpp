@@ -2,6 +2,7 @@
 #pragma once
 
 #include <tweedie/gaussian_mixture.hpp>
+#include <tweedie/elbo.hpp>
 #include <tweedie/grid.hpp>
 #include <tweedie/likelihood.hpp>
 #include <tweedie/metrics.hpp>

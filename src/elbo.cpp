@@ -1,0 +1,185 @@
+// The variational bound: closed-form reconstruction and prior terms, and a stratified Monte
+// Carlo estimate of the denoising terms in continuous or discrete time.
+#include <tweedie/elbo.hpp>
+#include <tweedie/random.hpp>
+
+#include "finite.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+namespace tweedie {
+
+std::string_view to_string(ElboTimeSampling s) {
+  switch (s) {
+    case ElboTimeSampling::time_uniform: return "time_uniform";
+    case ElboTimeSampling::log_snr: return "log_snr";
+  }
+  return "?";
+}
+
+ElboTimeSampling elbo_time_sampling_from_string(std::string_view name) {
+  for (auto s : {ElboTimeSampling::time_uniform, ElboTimeSampling::log_snr}) {
+    if (name == to_string(s)) return s;
+  }
+  throw InvalidArgument(
+      fmt::format("unknown time sampling '{}' (expected time_uniform or log_snr)", name));
+}
+
+void ElboOptions::validate() const {
+  if (!(std::isfinite(t_min) && t_min > 0.0)) {
+    throw InvalidArgument(fmt::format("t_min must be > 0, got {}", t_min));
+  }
+  if (steps < 0) throw InvalidArgument(fmt::format("steps must be >= 0 (0 = continuous time), got {}", steps));
+  if (draws < 2 || draws % 2 != 0) {
+    throw InvalidArgument(fmt::format("draws must be even and >= 2 (strata are paired), got {}", draws));
+  }
+  if (seed > max_seed) throw InvalidArgument(fmt::format("seed must be < 2^32, got {}", seed));
+  execution.validate();
+}
+
+namespace {
+
+/// Maps a stratified u in (0, 1] to the time of a draw and its importance weight, so that the
+/// diffusion term is the mean over draws of weight * ||eps - eps_hat(z_t, t)||^2.
+class TimeProposal {
+ public:
+  TimeProposal(const Sde& sde, const ElboOptions& o)
+      : sde_(sde), log_snr_(o.time_sampling == ElboTimeSampling::log_snr), t_min_(o.t_min),
+        t_max_(sde.T()) {
+    if (o.steps > 0) {
+      GridOptions g;
+      g.spacing = o.spacing;
+      g.steps = o.steps;
+      g.t_start = t_max_;
+      g.t_end = t_min_;
+      grid_ = make_grid(sde, g);
+      std::reverse(grid_.begin(), grid_.end());  // ascending: t_0 = t_min, ..., t_N = T
+      for (double t : grid_) coord_.push_back(coordinate(t));
+    }
+    c0_ = coordinate(t_min_);
+    c1_ = coordinate(t_max_);
+  }
+
+  struct Draw {
+    double t, weight;
+  };
+
+  Draw operator()(double u) const {
+    const double c = c0_ + u * (c1_ - c0_);
+    if (grid_.empty()) {
+      // The integrand is 1/2 |dgamma/dt| E||eps - eps_hat||^2 and t has density
+      // 1 / ((c1 - c0) dt/dc). In log-SNR, c = -gamma / 2: the weight is the constant c1 - c0.
+      if (log_snr_) return {std::clamp(sde_.t_of_lambda(-c), t_min_, t_max_), c1_ - c0_};
+      // 1/2 |dgamma/dt| = g^2 / (2 sigma^2) for every linear SDE (SNR' = -alpha^2 g^2 / sigma^4).
+      const double sigma = sde_.sigma(c);
+      return {c, 0.5 * sde_.g2(c) / (sigma * sigma) * (c1_ - c0_)};
+    }
+    // The grid step i that contains c (rounded up to its right end t_i), chosen with
+    // probability (coord_i - coord_{i-1}) / (c1 - c0).
+    const auto it = std::upper_bound(coord_.begin() + 1, coord_.end() - 1, c);
+    const auto i = static_cast<std::size_t>(it - coord_.begin());
+    const double dgamma = 2.0 * (sde_.lambda(grid_[i - 1]) - sde_.lambda(grid_[i]));
+    const double share = (coord_[i] - coord_[i - 1]) / (c1_ - c0_);
+    return {grid_[i], 0.5 * std::expm1(dgamma) / share};
+  }
+
+ private:
+  /// The coordinate in which the proposal is uniform, increasing in t: t or -lambda(t).
+  double coordinate(double t) const { return log_snr_ ? -sde_.lambda(t) : t; }
+
+  const Sde& sde_;
+  bool log_snr_;
+  double t_min_, t_max_, c0_ = 0.0, c1_ = 0.0;
+  std::vector<double> grid_, coord_;
+};
+
+/// Rows of one model call: the draws of a sample are evaluated in blocks of this many.
+constexpr Eigen::Index kBlockRows = 256;
+
+}  // namespace
+
+ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& data,
+                const ElboOptions& options) {
+  options.validate();
+  if (!(options.t_min < sde.T())) {
+    throw InvalidArgument(fmt::format("t_min = {} must be below T = {} of the {} family", options.t_min,
+                                      sde.T(), sde.name()));
+  }
+  const Eigen::Index n = data.rows(), d = data.cols();
+  if (d < 1) throw InvalidArgument("the data have no columns");
+  if (model.dim() != 0 && model.dim() != d) {
+    throw InvalidArgument(fmt::format("the data have dimension {} but the model {}", d, model.dim()));
+  }
+  if (static_cast<std::uint64_t>(n) > max_samples) {
+    throw InvalidArgument(fmt::format("at most {} samples, got {}", max_samples, n));
+  }
+  if (!detail::all_finite(data)) {
+    const auto [i, j] = detail::first_non_finite(data);
+    throw InvalidArgument(fmt::format("the data are {} at row {}, column {}", data(i, j), i, j));
+  }
+
+  const auto dd = static_cast<double>(d);
+  const double t_max = sde.T(), alpha_t = sde.alpha(t_max), sigma_t = sde.sigma(t_max);
+  const double prior_var = sde.prior_std() * sde.prior_std();
+  const double reconstruction = dd * (sde.lambda(options.t_min) - 0.5 * (1.0 + std::log(2.0 * std::numbers::pi)));
+  const TimeProposal proposal(sde, options);
+  const PhiloxNoise noise(options.seed);
+  const Eigen::Index draws = options.draws;
+
+  ElboResult r;
+  r.elbo.resize(n);
+  r.standard_error.resize(n);
+  r.reconstruction.setConstant(n, reconstruction);
+  r.prior_kl.resize(n);
+  r.diffusion.resize(n);
+  r.nfe = static_cast<double>(draws);
+
+  for_each_chunk(static_cast<std::size_t>(n), options.execution, [&](std::size_t begin, std::size_t end) {
+    const Eigen::Index rows = std::min(kBlockRows, draws);
+    Vector t(rows), weight(rows), u(1), terms(draws);
+    Matrix eps(rows, d), z(rows, d), eps_hat(rows, d);
+    for (std::size_t s = begin; s < end; ++s) {
+      const auto i = static_cast<Eigen::Index>(s);
+      const auto x = data.row(i);
+      const double var_ratio = sigma_t * sigma_t / prior_var;
+      r.prior_kl(i) = 0.5 * (dd * (var_ratio - 1.0 - std::log(var_ratio)) +
+                             alpha_t * alpha_t * x.squaredNorm() / prior_var);
+      for (Eigen::Index first = 0; first < draws; first += rows) {
+        const Eigen::Index m = std::min(rows, draws - first);
+        for (Eigen::Index k = 0; k < m; ++k) {
+          const auto j = static_cast<std::uint32_t>(first + k);
+          noise.uniform(s, j, 0, NoiseStream::elbo, u);
+          const auto draw = proposal((static_cast<double>(j) + u(0)) / static_cast<double>(draws));
+          t(k) = draw.t;
+          weight(k) = draw.weight;
+          noise.normal(s, j, 1, NoiseStream::elbo, eps.row(k));
+          z.row(k) = sde.alpha(draw.t) * x + sde.sigma(draw.t) * eps.row(k);
+        }
+        evaluate_as(model, sde, Prediction::noise, t.head(m), z.topRows(m), eps_hat.topRows(m));
+        if (!detail::all_finite(eps_hat.topRows(m))) {
+          const auto [k, c] = detail::first_non_finite(eps_hat.topRows(m));
+          throw NonFiniteError(s, static_cast<std::size_t>(first + k), t(k),
+                               detail::non_finite_output(model.prediction(), Prediction::noise,
+                                                         eps_hat(k, c), c) +
+                                   " (ELBO draw; step = draw index)");
+        }
+        terms.segment(first, m) =
+            weight.head(m).cwiseProduct((eps.topRows(m) - eps_hat.topRows(m)).rowwise().squaredNorm());
+      }
+      // Paired strata: each pair is a stratum of width 2 / draws with two draws in it.
+      double paired = 0.0;
+      for (Eigen::Index k = 0; k < draws; k += 2) paired += (terms(k) - terms(k + 1)) * (terms(k) - terms(k + 1));
+      r.diffusion(i) = terms.mean();
+      r.standard_error(i) = std::sqrt(paired) / static_cast<double>(draws);
+      r.elbo(i) = reconstruction - r.prior_kl(i) - r.diffusion(i);
+    }
+  });
+  return r;
+}
+
+}  // namespace tweedie
