@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 namespace tweedie::cli {
 
 void ProblemOptions::add_to(CLI::App& app) {
@@ -31,6 +33,13 @@ void RunOptions::add_to(CLI::App& app) {
   app.add_option("--seed", seed, "seed of all noise (< 2^32)")->capture_default_str();
   app.add_option("--chunk", chunk, "rows per chunk; results do not depend on it")
       ->capture_default_str();
+}
+
+MeanSe mean_se(const Vector& v) {
+  const auto n = static_cast<double>(v.size());
+  const double m = v.mean();
+  const double var = v.size() > 1 ? (v.array() - m).square().sum() / (n - 1) : 0.0;
+  return {m, std::sqrt(var / n)};
 }
 
 void write_output(const std::string& path, const ConstMatrixRef& m) { write_matrix(path, m); }

@@ -29,6 +29,12 @@ struct RunOptions {
   Execution execution() const { return {threads, chunk}; }
 };
 
+/// The mean of per-sample values and its standard error (sample standard deviation / sqrt(n)).
+struct MeanSe {
+  double mean, se;
+};
+MeanSe mean_se(const Vector& v);
+
 /// Writes `m` to `path` (.npy or .csv), atomically.
 void write_output(const std::string& path, const ConstMatrixRef& m);
 

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   add(&tweedie::cli::add_sample_command);
   add(&tweedie::cli::add_info_command);
   add(&tweedie::cli::add_likelihood_command);
+  add(&tweedie::cli::add_elbo_command);
   try {
     std::string known;
     bool found = false;

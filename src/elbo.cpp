@@ -16,8 +16,8 @@ namespace tweedie {
 
 std::string_view to_string(ElboTimeSampling s) {
   switch (s) {
-    case ElboTimeSampling::time_uniform: return "time_uniform";
-    case ElboTimeSampling::log_snr: return "log_snr";
+    case ElboTimeSampling::time_uniform: return "time-uniform";
+    case ElboTimeSampling::log_snr: return "log-snr";
   }
   return "?";
 }
@@ -27,7 +27,7 @@ ElboTimeSampling elbo_time_sampling_from_string(std::string_view name) {
     if (name == to_string(s)) return s;
   }
   throw InvalidArgument(
-      fmt::format("unknown time sampling '{}' (expected time_uniform or log_snr)", name));
+      fmt::format("unknown time sampling '{}' (expected log-snr or time-uniform)", name));
 }
 
 void ElboOptions::validate() const {

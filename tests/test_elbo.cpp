@@ -2,6 +2,7 @@
 // tightness of the bound with the exact score (its gap to log p_0 is the truncation at t_min
 // plus the prior mismatch at T), discrete to continuous, parameterisation invariance,
 // determinism and errors.
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 #include <tweedie/tweedie.hpp>
@@ -9,8 +10,10 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <numbers>
@@ -372,5 +375,42 @@ TEST_CASE("elbo reports bad input and a non-finite model output") {
     CHECK(e.time() < 0.01);
     CHECK(std::string(e.what()).find("component 1") != std::string::npos);
     CHECK(std::string(e.what()).find("ELBO draw") != std::string::npos);
+  }
+}
+
+TEST_CASE("tweedie elbo: the bound from the command line") {
+  using tweedie::test::Outcome;
+  using tweedie::test::run_cli;
+  const tweedie::test::TempDir dir;
+  const GaussianMixture mix = GaussianMixture::ring();
+  VpSde sde;
+  const Matrix x = mix.sample(sde, 0.0, 20, PhiloxNoise(4));
+  write_npy(dir.file("x.npy"), x);
+  const std::string base = fmt::format("elbo --target builtin:ring --data {} --draws 64", dir.file("x.npy"));
+  const Outcome r = run_cli(base + " --threads 2 --out " + dir.file("elbo.npy"));
+  CAPTURE(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("continuous-time bound") != std::string::npos);
+  CHECK(r.output.find("bits/dim") != std::string::npos);
+  // The file holds the library's per-sample bounds, bit for bit.
+  ElboOptions o;
+  o.draws = 64;
+  const ElboResult lib = elbo(sde, *exact_model(mix, sde), x, o);
+  const NpyArray written = read_npy(dir.file("elbo.npy"));
+  REQUIRE(written.values.size() == 20);
+  for (Eigen::Index i = 0; i < 20; ++i) CHECK(written.values[static_cast<std::size_t>(i)] == lib.elbo(i));
+  const Outcome discrete = run_cli(base + " --steps 100 --spacing log-snr");
+  CAPTURE(discrete.output);
+  CHECK(discrete.status == 0);
+  CHECK(discrete.output.find("100-step log-snr bound") != std::string::npos);
+  for (const std::string bad : {" --draws 3", " --steps -2", " --spacing cubic", " --time-sampling t",
+                                " --t-min 1", " --seed 5000000000"}) {
+    const Outcome b = run_cli(base + bad + " --out " + dir.file("bad.npy"));
+    CAPTURE(bad);
+    CAPTURE(b.output);
+    CHECK(b.status == 2);
+    CHECK(b.output.rfind("tweedie: error: ", 0) == 0);
+    CHECK(std::count(b.output.begin(), b.output.end(), '\n') == 1);
+    CHECK_FALSE(std::filesystem::exists(dir.file("bad.npy")));
   }
 }
