@@ -98,9 +98,6 @@ class TimeProposal {
   std::vector<double> grid_, coord_;
 };
 
-/// Rows of one model call: the draws of a sample are evaluated in blocks of this many.
-constexpr Eigen::Index kBlockRows = 256;
-
 }  // namespace
 
 ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& data,
@@ -127,9 +124,19 @@ ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& d
   const double t_max = sde.T(), alpha_t = sde.alpha(t_max), sigma_t = sde.sigma(t_max);
   const double prior_var = sde.prior_std() * sde.prior_std();
   const double reconstruction = dd * (sde.lambda(options.t_min) - 0.5 * (1.0 + std::log(2.0 * std::numbers::pi)));
-  const TimeProposal proposal(sde, options);
   const PhiloxNoise noise(options.seed);
   const Eigen::Index draws = options.draws;
+  // The times are shared by all samples (stage 0 of sample 0's stream), so that each model call
+  // evaluates a whole chunk at one time; the noises are each sample's own (stage 1).
+  std::vector<TimeProposal::Draw> times(static_cast<std::size_t>(draws));
+  {
+    const TimeProposal proposal(sde, options);
+    Vector u(1);
+    for (Eigen::Index j = 0; j < draws; ++j) {
+      noise.uniform(0, static_cast<std::uint32_t>(j), 0, NoiseStream::elbo, u);
+      times[static_cast<std::size_t>(j)] = proposal((static_cast<double>(j) + u(0)) / static_cast<double>(draws));
+    }
+  }
 
   ElboResult r;
   r.elbo.resize(n);
@@ -139,43 +146,41 @@ ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& d
   r.diffusion.resize(n);
   r.nfe = static_cast<double>(draws);
 
+  const double var_ratio = sigma_t * sigma_t / prior_var;
   for_each_chunk(static_cast<std::size_t>(n), options.execution, [&](std::size_t begin, std::size_t end) {
-    const Eigen::Index rows = std::min(kBlockRows, draws);
-    Vector t(rows), weight(rows), u(1), terms(draws);
+    const auto first = static_cast<Eigen::Index>(begin), rows = static_cast<Eigen::Index>(end - begin);
+    const auto x = data.middleRows(first, rows);
     Matrix eps(rows, d), z(rows, d), eps_hat(rows, d);
-    for (std::size_t s = begin; s < end; ++s) {
-      const auto i = static_cast<Eigen::Index>(s);
-      const auto x = data.row(i);
-      const double var_ratio = sigma_t * sigma_t / prior_var;
-      r.prior_kl(i) = 0.5 * (dd * (var_ratio - 1.0 - std::log(var_ratio)) +
-                             alpha_t * alpha_t * x.squaredNorm() / prior_var);
-      for (Eigen::Index first = 0; first < draws; first += rows) {
-        const Eigen::Index m = std::min(rows, draws - first);
-        for (Eigen::Index k = 0; k < m; ++k) {
-          const auto j = static_cast<std::uint32_t>(first + k);
-          noise.uniform(s, j, 0, NoiseStream::elbo, u);
-          const auto draw = proposal((static_cast<double>(j) + u(0)) / static_cast<double>(draws));
-          t(k) = draw.t;
-          weight(k) = draw.weight;
-          noise.normal(s, j, 1, NoiseStream::elbo, eps.row(k));
-          z.row(k) = sde.alpha(draw.t) * x + sde.sigma(draw.t) * eps.row(k);
-        }
-        evaluate_as(model, sde, Prediction::noise, t.head(m), z.topRows(m), eps_hat.topRows(m));
-        if (!detail::all_finite(eps_hat.topRows(m))) {
-          const auto [k, c] = detail::first_non_finite(eps_hat.topRows(m));
-          throw NonFiniteError(s, static_cast<std::size_t>(first + k), t(k),
-                               detail::non_finite_output(model.prediction(), Prediction::noise,
-                                                         eps_hat(k, c), c) +
-                                   " (ELBO draw; step = draw index)");
-        }
-        terms.segment(first, m) =
-            weight.head(m).cwiseProduct((eps.topRows(m) - eps_hat.topRows(m)).rowwise().squaredNorm());
+    Vector t(rows), term(rows), even(rows);
+    Vector sum = Vector::Zero(rows), paired = Vector::Zero(rows);
+    for (Eigen::Index j = 0; j < draws; ++j) {
+      const auto [tj, weight] = times[static_cast<std::size_t>(j)];
+      noise.normal(begin, static_cast<std::uint32_t>(j), 1, NoiseStream::elbo, eps);
+      z = sde.alpha(tj) * x + sde.sigma(tj) * eps;
+      t.setConstant(tj);
+      evaluate_as(model, sde, Prediction::noise, t, z, eps_hat);
+      if (!detail::all_finite(eps_hat)) {
+        const auto [k, c] = detail::first_non_finite(eps_hat);
+        throw NonFiniteError(begin + static_cast<std::size_t>(k), static_cast<std::size_t>(j), tj,
+                             detail::non_finite_output(model.prediction(), Prediction::noise, eps_hat(k, c), c) +
+                                 " (ELBO draw; step = draw index)");
       }
+      term = weight * (eps - eps_hat).rowwise().squaredNorm();
+      sum += term;
       // Paired strata: each pair is a stratum of width 2 / draws with two draws in it.
-      double paired = 0.0;
-      for (Eigen::Index k = 0; k < draws; k += 2) paired += (terms(k) - terms(k + 1)) * (terms(k) - terms(k + 1));
-      r.diffusion(i) = terms.mean();
-      r.standard_error(i) = std::sqrt(paired) / static_cast<double>(draws);
+      if (j % 2 == 0) {
+        even = term;
+      } else {
+        paired += (even - term).cwiseAbs2();
+      }
+    }
+    const double m = static_cast<double>(draws);
+    for (Eigen::Index k = 0; k < rows; ++k) {
+      const Eigen::Index i = first + k;
+      r.prior_kl(i) = 0.5 * (dd * (var_ratio - 1.0 - std::log(var_ratio)) +
+                             alpha_t * alpha_t * x.row(k).squaredNorm() / prior_var);
+      r.diffusion(i) = sum(k) / m;
+      r.standard_error(i) = std::sqrt(paired(k)) / m;
       r.elbo(i) = reconstruction - r.prior_kl(i) - r.diffusion(i);
     }
   });

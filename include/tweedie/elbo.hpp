@@ -68,8 +68,12 @@ struct ElboResult {
 /// proposal (measured: within 1% of the spread over seeds, tests/test_elbo.cpp); with the
 /// time-uniform proposal the weight g^2 / (2 sigma^2) ~ 1 / (2 t) of VP near t_min makes the
 /// first stratum heavy-tailed, and the estimate and its error are dominated by rare draws (the
-/// z-scores over 200 seeds spread 2.1 at t_min = 1e-3): prefer log_snr. Draws come from the sample's own Philox stream (NoiseStream::elbo: step j,
-/// stage 0 the time, stage 1 eps), so results are bitwise independent of threads and chunks.
+/// z-scores over 200 seeds spread 2.1 at t_min = 1e-3): prefer log_snr. The times are shared by all samples (draw j's u is
+/// stage 0 of sample 0 at step j of NoiseStream::elbo), so that each model call evaluates a
+/// whole chunk at one time; each sample's eps is its own (its stream, step j, stage 1). Every
+/// sample's estimate is therefore unbiased with its own error, and results are bitwise
+/// independent of threads and chunks; the bounds of different samples share the (small, with
+/// stratification) error of the time draws.
 /// The model may use any parameterisation (converted to eps); a non-finite output throws
 /// NonFiniteError naming the sample, the draw and t.
 ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& data,
