@@ -50,7 +50,7 @@ struct ElboCommand {
     const std::string kind = steps == 0 ? "continuous-time" : fmt::format("{}-step {}", steps, spacing);
     fmt::print("elbo {:.6f} +- {:.6f} nats ({} bound; Monte Carlo part of the error {:.6f}), "
                "{:.6f} bits/dim; reconstruction {:.4f}, prior KL {:.4f}, diffusion {:.4f}; "
-               "{} draws/sample in {}, {:.3f} s, {} x {}{}\n",
+               "NFE/sample {} ({} draws), {:.3f} s, {} x {}{}\n",
                bound.mean, bound.se, kind, mc_error,
                bits_per_dim(bound.mean, data.cols(), BpdOptions{}), r.reconstruction.mean(),
                r.prior_kl.mean(), r.diffusion.mean(), draws, time_sampling, wall, data.rows(),
