@@ -1,6 +1,7 @@
 // Jacobian-vector products: the mixture's closed-form Hessian-vector product against central
 // differences of its score and its closed-form divergence, the score JVP of every
 // parameterisation, and log-likelihoods of a model that provides only a JVP.
+#include "flow_util.hpp"
 #include "test_util.hpp"
 
 #include <tweedie/tweedie.hpp>
@@ -183,4 +184,107 @@ TEST_CASE("models without a JVP say so") {
   CHECK_THROWS_AS(make_model(Prediction::score, 2, [](const ConstVectorRef&, const ConstMatrixRef&, MatrixRef) {},
                              JvpFunction{}),
                   InvalidArgument);
+}
+
+TEST_CASE("log_likelihood of a noise-prediction model with only a JVP equals log p_{t_min}") {
+  // eps = -sigma s, J_eps v = -sigma H v: the exact divergence is the trace of d JVPs.
+  struct Setup {
+    const char* family;
+    int d;
+  };
+  for (const Setup s : {Setup{"vp", 2}, Setup{"vp", 16}, Setup{"edm", 2}, Setup{"edm", 16}}) {
+    CAPTURE(s.family);
+    CAPTURE(s.d);
+    const auto sde = test::family(s.family);
+    Inputs in(300 + static_cast<std::uint64_t>(s.d));
+    const GaussianMixture g = in.mixture(3, s.d);
+    const auto model = wrapped(g, *sde, Prediction::noise, true);
+    REQUIRE_FALSE(model->has_divergence());
+    LikelihoodOptions o = test::with_exact_prior(g, *sde);
+    o.t_min = std::string(s.family) == "edm" ? 0.002 : 1e-5;
+    o.rtol = o.atol = 1e-8;
+    const test::ExactCase c = test::exact_case(g, *sde, o.t_min, 8, 17);
+    const LikelihoodResult r = log_likelihood(*sde, *model, c.x, o);
+    const double err = (r.log_likelihood - c.exact).cwiseAbs().maxCoeff();
+    // The closed-form divergence path (the exact model) on the same data.
+    const LikelihoodResult closed = log_likelihood(*sde, *exact_model(g, *sde), c.x, o);
+    const double gap = (r.log_likelihood - closed.log_likelihood).cwiseAbs().maxCoeff();
+    MESSAGE(fmt::format("{} d = {}: JVP-trace divergence, max |log p - exact| = {:.2e} nats, max "
+                        "|JVP path - closed-form divergence path| = {:.2e}, mean NFE {:.0f}",
+                        s.family, s.d, err, gap, r.nfe.mean()));
+    CHECK(err < 1e-4);
+    CHECK(gap < 1e-4);
+    // NFE: 1 + d rows per right-hand side; dopri5 evaluates it once at the start, once for the
+    // initial step and 6 times per attempted step (FSAL).
+    const Vector rhs = 2.0 + 6.0 * (r.accepted_steps + r.rejected_steps).array();
+    CHECK(r.nfe == (1.0 + s.d) * rhs);
+  }
+}
+
+TEST_CASE("Hutchinson through the JVP: unbiased, and the central difference's estimate with the same probes") {
+  const auto sde = test::family("vp");
+  Inputs in(31);
+  const GaussianMixture g = in.mixture(3, 16);
+  const auto with_jvp = wrapped(g, *sde, Prediction::noise, true);
+  const auto without = wrapped(g, *sde, Prediction::noise, false);
+  LikelihoodOptions o = test::with_exact_prior(g, *sde);
+  o.rtol = o.atol = 1e-6;
+  o.divergence = Divergence::hutchinson;
+  o.probes = 2;
+  o.seed = 5;
+  const test::ExactCase c = test::exact_case(g, *sde, o.t_min, 200, 8);
+  const LikelihoodResult r = log_likelihood(*sde, *with_jvp, c.x, o);
+  const Vector e = r.log_likelihood - c.exact;
+  const double n = static_cast<double>(e.size());
+  const double mean = e.mean();
+  const double se = std::sqrt((e.array() - mean).square().sum() / (n - 1) / n);
+  // The same probes through central differences: only the differences' O(h^2) bias and the
+  // solver's tolerance separate the two.
+  const LikelihoodResult fd = log_likelihood(*sde, *without, c.x, o);
+  const double gap = (r.log_likelihood - fd.log_likelihood).cwiseAbs().maxCoeff();
+  MESSAGE(fmt::format("hutchinson via JVP (K = 2, d = 16): mean error {:+.3e} nats, standard error "
+                      "{:.3e}, mean NFE {:.0f} (central differences: {:.0f}); max |JVP - difference "
+                      "estimate| = {:.2e} nats",
+                      mean, se, r.nfe.mean(), fd.nfe.mean(), gap));
+  CHECK(se > 0.0);
+  CHECK(std::fabs(mean) < 3.0 * se);
+  CHECK(gap < 1e-4);
+  CHECK(r.nfe == 3.0 * (2.0 + 6.0 * (r.accepted_steps + r.rejected_steps).array()).matrix());
+}
+
+TEST_CASE("the exact divergence needs a divergence or a JVP") {
+  const auto sde = test::family("vp");
+  const GaussianMixture g = GaussianMixture::ring();
+  const auto plain = wrapped(g, *sde, Prediction::noise, false);
+  const Matrix x = Matrix::Zero(2, 2);
+  try {
+    log_likelihood(*sde, *plain, x, LikelihoodOptions{});
+    FAIL("no exception");
+  } catch (const InvalidArgument& e) {
+    CHECK(std::string(e.what()).find("neither a divergence nor a Jacobian-vector product") != std::string::npos);
+  }
+}
+
+TEST_CASE("a non-finite JVP is reported with the sample and t") {
+  const auto sde = test::family("vp");
+  const auto model = make_model(
+      Prediction::score, 2, [](const ConstVectorRef&, const ConstMatrixRef& x, MatrixRef out) { out = -x; },
+      [](const ConstVectorRef&, const ConstMatrixRef& x, const ConstMatrixRef& v, MatrixRef out) {
+        out = -v;
+        for (Eigen::Index i = 0; i < x.rows(); ++i) {
+          if (x(i, 0) > 100.0) out(i, 1) = std::nan("");
+        }
+      });
+  Matrix x = Matrix::Zero(3, 2);
+  x(1, 0) = 1000.0;
+  LikelihoodOptions o;
+  o.execution = {1, 1};
+  try {
+    log_likelihood(*sde, *model, x, o);
+    FAIL("no exception");
+  } catch (const NonFiniteError& e) {
+    CHECK(e.sample() == 1);
+    CHECK(e.time() == o.t_min);
+    CHECK(std::string(e.what()).find("Jacobian-vector product") != std::string::npos);
+  }
 }
