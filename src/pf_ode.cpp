@@ -47,7 +47,7 @@ void FlowSystem::drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t
   check_finite(score_,
                model_.prediction() == Prediction::score
                    ? std::string("the model's score output")
-                   : fmt::format("the model's {} output, as score", to_string(model_.prediction())),
+                   : fmt::format("the model's {} output, as score,", to_string(model_.prediction())),
                t, step);
   dzdt.resize(z.size());
   Eigen::Map<Matrix> out(dzdt.data(), 1, dim_);
