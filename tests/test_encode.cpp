@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -227,4 +228,62 @@ TEST_CASE("a non-finite model output stops encode with the sample and t") {
   o.max_steps = 2;
   CHECK_THROWS_AS(encode(*sde, *exact_model(GaussianMixture::ring(), *sde), Matrix::Ones(1, 2), o),
                   StepLimitError);
+}
+
+TEST_CASE("tweedie encode and decode round-trip through .npy files, and refuse bad inputs with status 2") {
+  using tweedie::test::Outcome;
+  using tweedie::test::run_cli;
+  test::TempDir dir;
+  const auto sde = test::family("vp");
+  const GaussianMixture g = GaussianMixture::ring();
+  const Matrix x = g.sample(*sde, 1e-5, 30, PhiloxNoise(6));
+  write_npy(dir.file("x.npy"), x);
+  const std::string problem = "--target builtin:ring --sde vp --rtol 1e-8 --atol 1e-8";
+  const Outcome e = run_cli(fmt::format("encode {} --data {} --out {} --threads 2 --chunk 7", problem,
+                                        dir.file("x.npy"), dir.file("z.npy")));
+  CAPTURE(e.output);
+  REQUIRE(e.status == 0);
+  for (const char* part : {"encode: NFE/sample", "round trip", "max abs error", "RMS error", " s "}) {
+    CHECK(e.output.find(part) != std::string::npos);
+  }
+  // The CLI's latents are the library's, bitwise.
+  FlowOptions o;
+  o.rtol = o.atol = 1e-8;
+  const Matrix z = read_npy_matrix(dir.file("z.npy"));
+  CHECK(test::bitwise_equal(z, encode(*sde, *exact_model(g, *sde), x, o).x));
+  const Outcome d = run_cli(fmt::format("decode {} --latent {} --out {}", problem, dir.file("z.npy"),
+                                        dir.file("back.npy")));
+  CAPTURE(d.output);
+  REQUIRE(d.status == 0);
+  CHECK(d.output.find("decode: NFE/sample") != std::string::npos);
+  const Matrix back = read_npy_matrix(dir.file("back.npy"));
+  CHECK((back - x).cwiseAbs().maxCoeff() < 1e-6);
+  const Outcome quick = run_cli(fmt::format("encode --target builtin:ring --data {} --out {} --no-roundtrip",
+                                            dir.file("x.npy"), dir.file("z2.npy")));
+  CHECK(quick.status == 0);
+  CHECK(quick.output.find("round trip") == std::string::npos);
+
+  write_npy(dir.file("wide.npy"), Matrix::Zero(3, 5));
+  Matrix nan = x;
+  nan(4, 1) = std::nan("");
+  write_npy(dir.file("nan.npy"), nan);
+  const std::string out = " --out " + dir.file("never.npy");
+  const std::string data = " --data " + dir.file("x.npy");
+  for (const std::string& bad :
+       {"encode --target builtin:ring --data " + dir.file("wide.npy") + out,
+        "encode --target builtin:ring --data " + dir.file("nan.npy") + out,
+        "encode --target builtin:ring --t-min 2" + data + out, "encode --target builtin:ring --atol 0" + data + out,
+        "encode --target builtin:ring --max-steps 0" + data + out,
+        "encode --target builtin:ring --max-steps 3" + data + out,
+        "encode --target builtin:ring" + data, "decode --target builtin:ring --latent " + dir.file("wide.npy") + out,
+        "decode --target builtin:ring --latent " + dir.file("missing.npy") + out,
+        "decode --target builtin:ring --sde nope --latent " + dir.file("x.npy") + out}) {
+    const Outcome b = run_cli(bad);
+    CAPTURE(bad);
+    CAPTURE(b.output);
+    CHECK(b.status == 2);
+    CHECK(b.output.rfind("tweedie: error: ", 0) == 0);
+    CHECK(std::count(b.output.begin(), b.output.end(), '\n') == 1);
+    CHECK_FALSE(std::filesystem::exists(dir.file("never.npy")));
+  }
 }
