@@ -44,11 +44,13 @@ void FlowSystem::drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t
   nfe += 1.0;
   // Checked here rather than left to the step controller, which would reject the step and shrink
   // it down to the step-size floor before reporting a non-finite proposal.
-  check_finite(score_,
-               model_.prediction() == Prediction::score
-                   ? std::string("the model's score output")
-                   : fmt::format("the model's {} output, as score,", to_string(model_.prediction())),
-               t, step);
+  if (!score_.allFinite()) {  // the message is built only on failure
+    check_finite(score_,
+                 model_.prediction() == Prediction::score
+                     ? std::string("the model's score output")
+                     : fmt::format("the model's {} output, as score,", to_string(model_.prediction())),
+                 t, step);
+  }
   dzdt.resize(z.size());
   Eigen::Map<Matrix> out(dzdt.data(), 1, dim_);
   dynamics_.drift(t, x, score_, out);
