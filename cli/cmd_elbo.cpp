@@ -25,12 +25,7 @@ struct ElboCommand {
     const auto sde = problem.make_sde();
     const GaussianMixture target = problem.load_target();
     const auto model = exact_model(target, *sde);
-    const Matrix data = read_npy_matrix(data_path, "--data");
-    if (data.cols() != target.dim()) {
-      throw InvalidArgument(fmt::format("--data has {} columns but the target's dimension is {}",
-                                        data.cols(), target.dim()));
-    }
-    if (data.rows() < 1) throw InvalidArgument("--data has no rows");
+    const Matrix data = read_rows(data_path, "--data", target.dim());
     ElboOptions o;
     o.t_min = t_min;
     o.steps = steps;

@@ -17,12 +17,11 @@ namespace {
 struct LikelihoodCommand {
   ProblemOptions problem;
   RunOptions run;
+  FlowFlags flow;
   std::string data_path, out_path;
   std::string divergence = "exact";
   std::string probe = "rademacher";
   int probes = 1;
-  double rtol = 1e-5, atol = 1e-5, t_min = 1e-5;
-  int max_steps = 100000;
   double data_scale = 1.0;
   std::optional<int> bits;
 
@@ -30,24 +29,14 @@ struct LikelihoodCommand {
     const auto sde = problem.make_sde();
     const GaussianMixture target = problem.load_target();
     const auto model = exact_model(target, *sde);
-    const Matrix data = read_npy_matrix(data_path, "--data");
-    if (data.cols() != target.dim()) {
-      throw InvalidArgument(fmt::format("--data has {} columns but the target's dimension is {}",
-                                        data.cols(), target.dim()));
-    }
-    if (data.rows() < 1) throw InvalidArgument("--data has no rows");
+    const Matrix data = read_rows(data_path, "--data", target.dim());
     if (bits && *bits != 8) throw InvalidArgument(fmt::format("--bits must be 8, got {}", *bits));
-    if (max_steps < 1) throw InvalidArgument(fmt::format("--max-steps must be >= 1, got {}", max_steps));
     LikelihoodOptions o;
-    o.t_min = t_min;
-    o.rtol = rtol;
-    o.atol = atol;
+    static_cast<FlowOptions&>(o) = flow.options(run);
     o.divergence = divergence_from_string(divergence);
     o.probes = probes;
     o.probe_kind = probe_kind_from_string(probe);
     o.seed = run.seed;
-    o.execution = run.execution();
-    o.max_steps = static_cast<std::size_t>(max_steps);
     BpdOptions b;
     b.data_scale = data_scale;
     b.eight_bit = bits.has_value();
@@ -88,11 +77,7 @@ Runner add_likelihood_command(CLI::App& app) {
   sub->add_option("--probes", cmd->probes, "Hutchinson probes per sample")->capture_default_str();
   sub->add_option("--probe", cmd->probe, "Hutchinson probe distribution: rademacher or gaussian")
       ->capture_default_str();
-  sub->add_option("--rtol", cmd->rtol, "relative tolerance of dopri5")->capture_default_str();
-  sub->add_option("--atol", cmd->atol, "absolute tolerance of dopri5")->capture_default_str();
-  sub->add_option("--t-min", cmd->t_min, "time of the data (log p_{t_min} is computed)")
-      ->capture_default_str();
-  sub->add_option("--max-steps", cmd->max_steps, "step attempts allowed per sample")->capture_default_str();
+  cmd->flow.add_to(*sub);
   sub->add_option("--data-scale", cmd->data_scale,
                   "model data per unit of the original data (x = scale * y + shift), for bits/dim")
       ->capture_default_str();

@@ -12,5 +12,7 @@ Runner add_sample_command(CLI::App& app);
 Runner add_info_command(CLI::App& app);
 Runner add_likelihood_command(CLI::App& app);
 Runner add_elbo_command(CLI::App& app);
+Runner add_encode_command(CLI::App& app);
+Runner add_decode_command(CLI::App& app);
 
 }  // namespace tweedie::cli

@@ -42,6 +42,36 @@ MeanSe mean_se(const Vector& v) {
   return {m, std::sqrt(var / n)};
 }
 
+void FlowFlags::add_to(CLI::App& app) {
+  app.add_option("--t-min", t_min, "time of the data (the ODE runs between t_min and T)")
+      ->capture_default_str();
+  app.add_option("--rtol", rtol, "relative tolerance of dopri5")->capture_default_str();
+  app.add_option("--atol", atol, "absolute tolerance of dopri5")->capture_default_str();
+  app.add_option("--max-steps", max_steps, "step attempts allowed per sample")->capture_default_str();
+}
+
+FlowOptions FlowFlags::options(const RunOptions& run) const {
+  if (max_steps < 1) throw InvalidArgument(fmt::format("--max-steps must be >= 1, got {}", max_steps));
+  FlowOptions o;
+  o.t_min = t_min;
+  o.rtol = rtol;
+  o.atol = atol;
+  o.max_steps = static_cast<std::size_t>(max_steps);
+  o.execution = run.execution();
+  o.validate();
+  return o;
+}
+
+Matrix read_rows(const std::string& path, const std::string& flag, Eigen::Index dim) {
+  Matrix m = read_npy_matrix(path, flag);
+  if (m.cols() != dim) {
+    throw InvalidArgument(
+        fmt::format("{} has {} columns but the target's dimension is {}", flag, m.cols(), dim));
+  }
+  if (m.rows() < 1) throw InvalidArgument(fmt::format("{} has no rows", flag));
+  return m;
+}
+
 void write_output(const std::string& path, const ConstMatrixRef& m) { write_matrix(path, m); }
 
 }  // namespace tweedie::cli

@@ -35,6 +35,20 @@ struct MeanSe {
 };
 MeanSe mean_se(const Vector& v);
 
+/// --t-min --rtol --atol --max-steps: how the probability-flow ODE is integrated (likelihood,
+/// encode, decode), with the library's defaults.
+struct FlowFlags {
+  double t_min = FlowOptions{}.t_min;
+  double rtol = FlowOptions{}.rtol, atol = FlowOptions{}.atol;
+  int max_steps = static_cast<int>(FlowOptions{}.max_steps);
+  void add_to(CLI::App& app);
+  /// The flow options with the execution of `run`; throws InvalidArgument naming a bad flag.
+  FlowOptions options(const RunOptions& run) const;
+};
+
+/// Reads the (n, d) .npy given to `flag`: at least one row, and `dim` columns (the target's).
+Matrix read_rows(const std::string& path, const std::string& flag, Eigen::Index dim);
+
 /// Writes `m` to `path` (.npy or .csv), atomically.
 void write_output(const std::string& path, const ConstMatrixRef& m);
 

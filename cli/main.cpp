@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   add(&tweedie::cli::add_info_command);
   add(&tweedie::cli::add_likelihood_command);
   add(&tweedie::cli::add_elbo_command);
+  add(&tweedie::cli::add_encode_command);
+  add(&tweedie::cli::add_decode_command);
   try {
     std::string known;
     bool found = false;

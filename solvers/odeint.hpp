@@ -76,8 +76,9 @@ using OdeFunction = std::function<void(const Eigen::VectorXd& z, Eigen::VectorXd
 /// Integrates z from t0 to t1 (either direction) in place with the same guarded controlled
 /// dopri5 loop as the `dopri5` sampler (initial step of Hairer-Norsett-Wanner, odeint's error
 /// checker and step adjuster, rejection of non-finite proposals, `min_step` floor, max_steps
-/// attempts; `sample` names the sample in the errors thrown). Used by log_likelihood, so that
-/// Boost.Odeint stays included by odeint.cpp alone. Returns {0, 0} when t1 == t0.
+/// attempts; `sample` names the sample in the errors thrown). Used by the PF-ODE flows
+/// (src/pf_ode.cpp: encode, decode, log_likelihood), so that Boost.Odeint stays included by
+/// odeint.cpp alone. Returns {0, 0} when t1 == t0.
 AdaptiveCounts integrate_dopri5(const OdeFunction& rhs, Eigen::VectorXd& z, double t0, double t1,
                                 const AdaptiveTolerances& tol, std::uint64_t sample);
 

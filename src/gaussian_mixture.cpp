@@ -66,6 +66,8 @@ struct Outputs {
   MatrixRef* score = nullptr;
   VectorRef* log_density = nullptr;
   VectorRef* divergence = nullptr;
+  const ConstMatrixRef* direction = nullptr;  // v of the Hessian-vector product
+  MatrixRef* jvp = nullptr;                   // H v
 };
 
 // Evaluates the requested outputs for rows [begin, end) that share the time t.
@@ -73,10 +75,11 @@ void evaluate_run(const GaussianMixture& g, const Sde& sde, double t, const Cons
                   Eigen::Index begin, Eigen::Index end, const Outputs& out) {
   const Eigen::Index d = g.dim();
   const bool want_div = out.divergence != nullptr;
+  const bool want_jvp = out.jvp != nullptr;
   const MarginalTables tab = marginal_tables(g, sde.alpha(t), sde.sigma(t), want_div);
   ColMatrix features(kTile, 2 * d);  // [x^2, x]
   ColMatrix logits(kTile, g.components()), resp(kTile, g.components());
-  ColMatrix weighted(kTile, 2 * d), curvature;
+  ColMatrix weighted(kTile, 2 * d), curvature, direction, projections, projected;
   for (Eigen::Index r0 = begin; r0 < end; r0 += kTile) {
     const Eigen::Index rows = std::min(kTile, end - r0);
     features.setZero();
@@ -93,7 +96,7 @@ void evaluate_run(const GaussianMixture& g, const Sde& sde, double t, const Cons
       out.log_density->segment(r0, rows) =
           top.head(rows).array() + total.head(rows).array().log();
     }
-    if (!out.score && !want_div) continue;
+    if (!out.score && !want_div && !want_jvp) continue;
     weighted.noalias() = resp * tab.score_weights;
     const ColMatrix score = weighted.leftCols(d) -
                             (features.rightCols(d).array() * weighted.rightCols(d).array()).matrix();
@@ -105,6 +108,24 @@ void evaluate_run(const GaussianMixture& g, const Sde& sde, double t, const Cons
       out.divergence->segment(r0, rows) =
           (resp.array() * curvature.array()).rowwise().sum().head(rows) -
           score.rowwise().squaredNorm().head(rows).array();
+    }
+    if (want_jvp) {
+      // H v = sum_k r_k (s_k (s_k . v) - P_k v) - s (s . v). The projections s_k . v =
+      // (m P)_k . v - P_k . (x v) are [2 x v, v] times the logit table [-P / 2 ; m P]^T, and
+      // sum_k (r_k s_k . v) s_k is then the score's own product with r (s_k . v) for r.
+      direction.setZero(kTile, 2 * d);
+      direction.topRightCorner(rows, d) = out.direction->middleRows(r0, rows);
+      direction.leftCols(d) = 2.0 * (features.rightCols(d).array() * direction.rightCols(d).array()).matrix();
+      projections.noalias() = direction * tab.logit_weights;
+      projections.array() *= resp.array();
+      projected.noalias() = projections * tab.score_weights;
+      const ColMatrix along = direction.rightCols(d);
+      const Eigen::VectorXd score_v = (score.array() * along.array()).rowwise().sum();
+      const ColMatrix hv =
+          projected.leftCols(d) - (features.rightCols(d).array() * projected.rightCols(d).array()).matrix() -
+          (weighted.rightCols(d).array() * along.array()).matrix() -
+          (score.array().colwise() * score_v.array()).matrix();
+      out.jvp->middleRows(r0, rows) = hv.topRows(rows);
     }
   }
 }
@@ -138,6 +159,11 @@ class MixtureScoreModel final : public ScoreModel {
   bool has_divergence() const override { return true; }
   void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const override {
     g_.score_divergence(sde_, t, x, out);
+  }
+  bool has_jvp() const override { return true; }
+  void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v,
+           MatrixRef out) const override {
+    g_.score_jvp(sde_, t, x, v, out);
   }
 
  private:
@@ -297,6 +323,18 @@ void GaussianMixture::score_divergence(const Sde& sde, const ConstVectorRef& t,
                                        const ConstMatrixRef& x, VectorRef out) const {
   Outputs o;
   o.divergence = &out;
+  evaluate_all(*this, sde, t, x, o);
+}
+
+void GaussianMixture::score_jvp(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                                const ConstMatrixRef& v, MatrixRef out) const {
+  if (v.rows() != x.rows() || v.cols() != x.cols()) {
+    throw InvalidArgument(fmt::format("the directions are {} x {} but the points {} x {}", v.rows(),
+                                      v.cols(), x.rows(), x.cols()));
+  }
+  Outputs o;
+  o.direction = &v;
+  o.jvp = &out;
   evaluate_all(*this, sde, t, x, o);
 }
 

@@ -2,7 +2,7 @@
 #include <tweedie/likelihood.hpp>
 #include <tweedie/random.hpp>
 
-#include "odeint.hpp"
+#include "pf_ode.hpp"
 
 #include <fmt/format.h>
 
@@ -44,16 +44,9 @@ ProbeKind probe_kind_from_string(std::string_view name) {
 }
 
 void LikelihoodOptions::validate() const {
-  if (!(std::isfinite(t_min) && t_min > 0.0)) {
-    throw InvalidArgument(fmt::format("t_min must be > 0, got {}", t_min));
-  }
-  if (!(rtol >= 0.0) || !std::isfinite(rtol)) throw InvalidArgument(fmt::format("rtol must be >= 0, got {}", rtol));
-  // atol > 0: with atol = 0 a component that is 0 makes the error ratio 0/0.
-  if (!(atol > 0.0) || !std::isfinite(atol)) throw InvalidArgument(fmt::format("atol must be > 0, got {}", atol));
+  FlowOptions::validate();
   if (probes < 1) throw InvalidArgument(fmt::format("probes must be >= 1, got {}", probes));
   if (seed > max_seed) throw InvalidArgument(fmt::format("seed must be < 2^32, got {}", seed));
-  if (max_steps < 1) throw InvalidArgument("max_steps must be >= 1");
-  execution.validate();
 }
 
 namespace {
@@ -69,61 +62,79 @@ Matrix draw_probes(const PhiloxNoise& noise, std::uint64_t sample, int probes, E
   return v;
 }
 
-/// The right-hand side of the joint ODE of one sample: z = (x, delta), dx/dt = f x - g^2 s / 2,
-/// d(delta)/dt = d f - g^2 div s / 2. Counts model evaluations (score rows) in `nfe`.
-class JointSystem {
- public:
-  JointSystem(const Sde& sde, const ScoreModel& model, const LikelihoodOptions& options, Matrix probes)
-      : sde_(sde), model_(model), exact_(options.divergence == Divergence::exact),
-        probes_(std::move(probes)) {}
+/// How the divergence of the score is obtained (see log_likelihood).
+enum class DivergenceSource { model, jvp_trace, jvp_probes, difference_probes };
 
-  void operator()(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t) {
-    const Eigen::Index d = z.size() - 1;
-    const Eigen::Map<const Matrix> x(z.data(), 1, d);
-    double div = 0.0;
-    if (exact_) {
-      time_.setConstant(1, t);
-      batch_.resize(1, d);
-      evaluate_as(model_, sde_, Prediction::score, time_, x, batch_);
-      Vector out(1);
-      model_.score_divergence(time_, x, out);
-      div = out(0);
-      nfe += 1;
-    } else {
-      // Central differences of the score along each probe, all in one batched call:
-      // rows 0 = x, 1 + 2k = x + h v_k, 2 + 2k = x - h v_k.
-      const Eigen::Index k = probes_.rows();
-      const double h = 1e-4 * std::max(1.0, x.cwiseAbs().maxCoeff());
-      Matrix points(1 + 2 * k, d);
-      points.row(0) = x;
-      for (Eigen::Index j = 0; j < k; ++j) {
-        points.row(1 + 2 * j) = x + h * probes_.row(j);
-        points.row(2 + 2 * j) = x - h * probes_.row(j);
-      }
-      time_.setConstant(1 + 2 * k, t);
-      batch_.resize(1 + 2 * k, d);
-      evaluate_as(model_, sde_, Prediction::score, time_, points, batch_);
-      for (Eigen::Index j = 0; j < k; ++j) {
-        div += (batch_.row(1 + 2 * j) - batch_.row(2 + 2 * j)).dot(probes_.row(j)) / (2.0 * h);
-      }
-      div /= static_cast<double>(k);
-      nfe += static_cast<double>(1 + 2 * k);
-    }
-    const double f = sde_.f(t), g2 = sde_.g2(t);
-    dzdt.resize(z.size());
-    dzdt.head(d) = f * x.row(0).transpose() - (0.5 * g2) * batch_.row(0).transpose();
-    dzdt(d) = static_cast<double>(d) * f - 0.5 * g2 * div;
+DivergenceSource divergence_source(const ScoreModel& model, Divergence divergence) {
+  if (divergence == Divergence::hutchinson) {
+    return model.has_jvp() ? DivergenceSource::jvp_probes : DivergenceSource::difference_probes;
+  }
+  if (model.has_divergence()) return DivergenceSource::model;
+  if (model.has_jvp()) return DivergenceSource::jvp_trace;
+  throw InvalidArgument(
+      "this model provides neither a divergence nor a Jacobian-vector product (use --divergence "
+      "hutchinson)");
+}
+
+/// The joint ODE of one sample: the PF-ODE on z.head(d) = x, and d(delta)/dt = d f - g^2 div s / 2
+/// on z(d).
+class JointSystem final : public detail::FlowSystem {
+ public:
+  JointSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t sample,
+              DivergenceSource source, Matrix directions)
+      : FlowSystem(sde, model, dim, sample), source_(source), directions_(std::move(directions)) {}
+
+  void operator()(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step) override {
+    drift(z, dzdt, t, step);
+    const double div = divergence(z.head(dim_).transpose(), t, step);
+    dzdt(dim_) = static_cast<double>(dim_) * sde_.f(t) - 0.5 * sde_.g2(t) * div;
   }
 
-  double nfe = 0.0;
-
  private:
-  const Sde& sde_;
-  const ScoreModel& model_;
-  bool exact_;
-  Matrix probes_;
-  Vector time_;
-  Matrix batch_;
+  double divergence(const Eigen::RowVectorXd& x, double t, std::size_t step) {
+    if (source_ == DivergenceSource::model) {
+      Vector out(1);
+      model_.score_divergence(time_, x, out);
+      check_finite(out, "the model's divergence", t, step);
+      return out(0);
+    }
+    // The directions (rows of the identity, or the probes) as one batch at the point x.
+    const Eigen::Index k = directions_.rows();
+    if (source_ != DivergenceSource::difference_probes) {
+      points_ = x.replicate(k, 1);
+      times_.setConstant(k, t);
+      products_.resize(k, dim_);
+      score_jvp(model_, sde_, times_, points_, directions_, products_);
+      nfe += static_cast<double>(k);
+      check_finite(products_, "the model's Jacobian-vector product, as the score's,", t, step);
+      // The trace of J over the basis, or Hutchinson's mean of v_k^T J v_k.
+      const double sum = (products_.array() * directions_.array()).sum();
+      return source_ == DivergenceSource::jvp_trace ? sum : sum / static_cast<double>(k);
+    }
+    // Central differences of the score along each probe, in one batched call:
+    // rows 2j = x + h v_j, 2j + 1 = x - h v_j.
+    const double h = 1e-4 * std::max(1.0, x.cwiseAbs().maxCoeff());
+    points_.resize(2 * k, dim_);
+    for (Eigen::Index j = 0; j < k; ++j) {
+      points_.row(2 * j) = x + h * directions_.row(j);
+      points_.row(2 * j + 1) = x - h * directions_.row(j);
+    }
+    times_.setConstant(2 * k, t);
+    products_.resize(2 * k, dim_);
+    evaluate_as(model_, sde_, Prediction::score, times_, points_, products_);
+    nfe += static_cast<double>(2 * k);
+    check_finite(products_, "the model's output, as score,", t, step);
+    double div = 0.0;
+    for (Eigen::Index j = 0; j < k; ++j) {
+      div += (products_.row(2 * j) - products_.row(2 * j + 1)).dot(directions_.row(j)) / (2.0 * h);
+    }
+    return div / static_cast<double>(k);
+  }
+
+  DivergenceSource source_;
+  Matrix directions_;  // the basis (jvp_trace), the probes (hutchinson), or empty (model)
+  Vector times_;
+  Matrix points_, products_;
 };
 
 }  // namespace
@@ -131,60 +142,32 @@ class JointSystem {
 LikelihoodResult log_likelihood(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& data,
                                 const LikelihoodOptions& options) {
   options.validate();
-  const double t_end = sde.T();
-  if (!(options.t_min < t_end)) {
-    throw InvalidArgument(fmt::format("t_min = {} must be below T = {} of the {} family",
-                                      options.t_min, t_end, sde.name()));
-  }
+  detail::check_flow_inputs(sde, model, data, options, "data");
+  const DivergenceSource source = divergence_source(model, options.divergence);
   const Eigen::Index n = data.rows(), d = data.cols();
-  if (d < 1) throw InvalidArgument("the data have no columns");
-  if (model.dim() != 0 && model.dim() != d) {
-    throw InvalidArgument(fmt::format("the data have dimension {} but the model {}", d, model.dim()));
-  }
-  if (static_cast<std::uint64_t>(n) > max_samples) {
-    throw InvalidArgument(fmt::format("at most {} samples, got {}", max_samples, n));
-  }
-  if (!data.allFinite()) throw InvalidArgument("the data contain non-finite values");
-  if (options.divergence == Divergence::exact && !model.has_divergence()) {
-    throw InvalidArgument("this model provides no divergence (use the hutchinson divergence)");
-  }
+  const PhiloxNoise noise(options.seed);
+  detail::FlowRun run = detail::integrate_rows(
+      data, 1, options.t_min, sde.T(), options, [&](std::uint64_t sample) {
+        Matrix directions;
+        if (source == DivergenceSource::jvp_trace) directions = Matrix::Identity(d, d);
+        if (options.divergence == Divergence::hutchinson) {
+          directions = draw_probes(noise, sample, options.probes, d, options.probe_kind);
+        }
+        return std::make_unique<JointSystem>(sde, model, d, sample, source, std::move(directions));
+      });
 
   LikelihoodResult r;
+  r.latent = run.state.leftCols(d);
   r.log_likelihood.resize(n);
-  r.latent.resize(n, d);
-  r.nfe.resize(n);
-  r.accepted_steps.resize(n);
-  r.rejected_steps.resize(n);
-  const PhiloxNoise noise(options.seed);
-  solvers::AdaptiveTolerances tol;
-  tol.rtol = options.rtol;
-  tol.atol = options.atol;
-  tol.max_steps = options.max_steps;
-
-  for_each_chunk(static_cast<std::size_t>(n), options.execution, [&](std::size_t begin, std::size_t end) {
-    Eigen::VectorXd z(d + 1);
-    for (std::size_t s = begin; s < end; ++s) {
-      const auto i = static_cast<Eigen::Index>(s);
-      Matrix probes;
-      if (options.divergence == Divergence::hutchinson) {
-        probes = draw_probes(noise, s, options.probes, d, options.probe_kind);
-      }
-      JointSystem system(sde, model, options, std::move(probes));
-      const solvers::OdeFunction rhs = [&system](const Eigen::VectorXd& state, Eigen::VectorXd& dzdt,
-                                                 double t, std::size_t) { system(state, dzdt, t); };
-      z.head(d) = data.row(i).transpose();
-      z(d) = 0.0;
-      const auto counts = solvers::integrate_dopri5(rhs, z, options.t_min, t_end, tol, s);
-      const Eigen::RowVectorXd latent = z.head(d).transpose();
-      const double prior = options.prior_log_density ? options.prior_log_density(latent)
-                                                     : sde.prior_log_density(latent);
-      r.latent.row(i) = latent;
-      r.log_likelihood(i) = prior + z(d);
-      r.nfe(i) = system.nfe;
-      r.accepted_steps(i) = static_cast<double>(counts.accepted);
-      r.rejected_steps(i) = static_cast<double>(counts.rejected);
-    }
-  });
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const Eigen::RowVectorXd latent = r.latent.row(i);
+    const double prior = options.prior_log_density ? options.prior_log_density(latent)
+                                                   : sde.prior_log_density(latent);
+    r.log_likelihood(i) = prior + run.state(i, d);
+  }
+  r.nfe = std::move(run.nfe);
+  r.accepted_steps = std::move(run.accepted_steps);
+  r.rejected_steps = std::move(run.rejected_steps);
   return r;
 }
 

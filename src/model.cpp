@@ -26,6 +26,10 @@ void ScoreModel::score_divergence(const ConstVectorRef&, const ConstMatrixRef&, 
   throw InvalidArgument("this model provides no divergence");
 }
 
+void ScoreModel::jvp(const ConstVectorRef&, const ConstMatrixRef&, const ConstMatrixRef&, MatrixRef) const {
+  throw InvalidArgument("this model provides no Jacobian-vector product");
+}
+
 namespace {
 
 // Each conversion of a row goes through the pair (x0, eps) of x = alpha x0 + sigma eps, in the
@@ -78,18 +82,25 @@ void convert_row(Prediction from, Prediction to, RowCoefficients c, const X& x, 
 
 class FunctionModel final : public ScoreModel {
  public:
-  FunctionModel(Prediction p, Eigen::Index dim, ModelFunction fn)
-      : prediction_(p), dim_(dim), fn_(std::move(fn)) {}
+  FunctionModel(Prediction p, Eigen::Index dim, ModelFunction fn, JvpFunction jvp)
+      : prediction_(p), dim_(dim), fn_(std::move(fn)), jvp_(std::move(jvp)) {}
   Prediction prediction() const override { return prediction_; }
   Eigen::Index dim() const override { return dim_; }
   void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
     fn_(t, x, out);
+  }
+  bool has_jvp() const override { return static_cast<bool>(jvp_); }
+  void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v,
+           MatrixRef out) const override {
+    if (!jvp_) ScoreModel::jvp(t, x, v, out);  // throws
+    jvp_(t, x, v, out);
   }
 
  private:
   Prediction prediction_;
   Eigen::Index dim_;
   ModelFunction fn_;
+  JvpFunction jvp_;  // empty: no JVP
 };
 
 }  // namespace
@@ -118,9 +129,27 @@ void evaluate_as(const ScoreModel& model, const Sde& sde, Prediction want, const
   convert_prediction(sde, model.prediction(), want, t, x, out, out);
 }
 
+void score_jvp(const ScoreModel& model, const Sde& sde, const ConstVectorRef& t,
+               const ConstMatrixRef& x, const ConstMatrixRef& v, MatrixRef out) {
+  if (!model.has_jvp()) throw InvalidArgument("this model provides no Jacobian-vector product");
+  model.jvp(t, x, v, out);
+  // Every conversion of convert_row is linear and homogeneous in (x, prediction) with
+  // coefficients that depend on t only, e.g. score = (alpha x0 - x) / sigma^2. Differentiating
+  // along v maps (x, prediction) to (v, J_pred v): the JVP of the score is the same conversion
+  // applied to the pair (v, J_pred v).
+  convert_prediction(sde, model.prediction(), Prediction::score, t, v, out, out);
+}
+
 std::unique_ptr<ScoreModel> make_model(Prediction prediction, Eigen::Index dim, ModelFunction fn) {
   if (!fn) throw InvalidArgument("make_model: the model function is empty");
-  return std::make_unique<FunctionModel>(prediction, dim, std::move(fn));
+  return std::make_unique<FunctionModel>(prediction, dim, std::move(fn), JvpFunction{});
+}
+
+std::unique_ptr<ScoreModel> make_model(Prediction prediction, Eigen::Index dim, ModelFunction fn,
+                                       JvpFunction jvp) {
+  if (!fn) throw InvalidArgument("make_model: the model function is empty");
+  if (!jvp) throw InvalidArgument("make_model: the Jacobian-vector product function is empty");
+  return std::make_unique<FunctionModel>(prediction, dim, std::move(fn), std::move(jvp));
 }
 
 }  // namespace tweedie

@@ -1,6 +1,7 @@
 // Exact log-likelihoods through the probability-flow ODE against the closed-form log-density of
 // Gaussian mixtures, Hutchinson's estimator, determinism, bits per dimension and the CLI.
 #include "cli_util.hpp"
+#include "flow_util.hpp"
 
 #include "test_util.hpp"
 
@@ -22,30 +23,9 @@ using tweedie::test::Inputs;
 
 namespace {
 
-struct Case {
-  Matrix x;      // exact samples of p_{t_min}
-  Vector exact;  // log p_{t_min}(x), closed form
-};
-
-Case exact_case(const GaussianMixture& g, const Sde& sde, double t_min, std::size_t n, std::uint64_t seed) {
-  Case c;
-  c.x = g.sample(sde, t_min, n, PhiloxNoise(seed));
-  c.exact.resize(c.x.rows());
-  g.log_density(sde, Vector::Constant(c.x.rows(), t_min), c.x, c.exact);
-  return c;
-}
-
-/// The mixture's own p_T as the prior: the closed-form check is then exact.
-LikelihoodOptions with_exact_prior(const GaussianMixture& g, const Sde& sde) {
-  LikelihoodOptions o;
-  o.prior_log_density = [&g, &sde](const Eigen::Ref<const Eigen::RowVectorXd>& x) {
-    Vector out(1);
-    g.log_density(sde, Vector::Constant(1, sde.T()), Matrix(x), out);
-    return out(0);
-  };
-  return o;
-}
-
+using Case = tweedie::test::ExactCase;
+using tweedie::test::exact_case;
+using tweedie::test::with_exact_prior;
 using tweedie::test::Outcome;
 using tweedie::test::run_cli;
 

@@ -41,6 +41,11 @@ class GaussianMixture {
   /// Divergence (trace of the Jacobian) of the score per row.
   void score_divergence(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
                         VectorRef out) const;
+  /// Hessian-vector product of log p_t per row (the JVP of the score): out.row(i) = H v.row(i)
+  /// with H = sum_k r_k (s_k s_k^T - C_k^{-1}) - s s^T at (x.row(i), t(i)), where r_k are the
+  /// responsibilities, C_k the component covariances, s_k their scores and s the score.
+  void score_jvp(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                 const ConstMatrixRef& v, MatrixRef out) const;
   /// Exact samples of p_t for the global sample indices first_row .. first_row + n - 1.
   Matrix sample(const Sde& sde, double t, std::size_t n, const PhiloxNoise& noise,
                 std::uint64_t first_row = 0) const;
@@ -53,7 +58,8 @@ class GaussianMixture {
   Matrix means_, stds_;
 };
 
-/// The mixture as a ScoreModel (Prediction::score) under `sde`, which must outlive the model.
+/// The mixture as a ScoreModel (Prediction::score, with the closed-form divergence and JVP)
+/// under `sde`, which must outlive the model.
 std::unique_ptr<ScoreModel> exact_model(const GaussianMixture& mixture, const Sde& sde);
 
 }  // namespace tweedie

@@ -43,6 +43,14 @@ class ScoreModel {
   /// (x.row(i), t(i)), whatever `prediction()` is. Same thread-safety and row-independence
   /// contract as `evaluate`. The default throws InvalidArgument.
   virtual void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const;
+  /// Whether `jvp` is available (e.g. a network with forward-mode automatic differentiation).
+  virtual bool has_jvp() const { return false; }
+  /// out.row(i) = J_i v.row(i), with J_i the Jacobian in x of the model's OWN output (in its
+  /// `prediction()` parameterisation) at (x.row(i), t(i)); v and out have the shape of x. Same
+  /// thread-safety and row-independence contract as `evaluate`. The default throws
+  /// InvalidArgument.
+  virtual void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v,
+                   MatrixRef out) const;
 };
 
 /// Converts a prediction `in` made at (x, t) from one parameterisation to another, row by row,
@@ -54,8 +62,20 @@ void convert_prediction(const Sde& sde, Prediction from, Prediction to, const Co
 void evaluate_as(const ScoreModel& model, const Sde& sde, Prediction want, const ConstVectorRef& t,
                  const ConstMatrixRef& x, MatrixRef out);
 
+/// The Jacobian-vector product of the SCORE, out.row(i) = J_i v.row(i) with J_i the Jacobian in x
+/// of grad_x log p_t at (x.row(i), t(i)), from the model's own `jvp` whatever its parameterisation.
+/// Throws InvalidArgument when the model has no JVP.
+void score_jvp(const ScoreModel& model, const Sde& sde, const ConstVectorRef& t,
+               const ConstMatrixRef& x, const ConstMatrixRef& v, MatrixRef out);
+
 /// A callable as a model: fn(t, x, out) with the signature of ScoreModel::evaluate.
 using ModelFunction = std::function<void(const ConstVectorRef&, const ConstMatrixRef&, MatrixRef)>;
+/// A callable Jacobian-vector product: jvp(t, x, v, out) with the signature of ScoreModel::jvp.
+using JvpFunction = std::function<void(const ConstVectorRef&, const ConstMatrixRef&,
+                                       const ConstMatrixRef&, MatrixRef)>;
 std::unique_ptr<ScoreModel> make_model(Prediction prediction, Eigen::Index dim, ModelFunction fn);
+/// The same with a Jacobian-vector product of the model's output (has_jvp() is then true).
+std::unique_ptr<ScoreModel> make_model(Prediction prediction, Eigen::Index dim, ModelFunction fn,
+                                       JvpFunction jvp);
 
 }  // namespace tweedie

@@ -1,6 +1,7 @@
 // Everything public in one include.
 #pragma once
 
+#include <tweedie/encode.hpp>
 #include <tweedie/gaussian_mixture.hpp>
 #include <tweedie/elbo.hpp>
 #include <tweedie/grid.hpp>

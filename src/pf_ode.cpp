@@ -1,0 +1,102 @@
+// The probability-flow ODE of one sample and the per-sample integration loop (see pf_ode.hpp).
+#include "pf_ode.hpp"
+
+#include <tweedie/random.hpp>
+
+#include "odeint.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace tweedie::detail {
+
+void check_flow_inputs(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& x,
+                       const FlowOptions& options, std::string_view what) {
+  options.validate();
+  if (!(options.t_min < sde.T())) {
+    throw InvalidArgument(fmt::format("t_min = {} must be below T = {} of the {} family",
+                                      options.t_min, sde.T(), sde.name()));
+  }
+  const Eigen::Index d = x.cols();
+  if (d < 1) throw InvalidArgument(fmt::format("the {} have no columns", what));
+  if (model.dim() != 0 && model.dim() != d) {
+    throw InvalidArgument(fmt::format("the {} have dimension {} but the model {}", what, d, model.dim()));
+  }
+  if (static_cast<std::uint64_t>(x.rows()) > max_samples) {
+    throw InvalidArgument(fmt::format("at most {} samples, got {}", max_samples, x.rows()));
+  }
+  if (!x.allFinite()) throw InvalidArgument(fmt::format("the {} contain non-finite values", what));
+}
+
+FlowSystem::FlowSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t sample)
+    : sde_(sde), model_(model), dynamics_(ReverseDynamics::probability_flow(sde)), dim_(dim),
+      sample_(sample), time_(1), score_(1, dim) {}
+
+void FlowSystem::operator()(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step) {
+  drift(z, dzdt, t, step);
+}
+
+void FlowSystem::drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step) {
+  const Eigen::Map<const Matrix> x(z.data(), 1, dim_);
+  time_(0) = t;
+  evaluate_as(model_, sde_, Prediction::score, time_, x, score_);
+  nfe += 1.0;
+  // Checked here rather than left to the step controller, which would reject the step and shrink
+  // it down to the step-size floor before reporting a non-finite proposal.
+  if (!score_.allFinite()) {  // the message is built only on failure
+    check_finite(score_,
+                 model_.prediction() == Prediction::score
+                     ? std::string("the model's score output")
+                     : fmt::format("the model's {} output, as score,", to_string(model_.prediction())),
+                 t, step);
+  }
+  dzdt.resize(z.size());
+  Eigen::Map<Matrix> out(dzdt.data(), 1, dim_);
+  dynamics_.drift(t, x, score_, out);
+}
+
+void FlowSystem::check_finite(const ConstMatrixRef& values, std::string_view what, double t,
+                              std::size_t step) const {
+  for (Eigen::Index i = 0; i < values.rows(); ++i) {
+    for (Eigen::Index j = 0; j < values.cols(); ++j) {
+      if (std::isfinite(values(i, j))) continue;
+      throw NonFiniteError(sample_, step, t,
+                           values.size() == 1 ? fmt::format("{} is {}", what, values(i, j))
+                                              : fmt::format("{} is {} in component {}", what, values(i, j), j));
+    }
+  }
+}
+
+FlowRun integrate_rows(const ConstMatrixRef& start, Eigen::Index extra, double t0, double t1,
+                       const FlowOptions& options, const FlowSystemFactory& make_system) {
+  const Eigen::Index n = start.rows(), d = start.cols();
+  FlowRun r;
+  r.state.resize(n, d + extra);
+  r.nfe.resize(n);
+  r.accepted_steps.resize(n);
+  r.rejected_steps.resize(n);
+  solvers::AdaptiveTolerances tol;
+  tol.rtol = options.rtol;
+  tol.atol = options.atol;
+  tol.max_steps = options.max_steps;
+  for_each_chunk(static_cast<std::size_t>(n), options.execution, [&](std::size_t begin, std::size_t end) {
+    Eigen::VectorXd z(d + extra);
+    for (std::size_t s = begin; s < end; ++s) {
+      const auto i = static_cast<Eigen::Index>(s);
+      const std::unique_ptr<FlowSystem> system = make_system(s);
+      const solvers::OdeFunction rhs = [&system](const Eigen::VectorXd& state, Eigen::VectorXd& dzdt,
+                                                 double t, std::size_t step) { (*system)(state, dzdt, t, step); };
+      z.head(d) = start.row(i).transpose();
+      z.tail(extra).setZero();
+      const auto counts = solvers::integrate_dopri5(rhs, z, t0, t1, tol, s);
+      r.state.row(i) = z.transpose();
+      r.nfe(i) = system->nfe;
+      r.accepted_steps(i) = static_cast<double>(counts.accepted);
+      r.rejected_steps(i) = static_cast<double>(counts.rejected);
+    }
+  });
+  return r;
+}
+
+}  // namespace tweedie::detail
