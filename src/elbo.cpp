@@ -3,7 +3,7 @@
 #include <tweedie/elbo.hpp>
 #include <tweedie/random.hpp>
 
-#include "finite.hpp"
+#include "checks.hpp"
 
 #include <fmt/format.h>
 
@@ -103,22 +103,9 @@ class TimeProposal {
 ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& data,
                 const ElboOptions& options) {
   options.validate();
-  if (!(options.t_min < sde.T())) {
-    throw InvalidArgument(fmt::format("t_min = {} must be below T = {} of the {} family", options.t_min,
-                                      sde.T(), sde.name()));
-  }
+  detail::check_t_min(sde, options.t_min);
+  detail::check_batch(model, data, "data");
   const Eigen::Index n = data.rows(), d = data.cols();
-  if (d < 1) throw InvalidArgument("the data have no columns");
-  if (model.dim() != 0 && model.dim() != d) {
-    throw InvalidArgument(fmt::format("the data have dimension {} but the model {}", d, model.dim()));
-  }
-  if (static_cast<std::uint64_t>(n) > max_samples) {
-    throw InvalidArgument(fmt::format("at most {} samples, got {}", max_samples, n));
-  }
-  if (!detail::all_finite(data)) {
-    const auto [i, j] = detail::first_non_finite(data);
-    throw InvalidArgument(fmt::format("the data are {} at row {}, column {}", data(i, j), i, j));
-  }
 
   const auto dd = static_cast<double>(d);
   const double t_max = sde.T(), alpha_t = sde.alpha(t_max), sigma_t = sde.sigma(t_max);

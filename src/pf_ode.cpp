@@ -3,6 +3,7 @@
 
 #include <tweedie/random.hpp>
 
+#include "checks.hpp"
 #include "odeint.hpp"
 
 #include <fmt/format.h>
@@ -14,19 +15,8 @@ namespace tweedie::detail {
 void check_flow_inputs(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& x,
                        const FlowOptions& options, std::string_view what) {
   options.validate();
-  if (!(options.t_min < sde.T())) {
-    throw InvalidArgument(fmt::format("t_min = {} must be below T = {} of the {} family",
-                                      options.t_min, sde.T(), sde.name()));
-  }
-  const Eigen::Index d = x.cols();
-  if (d < 1) throw InvalidArgument(fmt::format("the {} have no columns", what));
-  if (model.dim() != 0 && model.dim() != d) {
-    throw InvalidArgument(fmt::format("the {} have dimension {} but the model {}", what, d, model.dim()));
-  }
-  if (static_cast<std::uint64_t>(x.rows()) > max_samples) {
-    throw InvalidArgument(fmt::format("at most {} samples, got {}", max_samples, x.rows()));
-  }
-  if (!x.allFinite()) throw InvalidArgument(fmt::format("the {} contain non-finite values", what));
+  check_t_min(sde, options.t_min);
+  check_batch(model, x, what);
 }
 
 FlowSystem::FlowSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t sample)

@@ -1,6 +1,6 @@
 #include <tweedie/sampler.hpp>
 
-#include "finite.hpp"
+#include "checks.hpp"
 
 #include <fmt/format.h>
 

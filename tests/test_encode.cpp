@@ -173,8 +173,8 @@ TEST_CASE("encode and decode refuse bad inputs with a message naming them") {
         std::string::npos);
   Matrix nan = x;
   nan(2, 1) = std::nan("");
-  CHECK(message([&] { encode(*sde, *model, nan, o); }).find("data contain non-finite") != std::string::npos);
-  CHECK(message([&] { decode(*sde, *model, nan, o); }).find("latents contain non-finite") != std::string::npos);
+  CHECK(message([&] { encode(*sde, *model, nan, o); }).find("data are nan at row 2, column 1") != std::string::npos);
+  CHECK(message([&] { decode(*sde, *model, nan, o); }).find("latents are nan at row 2, column 1") != std::string::npos);
   FlowOptions bad = o;
   bad.t_min = sde->T();
   CHECK(message([&] { encode(*sde, *model, x, bad); }).find("must be below T") != std::string::npos);

@@ -1,11 +1,13 @@
-// Finiteness checks of batches and the message that names a non-finite model output; shared by
-// the sampling driver and the likelihood bounds.
+// Input checks shared by the drivers (sampling, flows, likelihoods, bounds): finiteness of
+// batches, the message that names a non-finite model output, and the checks of a data batch.
 #pragma once
 
 #include <tweedie/model.hpp>
+#include <tweedie/sde.hpp>
 
 #include <cmath>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace tweedie::detail {
@@ -22,5 +24,13 @@ std::pair<Eigen::Index, Eigen::Index> first_non_finite(const ConstMatrixRef& m);
 /// "the model's noise output is nan in component 3" (or "..., as score, ..." when converted).
 std::string non_finite_output(Prediction model_prediction, Prediction want, double value,
                               Eigen::Index component);
+
+/// Throws InvalidArgument unless 0 < t_min < T (a data time strictly inside the family's domain).
+void check_t_min(const Sde& sde, double t_min);
+
+/// Checks a batch `x` named `what` ("data", "latents") in the messages: at least one column, the
+/// model's dimension, at most max_samples rows, finite values (the first bad one named by row
+/// and column). Throws InvalidArgument.
+void check_batch(const ScoreModel& model, const ConstMatrixRef& x, std::string_view what);
 
 }  // namespace tweedie::detail
