@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 
@@ -17,26 +16,20 @@ namespace {
 struct LikelihoodCommand {
   ProblemOptions problem;
   RunOptions run;
-  std::string data_path, out_path;
+  DataOptions data;
+  std::string out_path;
   std::string divergence = "exact";
   std::string probe = "rademacher";
   int probes = 1;
   double rtol = 1e-5, atol = 1e-5, t_min = 1e-5;
   int max_steps = 100000;
-  double data_scale = 1.0;
-  std::optional<int> bits;
 
   void execute() const {
     const auto sde = problem.make_sde();
     const GaussianMixture target = problem.load_target();
     const auto model = exact_model(target, *sde);
-    const Matrix data = read_npy_matrix(data_path, "--data");
-    if (data.cols() != target.dim()) {
-      throw InvalidArgument(fmt::format("--data has {} columns but the target's dimension is {}",
-                                        data.cols(), target.dim()));
-    }
-    if (data.rows() < 1) throw InvalidArgument("--data has no rows");
-    if (bits && *bits != 8) throw InvalidArgument(fmt::format("--bits must be 8, got {}", *bits));
+    const DataEncoding encoding = data.encoding();
+    const Matrix x = data.model_data(target.dim(), run.seed, run.execution());
     if (max_steps < 1) throw InvalidArgument(fmt::format("--max-steps must be >= 1, got {}", max_steps));
     LikelihoodOptions o;
     o.t_min = t_min;
@@ -48,19 +41,15 @@ struct LikelihoodCommand {
     o.seed = run.seed;
     o.execution = run.execution();
     o.max_steps = static_cast<std::size_t>(max_steps);
-    BpdOptions b;
-    b.data_scale = data_scale;
-    b.eight_bit = bits.has_value();
-    bits_per_dim(0.0, data.cols(), b);  // validates before the (long) solve
 
     const auto start = std::chrono::steady_clock::now();
-    const LikelihoodResult r = log_likelihood(*sde, *model, data, o);
+    const LikelihoodResult r = log_likelihood(*sde, *model, x, o);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!out_path.empty()) write_output(out_path, r.log_likelihood);
 
-    const auto n = static_cast<double>(data.rows());
-    Vector bpd(data.rows());
-    for (Eigen::Index i = 0; i < data.rows(); ++i) bpd(i) = bits_per_dim(r.log_likelihood(i), data.cols(), b);
+    const auto n = static_cast<double>(x.rows());
+    Vector bpd(x.rows());
+    for (Eigen::Index i = 0; i < x.rows(); ++i) bpd(i) = bits_per_dim(r.log_likelihood(i), x.cols(), encoding);
     auto mean_se = [n](const Vector& v) {
       const double m = v.mean();
       const double var = n > 1 ? (v.array() - m).square().sum() / (n - 1) : 0.0;
@@ -68,10 +57,11 @@ struct LikelihoodCommand {
     };
     const auto [ll, ll_se] = mean_se(r.log_likelihood);
     const auto [bp, bp_se] = mean_se(bpd);
-    fmt::print("log-likelihood {:.6f} +- {:.6f} nats, {:.6f} +- {:.6f} bits/dim{}; {} divergence, "
-               "NFE/sample {:.1f}, {:.3f} s, {} x {}{}\n",
-               ll, ll_se, bp, bp_se, b.eight_bit ? " (8-bit)" : "", divergence, r.nfe.mean(), wall,
-               data.rows(), data.cols(), out_path.empty() ? "" : " -> " + out_path);
+    fmt::print("log-likelihood {:.6f} +- {:.6f} nats (of x), {:.6f} +- {:.6f} bits/dim{}; {} divergence, "
+               "NFE/sample {:.1f}, {:.3f} s, {} x {}{}\ndata: {}\n",
+               ll, ll_se, bp, bp_se, encoding.bits > 0 ? fmt::format(" ({}-bit)", encoding.bits) : "",
+               divergence, r.nfe.mean(), wall, x.rows(), x.cols(), out_path.empty() ? "" : " -> " + out_path,
+               to_string(encoding));
   }
 };
 
@@ -83,7 +73,7 @@ Runner add_likelihood_command(CLI::App& app) {
       "likelihood", "exact log-likelihood of data under a Gaussian-mixture target's diffusion (PF-ODE)");
   cmd->problem.add_to(*sub);
   cmd->run.add_to(*sub);
-  sub->add_option("--data", cmd->data_path, "data points (n, d) .npy")->required();
+  cmd->data.add_to(*sub);
   sub->add_option("--divergence", cmd->divergence, "exact or hutchinson")->capture_default_str();
   sub->add_option("--probes", cmd->probes, "Hutchinson probes per sample")->capture_default_str();
   sub->add_option("--probe", cmd->probe, "Hutchinson probe distribution: rademacher or gaussian")
@@ -93,13 +83,8 @@ Runner add_likelihood_command(CLI::App& app) {
   sub->add_option("--t-min", cmd->t_min, "time of the data (log p_{t_min} is computed)")
       ->capture_default_str();
   sub->add_option("--max-steps", cmd->max_steps, "step attempts allowed per sample")->capture_default_str();
-  sub->add_option("--data-scale", cmd->data_scale,
-                  "model data per unit of the original data (x = scale * y + shift), for bits/dim")
-      ->capture_default_str();
-  sub->add_option("--bits", cmd->bits,
-                  "declare the original data 8-bit (only 8), dequantised as (k + u) / 256: adds 8 to "
-                  "bits/dim");
-  sub->add_option("--out", cmd->out_path, "per-sample log-likelihoods in nats (.npy or .csv)");
+  sub->add_option("--out", cmd->out_path,
+                  "per-sample log-likelihoods in nats of the model's data x (.npy or .csv)");
   return [cmd] { cmd->execute(); };
 }
 

@@ -1,4 +1,4 @@
-// Conventions every computing subcommand shares: target, family, execution and seed options.
+// Conventions every computing subcommand shares: target, family, data, execution and seed options.
 #pragma once
 
 #include <tweedie/tweedie.hpp>
@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace tweedie::cli {
@@ -27,6 +28,22 @@ struct RunOptions {
   std::size_t chunk = 256;
   void add_to(CLI::App& app);
   Execution execution() const { return {threads, chunk}; }
+};
+
+/// --data --data-scale --data-shift --bits --dequantize: the user's data y and how they become the
+/// model's data x (tweedie/data_encoding.hpp), the same flags for every command that reads data.
+/// --dequantize defaults to uniform with --bits (integer data) and is refused without it.
+struct DataOptions {
+  std::string path;
+  double scale = 1.0, shift = 0.0;
+  std::optional<int> bits;
+  std::optional<std::string> dequantize;
+  void add_to(CLI::App& app);
+  /// The declared encoding; throws InvalidArgument naming the flag at fault.
+  DataEncoding encoding() const;
+  /// Reads --data (`dim` columns, at least one row) and returns the model's data; the
+  /// dequantisation noise comes from `seed` (stream NoiseStream::dequantize).
+  Matrix model_data(Eigen::Index dim, std::uint64_t seed, const Execution& execution) const;
 };
 
 /// Writes `m` to `path` (.npy or .csv), atomically.

@@ -1,6 +1,7 @@
 // Everything public in one include.
 #pragma once
 
+#include <tweedie/data_encoding.hpp>
 #include <tweedie/gaussian_mixture.hpp>
 #include <tweedie/grid.hpp>
 #include <tweedie/likelihood.hpp>
