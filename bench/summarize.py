@@ -192,7 +192,7 @@ def likelihood(runs):
                      fmt(others(runs, name), ".2f")])
     return ("### Likelihoods (bench_likelihood): d = 16, K = 6, VP, rtol = atol = 1e-5, t_min = 1e-5\n\n" +
             table(["divergence", "threads", "n", "NFE/sample", "steps + rejected", "wall s", "samples/s",
-                   "model %", "max |err|", "mean |err|", "mean err", "sd err", "N(0, I) prior mismatch", "cv %",
+                   "model %", "max abs err", "mean abs err", "mean err", "sd err", "N(0, I) prior mismatch", "cv %",
                    "others"], rows))
 
 
