@@ -63,7 +63,9 @@ DataEncoding DataOptions::encoding() const {
   e.bits = bits.value_or(0);
   const Dequantization by_default = bits ? Dequantization::uniform : Dequantization::none;
   e.dequantize = dequantize ? dequantization_from_string(*dequantize) : by_default;
-  if (!bits && e.dequantize == Dequantization::uniform) throw InvalidArgument("--dequantize uniform needs --bits");
+  if (!bits && e.dequantize == Dequantization::uniform) {
+    throw InvalidArgument("--dequantize uniform needs --bits");
+  }
   e.validate();
   return e;
 }

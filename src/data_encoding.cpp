@@ -29,9 +29,12 @@ void DataEncoding::validate() const {
   if (!(data_scale > 0.0) || !std::isfinite(data_scale)) {
     throw InvalidArgument(fmt::format("data_scale must be a finite number > 0, got {}", data_scale));
   }
-  if (!std::isfinite(data_shift)) throw InvalidArgument(fmt::format("data_shift must be finite, got {}", data_shift));
+  if (!std::isfinite(data_shift)) {
+    throw InvalidArgument(fmt::format("data_shift must be finite, got {}", data_shift));
+  }
   if (bits < 0 || bits > max_data_bits) {
-    throw InvalidArgument(fmt::format("bits must be in 1..{} (0 = continuous data), got {}", max_data_bits, bits));
+    throw InvalidArgument(
+        fmt::format("bits must be in 1..{} (0 = continuous data), got {}", max_data_bits, bits));
   }
   if (bits == 0 && dequantize == Dequantization::uniform) {
     throw InvalidArgument("uniform dequantisation needs quantised data (bits > 0)");
@@ -65,8 +68,8 @@ void check_entries(const ConstMatrixRef& data, const DataEncoding& e) {
       if (!std::isfinite(v)) throw InvalidArgument(fmt::format("{} is not finite", where()));
       if (e.bits == 0) continue;
       if (e.dequantize == Dequantization::uniform && !(v >= 0.0 && v <= top && v == std::floor(v))) {
-        throw InvalidArgument(fmt::format("{}: {} is not an integer in 0..{} ({}-bit data, uniform dequantisation)",
-                                          where(), v, top, e.bits));
+        throw InvalidArgument(fmt::format(
+            "{}: {} is not an integer in 0..{} ({}-bit data, uniform dequantisation)", where(), v, top, e.bits));
       }
       if (e.dequantize == Dequantization::none && !(v >= 0.0 && v < 1.0)) {
         throw InvalidArgument(fmt::format("{}: {} is not in [0, 1) ({}-bit data already dequantised)", where(),

@@ -251,7 +251,8 @@ TEST_CASE("tweedie likelihood: the data flags against the closed form of N(0, I)
   };
   {
     const DataEncoding e = encoding(2.0, -1.0, 8, Dequantization::uniform);
-    const Outcome r = run_cli(fmt::format("{} --data {} --bits 8 --data-scale 2 --data-shift -1", base, dir.file("k.npy")));
+    const Outcome r =
+        run_cli(fmt::format("{} --data {} --bits 8 --data-scale 2 --data-shift -1", base, dir.file("k.npy")));
     CAPTURE(r.output);
     REQUIRE(r.status == 0);
     CHECK(r.output.find("(8-bit)") != std::string::npos);
@@ -263,13 +264,14 @@ TEST_CASE("tweedie likelihood: the data flags against the closed form of N(0, I)
     const Matrix y = ((k.array() + 0.5) / 256.0).matrix();
     write_npy(dir.file("y.npy"), y);
     const DataEncoding e = encoding(2.0, -1.0, 8, Dequantization::none);
-    const Outcome r = run_cli(fmt::format("{} --data {} --bits 8 --dequantize none --data-scale 2 --data-shift -1",
-                                          base, dir.file("y.npy")));
+    const Outcome r = run_cli(fmt::format(
+        "{} --data {} --bits 8 --dequantize none --data-scale 2 --data-shift -1", base, dir.file("y.npy")));
     CAPTURE(r.output);
     REQUIRE(r.status == 0);
     CHECK(printed_bpd(r.output) == doctest::Approx(expected((2.0 * y.array() - 1.0).matrix(), e)).epsilon(1e-5));
     // Continuous: no offset, same scale.
-    const Outcome c = run_cli(fmt::format("{} --data {} --data-scale 2 --data-shift -1", base, dir.file("y.npy")));
+    const Outcome c =
+        run_cli(fmt::format("{} --data {} --data-scale 2 --data-shift -1", base, dir.file("y.npy")));
     CAPTURE(c.output);
     REQUIRE(c.status == 0);
     CHECK(c.output.find("continuous data y; x = 2 y - 1") != std::string::npos);
