@@ -88,8 +88,8 @@ Matrix to_model_data(const ConstMatrixRef& data, const DataEncoding& encoding, s
   const PhiloxNoise noise(seed);
   const auto n = static_cast<std::uint64_t>(data.rows());
   if (n > max_samples || first_sample > max_samples - n) {
-    throw InvalidArgument(fmt::format("samples {} .. {} exceed the 2^32 samples of one seed", first_sample,
-                                      first_sample + n));
+    throw InvalidArgument(fmt::format("first_sample {} + {} rows exceed the 2^32 samples of one seed",
+                                      first_sample, n));
   }
   check_entries(data, encoding);  // serially: the error names the first bad entry, whatever the threads
 
