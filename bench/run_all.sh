@@ -16,7 +16,7 @@ out=${2:-bench-results}
 shift $(( $# > 2 ? 2 : $# ))
 programs=("$@")
 if [ ${#programs[@]} -eq 0 ]; then
-  programs=(bench_score bench_score_variants bench_noise bench_update bench_sampling)
+  programs=(bench_score bench_score_variants bench_noise bench_update bench_sampling bench_likelihood)
 fi
 mkdir -p "$out"
 export TWEEDIE_BENCH_WAIT_IDLE=${TWEEDIE_BENCH_WAIT_IDLE:-60}

@@ -171,6 +171,31 @@ def update(runs):
             table(["benchmark", "G entries/s", "ns per row", "others"], rows))
 
 
+def likelihood(runs):
+    if not runs:
+        return ""
+    rows = []
+    for name in runs:
+        m = re.match(r"likelihood/([^/]+)/n:(\d+)/threads:(\d+)", name)
+        if not m:
+            continue
+        div, n, threads = m.group(1), int(m.group(2)), int(m.group(3))
+        wall = med(runs, name, "real_time")  # ms, one call of log_likelihood
+        rows.append([div, threads, n, fmt(med(runs, name, "nfe_per_sample"), ".1f"),
+                     f"{fmt(med(runs, name, 'steps_per_sample'), '.1f')} + "
+                     f"{fmt(med(runs, name, 'rejected_per_sample'), '.2f')}",
+                     fmt(wall / 1e3 if wall else None, ".2f"), fmt(med(runs, name, "samples_per_s"), ".4g"),
+                     fmt(med(runs, name, "model_pct"), ".1f"), fmt(med(runs, name, "max_abs_err"), ".2e"),
+                     fmt(med(runs, name, "mean_abs_err"), ".2e"), fmt(med(runs, name, "mean_err"), "+.2e"),
+                     fmt(med(runs, name, "err_sd"), ".2e"),
+                     fmt(med(runs, name, "prior_mismatch"), "+.2e"), fmt(cv(runs, name), ".1f"),
+                     fmt(others(runs, name), ".2f")])
+    return ("### Likelihoods (bench_likelihood): d = 16, K = 6, VP, rtol = atol = 1e-5, t_min = 1e-5\n\n" +
+            table(["divergence", "threads", "n", "NFE/sample", "steps + rejected", "wall s", "samples/s",
+                   "model %", "max abs err", "mean abs err", "mean err", "sd err", "N(0, I) prior mismatch", "cv %",
+                   "others"], rows))
+
+
 def context(path):
     for f in sorted(path.glob("*.json")):
         c = json.loads(f.read_text())["context"]
@@ -187,7 +212,8 @@ def main():
              variants(load(path / "bench_score_variants.json")),
              noise(load(path / "bench_noise.json")),
              update(load(path / "bench_update.json")),
-             sampling(load(path / "bench_sampling.json"))]
+             sampling(load(path / "bench_sampling.json")),
+             likelihood(load(path / "bench_likelihood.json"))]
     print("\n".join(p for p in parts if p))
 
 

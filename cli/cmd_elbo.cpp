@@ -14,7 +14,8 @@ namespace {
 struct ElboCommand {
   ProblemOptions problem;
   RunOptions run;
-  std::string data_path, out_path;
+  DataOptions data;
+  std::string out_path;
   double t_min = 1e-5;
   int steps = 0;
   std::string spacing = "time-uniform";
@@ -25,7 +26,8 @@ struct ElboCommand {
     const auto sde = problem.make_sde();
     const GaussianMixture target = problem.load_target();
     const auto model = exact_model(target, *sde);
-    const Matrix data = read_rows(data_path, "--data", target.dim());
+    const DataEncoding encoding = data.encoding();
+    const Matrix x = data.model_data(target.dim(), run.seed, run.execution());
     ElboOptions o;
     o.t_min = t_min;
     o.steps = steps;
@@ -36,20 +38,17 @@ struct ElboCommand {
     o.execution = run.execution();
 
     const auto start = std::chrono::steady_clock::now();
-    const ElboResult r = elbo(*sde, *model, data, o);
+    const ElboResult r = elbo(*sde, *model, x, o);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!out_path.empty()) write_output(out_path, r.elbo);
 
-    const MeanSe bound = mean_se(r.elbo);
-    const double mc_error = r.standard_error.norm() / static_cast<double>(data.rows());
+    const double mc_error = r.standard_error.norm() / static_cast<double>(x.rows());
     const std::string kind = steps == 0 ? "continuous-time" : fmt::format("{}-step {}", steps, spacing);
-    fmt::print("elbo {:.6f} +- {:.6f} nats ({} bound; Monte Carlo part of the error {:.6f}), "
-               "{:.6f} bits/dim; reconstruction {:.4f}, prior KL {:.4f}, diffusion {:.4f}; "
-               "NFE/sample {} ({} draws), {:.3f} s, {} x {}{}\n",
-               bound.mean, bound.se, kind, mc_error,
-               bits_per_dim(bound.mean, data.cols(), BpdOptions{}), r.reconstruction.mean(),
-               r.prior_kl.mean(), r.diffusion.mean(), draws, time_sampling, wall, data.rows(),
-               data.cols(), out_path.empty() ? "" : " -> " + out_path);
+    fmt::print("elbo {} ({} bound; Monte Carlo part of the error {:.6f} nats); reconstruction {:.4f}, "
+               "prior KL {:.4f}, diffusion {:.4f}; NFE/sample {} ({} draws), {:.3f} s, {} x {}{}\ndata: {}\n",
+               nats_and_bits(r.elbo, encoding, x.cols()), kind, mc_error, r.reconstruction.mean(),
+               r.prior_kl.mean(), r.diffusion.mean(), draws, time_sampling, wall, x.rows(), x.cols(),
+               out_path.empty() ? "" : " -> " + out_path, to_string(encoding));
   }
 };
 
@@ -61,7 +60,7 @@ Runner add_elbo_command(CLI::App& app) {
       "elbo", "variational lower bound (ELBO) of data under a Gaussian-mixture target's diffusion");
   cmd->problem.add_to(*sub);
   cmd->run.add_to(*sub);
-  sub->add_option("--data", cmd->data_path, "data points (n, d) .npy")->required();
+  cmd->data.add_to(*sub);
   sub->add_option("--t-min", cmd->t_min, "time of the first latent, where the decoder reads the data")
       ->capture_default_str();
   sub->add_option("--steps", cmd->steps, "transitions of a discrete-time model (0 = continuous time)")

@@ -42,6 +42,14 @@ MeanSe mean_se(const Vector& v) {
   return {m, std::sqrt(var / n)};
 }
 
+std::string nats_and_bits(const Vector& log_likelihood, const DataEncoding& encoding, Eigen::Index dim) {
+  Vector bpd(log_likelihood.size());
+  for (Eigen::Index i = 0; i < bpd.size(); ++i) bpd(i) = bits_per_dim(log_likelihood(i), dim, encoding);
+  const MeanSe nats = mean_se(log_likelihood), bits = mean_se(bpd);
+  return fmt::format("{:.6f} +- {:.6f} nats (of x), {:.6f} +- {:.6f} bits/dim{}", nats.mean, nats.se,
+                     bits.mean, bits.se, encoding.bits > 0 ? fmt::format(" ({}-bit)", encoding.bits) : "");
+}
+
 void FlowFlags::add_to(CLI::App& app) {
   app.add_option("--t-min", t_min, "time of the data (the ODE runs between t_min and T)")
       ->capture_default_str();
@@ -70,6 +78,47 @@ Matrix read_rows(const std::string& path, const std::string& flag, Eigen::Index 
   }
   if (m.rows() < 1) throw InvalidArgument(fmt::format("{} has no rows", flag));
   return m;
+}
+
+void DataOptions::add_to(CLI::App& app) {
+  app.add_option("--data", path, "data points y (n, d) .npy")->required();
+  app.add_option("--data-scale", scale, "the model's data x = scale * y + shift (scale > 0)")
+      ->capture_default_str();
+  app.add_option("--data-shift", shift, "see --data-scale (does not change densities)")->capture_default_str();
+  app.add_option("--bits", bits,
+                 fmt::format("declare the data quantised to 2^bits levels (1..{}): bits/dim then count "
+                             "bits more (a bound on -log2 P per value)",
+                             max_data_bits));
+  app.add_option("--dequantize", dequantize,
+                 "with --bits: uniform (--data holds integers k, y = (k + u) / 2^bits, the default) "
+                 "or none (--data holds y in [0, 1) already dequantised)");
+}
+
+DataEncoding DataOptions::encoding() const {
+  DataEncoding e;
+  if (!(scale > 0.0) || !std::isfinite(scale)) {
+    throw InvalidArgument(fmt::format("--data-scale must be a finite number > 0, got {}", scale));
+  }
+  if (!std::isfinite(shift)) throw InvalidArgument(fmt::format("--data-shift must be finite, got {}", shift));
+  e.data_scale = scale;
+  e.data_shift = shift;
+  if (bits && (*bits < 1 || *bits > max_data_bits)) {
+    throw InvalidArgument(fmt::format("--bits must be in 1..{}, got {}", max_data_bits, *bits));
+  }
+  e.bits = bits.value_or(0);
+  const Dequantization by_default = bits ? Dequantization::uniform : Dequantization::none;
+  e.dequantize = dequantize ? dequantization_from_string(*dequantize) : by_default;
+  if (!bits && e.dequantize == Dequantization::uniform) {
+    throw InvalidArgument("--dequantize uniform needs --bits");
+  }
+  e.validate();
+  return e;
+}
+
+Matrix DataOptions::model_data(Eigen::Index dim, std::uint64_t seed, const Execution& execution) const {
+  const DataEncoding e = encoding();
+  const Matrix y = read_rows(path, "--data", dim);
+  return to_model_data(y, e, seed, execution);  // its errors name the data's row and column
 }
 
 void write_output(const std::string& path, const ConstMatrixRef& m) { write_matrix(path, m); }

@@ -1,4 +1,4 @@
-// Conventions every computing subcommand shares: target, family, execution and seed options.
+// Conventions every computing subcommand shares: target, family, data, execution and seed options.
 #pragma once
 
 #include <tweedie/tweedie.hpp>
@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace tweedie::cli {
@@ -34,6 +35,9 @@ struct MeanSe {
   double mean, se;
 };
 MeanSe mean_se(const Vector& v);
+/// "m +- se nats (of x), b +- se bits/dim (8-bit)": the mean of per-sample log-likelihoods (or
+/// bounds) of the model's data and its bits per dimension of the user's data.
+std::string nats_and_bits(const Vector& log_likelihood, const DataEncoding& encoding, Eigen::Index dim);
 
 /// --t-min --rtol --atol --max-steps: how the probability-flow ODE is integrated (likelihood,
 /// encode, decode), with the library's defaults.
@@ -48,6 +52,22 @@ struct FlowFlags {
 
 /// Reads the (n, d) .npy given to `flag`: at least one row, and `dim` columns (the target's).
 Matrix read_rows(const std::string& path, const std::string& flag, Eigen::Index dim);
+
+/// --data --data-scale --data-shift --bits --dequantize: the user's data y and how they become the
+/// model's data x (tweedie/data_encoding.hpp), the same flags for every command that reads data.
+/// --dequantize defaults to uniform with --bits (integer data) and is refused without it.
+struct DataOptions {
+  std::string path;
+  double scale = 1.0, shift = 0.0;
+  std::optional<int> bits;
+  std::optional<std::string> dequantize;
+  void add_to(CLI::App& app);
+  /// The declared encoding; throws InvalidArgument naming the flag at fault.
+  DataEncoding encoding() const;
+  /// Reads --data (`dim` columns, at least one row) and returns the model's data; the
+  /// dequantisation noise comes from `seed` (stream NoiseStream::dequantize).
+  Matrix model_data(Eigen::Index dim, std::uint64_t seed, const Execution& execution) const;
+};
 
 /// Writes `m` to `path` (.npy or .csv), atomically.
 void write_output(const std::string& path, const ConstMatrixRef& m);

@@ -171,14 +171,4 @@ LikelihoodResult log_likelihood(const Sde& sde, const ScoreModel& model, const C
   return r;
 }
 
-double bits_per_dim(double log_likelihood_nats, Eigen::Index dim, const BpdOptions& options) {
-  if (dim < 1) throw InvalidArgument(fmt::format("bits per dimension needs dim >= 1, got {}", dim));
-  if (!(options.data_scale > 0.0) || !std::isfinite(options.data_scale)) {
-    throw InvalidArgument(fmt::format("data_scale must be a finite number > 0, got {}", options.data_scale));
-  }
-  const double dd = static_cast<double>(dim);
-  const double nats = log_likelihood_nats + dd * std::log(options.data_scale);
-  return -nats / (dd * std::numbers::ln2) + (options.eight_bit ? 8.0 : 0.0);
-}
-
 }  // namespace tweedie

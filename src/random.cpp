@@ -68,4 +68,22 @@ void PhiloxNoise::uniform(std::uint64_t first_row, std::uint32_t step, std::uint
   }
 }
 
+void PhiloxNoise::uniform_rows(std::uint64_t first_row, std::uint32_t step, std::uint32_t stage,
+                               NoiseStream stream, MatrixRef out) const {
+  Philox rng;
+  // Top 53 bits times 2^-53: exactly representable, so never 1 (r123::u01 can round to 1).
+  auto unit = [](std::uint64_t u) { return static_cast<double>(u >> 11) * 0x1.0p-53; };
+  const Eigen::Index d = out.cols();
+  for (Eigen::Index i = 0; i < out.rows(); ++i) {
+    const Philox::key_type key = {{row_key(first_row + static_cast<std::uint64_t>(i)), seed_}};
+    for (Eigen::Index j = 0; j < d; j += 2) {
+      const Philox::ctr_type ctr = {{static_cast<std::uint32_t>(j / 2), step, stage,
+                                     static_cast<std::uint32_t>(stream)}};
+      const auto w = rng(ctr, key);
+      out(i, j) = unit(join(w[0], w[1]));
+      if (j + 1 < d) out(i, j + 1) = unit(join(w[2], w[3]));
+    }
+  }
+}
+
 }  // namespace tweedie

@@ -1,5 +1,6 @@
 // Exact log-likelihoods through the probability-flow ODE against the closed-form log-density of
-// Gaussian mixtures, Hutchinson's estimator, determinism, bits per dimension and the CLI.
+// Gaussian mixtures, Hutchinson's estimator, determinism and the CLI (bits per dimension:
+// test_data_encoding.cpp).
 #include "cli_util.hpp"
 #include "flow_util.hpp"
 
@@ -155,21 +156,6 @@ TEST_CASE("log_likelihood refuses bad inputs") {
   CHECK_THROWS_AS(divergence_from_string("trace"), InvalidArgument);
 }
 
-TEST_CASE("bits_per_dim: change of variables and the declared 8-bit offset") {
-  // Uniform density on [-1, 1]^d (log p = -d ln 2) of data y in [0, 1] (x = 2 y - 1): the data
-  // have density 1, so 0 bits per dimension, and 8 bits per 8-bit value.
-  const double logp = -4.0 * std::numbers::ln2;
-  CHECK(bits_per_dim(logp, 4, {2.0, false}) == doctest::Approx(0.0).scale(1.0));
-  CHECK(bits_per_dim(logp, 4, {2.0, true}) == doctest::Approx(8.0));
-  // score_sde's offsets: 7 for data centred to [-1, 1], 8 for [0, 1].
-  CHECK(bits_per_dim(0.0, 3, {2.0, true}) == doctest::Approx(7.0));
-  CHECK(bits_per_dim(0.0, 3, {1.0, true}) == doctest::Approx(8.0));
-  // No offset unless declared: plain nats to bits.
-  CHECK(bits_per_dim(-10.0, 5, {}) == doctest::Approx(10.0 / (5.0 * std::numbers::ln2)));
-  CHECK_THROWS_AS(bits_per_dim(0.0, 3, {0.0, false}), InvalidArgument);
-  CHECK_THROWS_AS(bits_per_dim(0.0, 0, {}), InvalidArgument);
-}
-
 TEST_CASE("tweedie likelihood prints nats and bits/dim, and refuses bad inputs with status 2") {
   test::TempDir dir;
   const auto sde = test::family("vp");
@@ -184,11 +170,10 @@ TEST_CASE("tweedie likelihood prints nats and bits/dim, and refuses bad inputs w
   CHECK(r.output.find("bits/dim") != std::string::npos);
   CHECK(r.output.find("NFE/sample") != std::string::npos);
   CHECK(read_npy(dir.file("logp.npy")).values.size() == 20);
-  const Outcome h = run_cli(base + " --divergence hutchinson --probes 2 --bits 8 --data-scale 2");
+  const Outcome h = run_cli(base + " --divergence hutchinson --probes 2 --data-scale 2");
   CAPTURE(h.output);
   CHECK(h.status == 0);
-  CHECK(h.output.find("(8-bit)") != std::string::npos);
-  for (const std::string bad : {" --divergence trace", " --bits 7", " --probes 0", " --t-min 2",
+  for (const std::string bad : {" --divergence trace", " --bits 8", " --probes 0", " --t-min 2",
                                 " --data-scale 0", " --atol 0"}) {
     const Outcome b = run_cli(base + bad);
     CAPTURE(bad);

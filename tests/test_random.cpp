@@ -142,6 +142,22 @@ TEST_CASE("uniforms lie in (0, 1], follow the batch rule and have mean 1/2") {
   CHECK(one(0) == u(777));
 }
 
+TEST_CASE("uniform_rows follow the documented layout: words of block k to components 2k, 2k+1") {
+  const PhiloxNoise noise(21);
+  Matrix u(2, 5);
+  noise.uniform_rows(40, 3, 2, NoiseStream::dequantize, u);
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    for (std::uint32_t k = 0; k < 3; ++k) {
+      const auto w = tweedie::philox4x32_10({k, 3u, 2u, 6u}, {40u + i, 21u});
+      const std::uint64_t u0 = w[0] | (static_cast<std::uint64_t>(w[1]) << 32);
+      const std::uint64_t u1 = w[2] | (static_cast<std::uint64_t>(w[3]) << 32);
+      CHECK(u(i, 2 * k) == static_cast<double>(u0 >> 11) * 0x1.0p-53);
+      if (2 * k + 1 < 5) CHECK(u(i, 2 * k + 1) == static_cast<double>(u1 >> 11) * 0x1.0p-53);
+    }
+  }
+  CHECK(static_cast<std::uint32_t>(NoiseStream::dequantize) == 6u);  // appended: version 1 unchanged
+}
+
 TEST_CASE("seeds and sample indices beyond 32 bits are refused") {
   CHECK_NOTHROW(PhiloxNoise(tweedie::max_seed));
   CHECK_THROWS_WITH_AS(PhiloxNoise(tweedie::max_seed + 1), doctest::Contains("seed 4294967296"),

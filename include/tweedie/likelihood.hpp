@@ -1,6 +1,7 @@
-// Exact log-likelihoods through the probability-flow ODE, and bits per dimension.
+// Exact log-likelihoods through the probability-flow ODE (bits per dimension: data_encoding.hpp).
 #pragma once
 
+#include <tweedie/data_encoding.hpp>
 #include <tweedie/encode.hpp>
 #include <tweedie/model.hpp>
 #include <tweedie/parallel.hpp>
@@ -69,23 +70,5 @@ struct LikelihoodResult {
 /// its JVP to the score's (score_jvp).
 LikelihoodResult log_likelihood(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& data,
                                 const LikelihoodOptions& options);
-
-/// How a log-likelihood of the model's data x is turned into bits per dimension of the user's
-/// data y, with x = data_scale * y + shift (the shift does not change densities).
-struct BpdOptions {
-  double data_scale = 1.0;  ///< dx/dy > 0 (e.g. 2 for y in [0, 1] mapped to x in [-1, 1])
-  /// The user's data y are 8-bit values k in {0..255} stored as y = (k + u) / 256 with uniform
-  /// dequantisation u ~ U[0, 1) (done by the caller): the result is then in bits per 8-bit
-  /// value, a discrete quantity (an upper bound on its -log2 probability per dimension).
-  bool eight_bit = false;
-};
-
-/// bpd = -(log p_x(x) + d ln(data_scale)) / (d ln 2) + (eight_bit ? 8 : 0).
-/// log p_y(y) = log p_x(x) + d ln(data_scale) by the change of variables; with 8-bit data the
-/// bin of value k has width 1/256 in y, so -log2 P(k) <= -log2 p_y(y) + 8 per dimension
-/// (Jensen, over the dequantisation). This is score_sde's offset 7 - inverse_scaler(-1): 7 for
-/// data centred to [-1, 1] (data_scale 2), 8 for [0, 1] (data_scale 1). No offset is applied
-/// unless eight_bit is declared.
-double bits_per_dim(double log_likelihood_nats, Eigen::Index dim, const BpdOptions& options);
 
 }  // namespace tweedie

@@ -16,19 +16,22 @@ namespace tweedie {
 ///   counter = {component / 2, step, stage, stream}       (32 bits each)
 /// One block gives 4 words; words (0,1) and (2,3) form two 64-bit integers u0 = w0 | w1 << 32,
 /// u1 = w2 | w3 << 32, and Random123's Box-Muller turns them into the normals of components
-/// 2k and 2k+1. Uniforms (stream kinds that need them) take u0 of block k to r123::u01<double>.
+/// 2k and 2k+1. Uniforms (stream kinds that need them) take u0 of block k to r123::u01<double>;
+/// rows of uniforms in [0, 1) (uniform_rows) take u0 and u1 of block k to components 2k and 2k+1
+/// as their top 53 bits times 2^-53.
 /// Nothing depends on the thread, the chunk or a floating-point time.
 inline constexpr int rng_stream_version = 1;
 
 /// Named streams, so that two uses of noise at the same step never share numbers.
 enum class NoiseStream : std::uint32_t {
-  prior = 0,      ///< the initial state at T
-  diffusion = 1,  ///< the Brownian increments of a reverse SDE
-  corrector = 2,  ///< Langevin correctors
-  component = 3,  ///< component choice when sampling a mixture
-  marginal = 4,   ///< exact samples of p_t
-  probe = 5,      ///< Hutchinson probes
-  elbo = 7,       ///< Monte Carlo draws (t, eps) of the variational bound
+  prior = 0,       ///< the initial state at T
+  diffusion = 1,   ///< the Brownian increments of a reverse SDE
+  corrector = 2,   ///< Langevin correctors
+  component = 3,   ///< component choice when sampling a mixture
+  marginal = 4,    ///< exact samples of p_t
+  probe = 5,       ///< Hutchinson probes
+  dequantize = 6,  ///< uniform dequantisation of quantised data (data_encoding.hpp)
+  elbo = 7,        ///< Monte Carlo draws (t, eps) of the variational bound (elbo.hpp)
 };
 
 /// The raw Philox4x32-10 block (exposed for known-answer tests).
@@ -55,6 +58,9 @@ class PhiloxNoise final : public NoiseSource {
   /// out(i) = uniform in (0, 1] for sample first_row + i (component 0 of the given counter).
   void uniform(std::uint64_t first_row, std::uint32_t step, std::uint32_t stage, NoiseStream stream,
                VectorRef out) const;
+  /// out.row(i) = uniforms in [0, 1) of sample first_row + i, one per component.
+  void uniform_rows(std::uint64_t first_row, std::uint32_t step, std::uint32_t stage, NoiseStream stream,
+                    MatrixRef out) const;
   std::uint32_t seed() const noexcept { return seed_; }
 
  private:

@@ -1,9 +1,10 @@
 // Everything public in one include.
 #pragma once
 
+#include <tweedie/data_encoding.hpp>
+#include <tweedie/elbo.hpp>
 #include <tweedie/encode.hpp>
 #include <tweedie/gaussian_mixture.hpp>
-#include <tweedie/elbo.hpp>
 #include <tweedie/grid.hpp>
 #include <tweedie/likelihood.hpp>
 #include <tweedie/metrics.hpp>

@@ -1,0 +1,156 @@
+// tweedie::log_likelihood of exact samples of a d = 16, K = 6 mixture (bench_mixture(6, 16)) under
+// the VP family, rtol = atol = 1e-5, t_min = 1e-5: the exact divergence against Hutchinson's
+// estimator with 1 and 4 Rademacher probes, on 10^4 exact samples of p_{t_min}, with 1 and 2
+// threads. One iteration per case: a case is one complete call of log_likelihood, seconds long.
+//
+// The error is measured against the closed form log p_{t_min}(x) of the mixture, with the
+// mixture's own p_T as the prior (LikelihoodOptions::prior_log_density): the only error left is
+// the solver's (and Hutchinson's estimate). The family's N(0, I) prior would add the prior
+// mismatch log N(x_T; 0, I) - log p_T(x_T), reported separately (computed on the same latents).
+//
+//   likelihood/DIV/n:N/threads:T     DIV = exact, hutchinson:1 or hutchinson:4
+//
+// Counters:
+//   nfe_per_sample        score rows per sample (exact: 1 per right-hand side, score and
+//                         divergence together; hutchinson: 1 + 2K)
+//   steps_per_sample      accepted dopri5 steps per sample; rejected_per_sample likewise
+//   samples_per_s         samples / wall time
+//   model_pct             share of the busy threads' time inside the model (evaluate and
+//                         score_divergence), the rest being the solver and the driver
+//   max_abs_err, mean_abs_err   |log p - closed-form log p_{t_min}| in nats, max and mean
+//   mean_err, err_sd      signed mean and standard deviation over the samples of log p - closed
+//                         form (Hutchinson's estimate is unbiased: mean_err should be within a
+//                         few err_sd / sqrt(n) of the exact divergence's)
+//   prior_mismatch        mean of log N(x_T; 0, I) - log p_T(x_T) in nats
+//   others_cores          CPU used by other processes meanwhile, in cores (0 = quiet machine)
+//
+// Run:  build/release/bench/bench_likelihood --benchmark_repetitions=3
+//         --benchmark_report_aggregates_only=true   (about 3 minutes on the project's machine)
+#include "bench_util.hpp"
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+
+namespace {
+
+using namespace tweedie;
+using tweedie::bench::Clock;
+using tweedie::bench::elapsed_ns;
+
+constexpr int kComponents = 6, kDim = 16;
+constexpr double kTmin = 1e-5, kTol = 1e-5;
+
+/// The exact mixture model with the time spent in it (both entry points) added to a timer.
+class TimedModel final : public ScoreModel {
+ public:
+  TimedModel(const GaussianMixture& g, const Sde& sde, tweedie::bench::ModelTimer& timer)
+      : inner_(exact_model(g, sde)), timer_(timer) {}
+  Prediction prediction() const override { return inner_->prediction(); }
+  Eigen::Index dim() const override { return inner_->dim(); }
+  bool has_divergence() const override { return true; }
+  void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
+    const auto start = Clock::now();
+    inner_->evaluate(t, x, out);
+    timer_.add(elapsed_ns(start), x.rows());
+  }
+  void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const override {
+    const auto start = Clock::now();
+    inner_->score_divergence(t, x, out);
+    timer_.add(elapsed_ns(start), x.rows());
+  }
+
+ private:
+  std::unique_ptr<ScoreModel> inner_;
+  tweedie::bench::ModelTimer& timer_;
+};
+
+void run_likelihood(benchmark::State& state, Divergence divergence, int probes, std::size_t n, int threads) {
+  const VpSde sde;
+  const GaussianMixture g = tweedie::bench::bench_mixture(kComponents, kDim);
+  tweedie::bench::ModelTimer timer;
+  const TimedModel model(g, sde, timer);
+  const Matrix x = g.sample(sde, kTmin, n, PhiloxNoise(1));
+  Vector exact(x.rows());
+  g.log_density(sde, Vector::Constant(x.rows(), kTmin), x, exact);
+
+  LikelihoodOptions o;
+  o.t_min = kTmin;
+  o.rtol = o.atol = kTol;
+  o.divergence = divergence;
+  o.probes = probes;
+  o.seed = 3;
+  o.execution.threads = threads;
+  o.prior_log_density = [&g, &sde](const Eigen::Ref<const Eigen::RowVectorXd>& z) {
+    Vector out(1);
+    g.log_density(sde, Vector::Constant(1, sde.T()), Matrix(z), out);
+    return out(0);
+  };
+
+  tweedie::bench::wait_until_idle();
+  timer.reset();
+  tweedie::bench::LoadMonitor load;
+  std::int64_t wall_ns = 0;
+  LikelihoodResult r;
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    r = log_likelihood(sde, model, x, o);
+    wall_ns += elapsed_ns(start);
+    benchmark::DoNotOptimize(r.log_likelihood.data());
+  }
+  const double others = load.others_cores();
+
+  const auto iters = static_cast<double>(state.iterations());
+  const double samples = iters * static_cast<double>(n);
+  const std::size_t chunks = (n + o.execution.chunk_rows - 1) / o.execution.chunk_rows;
+  const double busy = static_cast<double>(std::min<std::size_t>(static_cast<std::size_t>(threads), chunks));
+  const Vector err = r.log_likelihood - exact;
+  Vector prior_exact(x.rows()), prior_normal(x.rows());
+  g.log_density(sde, Vector::Constant(x.rows(), sde.T()), r.latent, prior_exact);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) prior_normal(i) = sde.prior_log_density(r.latent.row(i));
+
+  state.counters["nfe_per_sample"] = r.nfe.mean();
+  state.counters["steps_per_sample"] = r.accepted_steps.mean();
+  state.counters["rejected_per_sample"] = r.rejected_steps.mean();
+  state.counters["samples_per_s"] = samples / (1e-9 * static_cast<double>(wall_ns));
+  state.counters["model_pct"] =
+      100.0 * static_cast<double>(timer.ns.load()) / (busy * static_cast<double>(wall_ns));
+  state.counters["max_abs_err"] = err.cwiseAbs().maxCoeff();
+  state.counters["mean_abs_err"] = err.cwiseAbs().mean();
+  state.counters["mean_err"] = err.mean();
+  state.counters["err_sd"] = std::sqrt((err.array() - err.mean()).square().sum() / static_cast<double>(n - 1));
+  state.counters["prior_mismatch"] = (prior_normal - prior_exact).mean();
+  state.counters["others_cores"] = others;
+}
+
+void register_all() {
+  struct Case {
+    const char* label;
+    Divergence divergence;
+    int probes;
+  };
+  const Case cases[] = {{"exact", Divergence::exact, 1},
+                        {"hutchinson:1", Divergence::hutchinson, 1},
+                        {"hutchinson:4", Divergence::hutchinson, 4}};
+  const long n = 10000;
+  for (int threads : {1, 2}) {
+    for (const Case& c : cases) {
+      benchmark::RegisterBenchmark(fmt::format("likelihood/{}/n:{}/threads:{}", c.label, n, threads).c_str(),
+                                   [c, n, threads](benchmark::State& s) {
+                                     run_likelihood(s, c.divergence, c.probes, static_cast<std::size_t>(n),
+                                                    threads);
+                                   })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->Iterations(1);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return tweedie::bench::run(argc, argv, register_all); }
