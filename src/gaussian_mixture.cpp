@@ -160,6 +160,10 @@ class MixtureScoreModel final : public ScoreModel {
   void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const override {
     g_.score_divergence(sde_, t, x, out);
   }
+  void evaluate_with_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
+                                VectorRef divergence) const override {
+    g_.score_and_divergence(sde_, t, x, out, divergence);
+  }
   bool has_jvp() const override { return true; }
   void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v,
            MatrixRef out) const override {
@@ -323,6 +327,15 @@ void GaussianMixture::score_divergence(const Sde& sde, const ConstVectorRef& t,
                                        const ConstMatrixRef& x, VectorRef out) const {
   Outputs o;
   o.divergence = &out;
+  evaluate_all(*this, sde, t, x, o);
+}
+
+void GaussianMixture::score_and_divergence(const Sde& sde, const ConstVectorRef& t,
+                                           const ConstMatrixRef& x, MatrixRef score,
+                                           VectorRef divergence) const {
+  Outputs o;
+  o.score = &score;
+  o.divergence = &divergence;
   evaluate_all(*this, sde, t, x, o);
 }
 

@@ -85,19 +85,19 @@ class JointSystem final : public detail::FlowSystem {
       : FlowSystem(sde, model, dim, sample), source_(source), directions_(std::move(directions)) {}
 
   void operator()(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step) override {
-    drift(z, dzdt, t, step);
-    const double div = divergence(z.head(dim_).transpose(), t, step);
+    double div = 0.0;
+    if (source_ == DivergenceSource::model) {
+      drift(z, dzdt, t, step, &div);  // one fused model call
+    } else {
+      drift(z, dzdt, t, step);
+      div = divergence(z.head(dim_).transpose(), t, step);
+    }
     dzdt(dim_) = static_cast<double>(dim_) * sde_.f(t) - 0.5 * sde_.g2(t) * div;
   }
 
  private:
+  /// The divergence from JVPs or score differences (source_ is not `model`).
   double divergence(const Eigen::RowVectorXd& x, double t, std::size_t step) {
-    if (source_ == DivergenceSource::model) {
-      Vector out(1);
-      model_.score_divergence(time_, x, out);
-      check_finite(out, "the model's divergence", t, step);
-      return out(0);
-    }
     // The directions (rows of the identity, or the probes) as one batch at the point x.
     const Eigen::Index k = directions_.rows();
     if (source_ != DivergenceSource::difference_probes) {

@@ -26,6 +26,12 @@ void ScoreModel::score_divergence(const ConstVectorRef&, const ConstMatrixRef&, 
   throw InvalidArgument("this model provides no divergence");
 }
 
+void ScoreModel::evaluate_with_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
+                                          VectorRef divergence) const {
+  evaluate(t, x, out);
+  score_divergence(t, x, divergence);
+}
+
 void ScoreModel::jvp(const ConstVectorRef&, const ConstMatrixRef&, const ConstMatrixRef&, MatrixRef) const {
   throw InvalidArgument("this model provides no Jacobian-vector product");
 }

@@ -27,10 +27,19 @@ void FlowSystem::operator()(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, dou
   drift(z, dzdt, t, step);
 }
 
-void FlowSystem::drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step) {
+void FlowSystem::drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step,
+                       double* divergence) {
   const Eigen::Map<const Matrix> x(z.data(), 1, dim_);
   time_(0) = t;
-  evaluate_as(model_, sde_, Prediction::score, time_, x, score_);
+  if (divergence) {
+    Vector div(1);
+    model_.evaluate_with_divergence(time_, x, score_, div);
+    convert_prediction(sde_, model_.prediction(), Prediction::score, time_, x, score_, score_);
+    check_finite(div, "the model's divergence", t, step);
+    *divergence = div(0);
+  } else {
+    evaluate_as(model_, sde_, Prediction::score, time_, x, score_);
+  }
   nfe += 1.0;
   // Checked here rather than left to the step controller, which would reject the step and shrink
   // it down to the step-size floor before reporting a non-finite proposal.

@@ -29,8 +29,10 @@ class FlowSystem {
 
  protected:
   /// Resizes dzdt like z and writes the drift at (x = z.head(d), t) into dzdt.head(d); the score
-  /// stays in `score_`. One model row.
-  void drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step);
+  /// stays in `score_`. One model row. With `divergence`, the model's fused
+  /// evaluate_with_divergence also gives the divergence of the score there (checked finite).
+  void drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step,
+             double* divergence = nullptr);
   /// Throws NonFiniteError naming the sample, the step and t if `values` are not all finite;
   /// `what` names them ("the model's divergence").
   void check_finite(const ConstMatrixRef& values, std::string_view what, double t, std::size_t step) const;

@@ -463,3 +463,30 @@ TEST_CASE("from_json refuses malformed targets with a message naming the key and
   refused(R"({"weights": [1], "means": [[0]], )", "not valid JSON");
   refused("weights = [1]", "not valid JSON");
 }
+
+TEST_CASE("score and divergence in one pass give the bits of the separate calls") {
+  tweedie::test::Inputs in(77);
+  const GaussianMixture g = in.mixture(5, 7);
+  for (const auto& sde : tweedie::test::all_families()) {
+    CAPTURE(sde->name());
+    const auto model = tweedie::exact_model(g, *sde);
+    const Matrix x = in.uniform(50, 7, -3.0, 3.0);
+    Vector t(50);
+    for (Eigen::Index i = 0; i < 50; ++i) t(i) = in.uniform(0.05, 1.0) * sde->T();
+    t.segment(10, 20).setConstant(t(10));  // runs of shared times and single rows
+    Matrix score(50, 7), fused_score(50, 7);
+    Vector div(50), fused_div(50);
+    model->evaluate(t, x, score);
+    model->score_divergence(t, x, div);
+    model->evaluate_with_divergence(t, x, fused_score, fused_div);
+    CHECK(tweedie::test::bitwise_equal(score, fused_score));
+    CHECK(tweedie::test::bitwise_equal(div.transpose(), fused_div.transpose()));
+  }
+  // The default of a model without a divergence refuses, as score_divergence does.
+  const auto plain = tweedie::make_model(
+      tweedie::Prediction::score, 2,
+      [](const tweedie::ConstVectorRef&, const tweedie::ConstMatrixRef& x, tweedie::MatrixRef out) { out = -x; });
+  Matrix out(1, 2);
+  Vector div(1);
+  CHECK_THROWS_AS(plain->evaluate_with_divergence(Vector::Ones(1), Matrix::Zero(1, 2), out, div), InvalidArgument);
+}

@@ -41,6 +41,9 @@ class GaussianMixture {
   /// Divergence (trace of the Jacobian) of the score per row.
   void score_divergence(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
                         VectorRef out) const;
+  /// The score and its divergence in one pass (the same bits as the two separate calls).
+  void score_and_divergence(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                            MatrixRef score, VectorRef divergence) const;
   /// Hessian-vector product of log p_t per row (the JVP of the score): out.row(i) = H v.row(i)
   /// with H = sum_k r_k (s_k s_k^T - C_k^{-1}) - s s^T at (x.row(i), t(i)), where r_k are the
   /// responsibilities, C_k the component covariances, s_k their scores and s the score.

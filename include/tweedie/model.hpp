@@ -43,6 +43,11 @@ class ScoreModel {
   /// (x.row(i), t(i)), whatever `prediction()` is. Same thread-safety and row-independence
   /// contract as `evaluate`. The default throws InvalidArgument.
   virtual void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const;
+  /// `evaluate` and `score_divergence` at once (what log_likelihood needs per right-hand side).
+  /// The default makes the two calls; a model that computes both in one pass (the Gaussian
+  /// mixture) overrides it. Must give the bits of the two calls.
+  virtual void evaluate_with_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
+                                        VectorRef divergence) const;
   /// Whether `jvp` is available (e.g. a network with forward-mode automatic differentiation).
   virtual bool has_jvp() const { return false; }
   /// out.row(i) = J_i v.row(i), with J_i the Jacobian in x of the model's OWN output (in its
