@@ -23,11 +23,7 @@ struct ElboCommand {
   int draws = 1024;
 
   void execute() const {
-    const auto sde = problem.make_sde();
-    const GaussianMixture target = problem.load_target();
-    const auto model = exact_model(target, *sde);
-    const DataEncoding encoding = data.encoding();
-    const Matrix x = data.model_data(target.dim(), run.seed, run.execution());
+    const auto [sde, model, encoding, x] = load_data_problem(problem, data, run);
     ElboOptions o;
     o.t_min = t_min;
     o.steps = steps;

@@ -22,11 +22,7 @@ struct LikelihoodCommand {
   int probes = 1;
 
   void execute() const {
-    const auto sde = problem.make_sde();
-    const GaussianMixture target = problem.load_target();
-    const auto model = exact_model(target, *sde);
-    const DataEncoding encoding = data.encoding();
-    const Matrix x = data.model_data(target.dim(), run.seed, run.execution());
+    const auto [sde, model, encoding, x] = load_data_problem(problem, data, run);
     LikelihoodOptions o;
     static_cast<FlowOptions&>(o) = flow.options(run);
     o.divergence = divergence_from_string(divergence);

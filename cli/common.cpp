@@ -121,6 +121,16 @@ Matrix DataOptions::model_data(Eigen::Index dim, std::uint64_t seed, const Execu
   return to_model_data(y, e, seed, execution);  // its errors name the data's row and column
 }
 
+DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& data, const RunOptions& run) {
+  DataProblem p;
+  p.sde = problem.make_sde();
+  const GaussianMixture target = problem.load_target();
+  p.model = exact_model(target, *p.sde);
+  p.encoding = data.encoding();
+  p.x = data.model_data(target.dim(), run.seed, run.execution());
+  return p;
+}
+
 void write_output(const std::string& path, const ConstMatrixRef& m) { write_matrix(path, m); }
 
 }  // namespace tweedie::cli

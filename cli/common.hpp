@@ -69,6 +69,16 @@ struct DataOptions {
   Matrix model_data(Eigen::Index dim, std::uint64_t seed, const Execution& execution) const;
 };
 
+/// What a command that evaluates data under the target needs (likelihood, elbo): the family, the
+/// target's exact model and the user's data as the model's data.
+struct DataProblem {
+  std::unique_ptr<Sde> sde;
+  std::unique_ptr<ScoreModel> model;  ///< refers to *sde
+  DataEncoding encoding;
+  Matrix x;
+};
+DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& data, const RunOptions& run);
+
 /// Writes `m` to `path` (.npy or .csv), atomically.
 void write_output(const std::string& path, const ConstMatrixRef& m);
 

@@ -6,6 +6,8 @@
 #include <Random123/philox.h>
 #include <Random123/uniform.hpp>
 
+#include <utility>
+
 namespace tweedie {
 namespace {
 
@@ -20,6 +22,27 @@ inline std::uint32_t row_key(std::uint64_t row) {
     throw InvalidArgument(fmt::format("sample index {} exceeds the 2^32 samples of one seed", row));
   }
   return static_cast<std::uint32_t>(row);
+}
+
+/// The layout of the stream: row i of `out` is sample first_row + i (the key), components
+/// (j, j + 1) come from block j / 2 of the counter {j / 2, step, stage, stream}, whose two 64-bit
+/// halves `pair` turns into two values.
+template <class Pair>
+void fill_pairs(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step, std::uint32_t stage,
+                NoiseStream stream, MatrixRef out, Pair pair) {
+  Philox rng;
+  const Eigen::Index d = out.cols();
+  for (Eigen::Index i = 0; i < out.rows(); ++i) {
+    const Philox::key_type key = {{row_key(first_row + static_cast<std::uint64_t>(i)), seed}};
+    for (Eigen::Index j = 0; j < d; j += 2) {
+      const Philox::ctr_type ctr = {{static_cast<std::uint32_t>(j / 2), step, stage,
+                                     static_cast<std::uint32_t>(stream)}};
+      const auto w = rng(ctr, key);
+      const auto [a, b] = pair(join(w[0], w[1]), join(w[2], w[3]));
+      out(i, j) = a;
+      if (j + 1 < d) out(i, j + 1) = b;
+    }
+  }
 }
 
 }  // namespace
@@ -42,19 +65,10 @@ PhiloxNoise::PhiloxNoise(std::uint64_t seed) {
 
 void PhiloxNoise::normal(std::uint64_t first_row, std::uint32_t step, std::uint32_t stage,
                          NoiseStream stream, MatrixRef out) const {
-  Philox rng;
-  const Eigen::Index d = out.cols();
-  for (Eigen::Index i = 0; i < out.rows(); ++i) {
-    const Philox::key_type key = {{row_key(first_row + static_cast<std::uint64_t>(i)), seed_}};
-    for (Eigen::Index j = 0; j < d; j += 2) {
-      const Philox::ctr_type ctr = {{static_cast<std::uint32_t>(j / 2), step, stage,
-                                     static_cast<std::uint32_t>(stream)}};
-      const auto w = rng(ctr, key);
-      const auto z = r123::boxmuller(join(w[0], w[1]), join(w[2], w[3]));
-      out(i, j) = z.x;
-      if (j + 1 < d) out(i, j + 1) = z.y;
-    }
-  }
+  fill_pairs(seed_, first_row, step, stage, stream, out, [](std::uint64_t u0, std::uint64_t u1) {
+    const auto z = r123::boxmuller(u0, u1);
+    return std::pair{static_cast<double>(z.x), static_cast<double>(z.y)};
+  });
 }
 
 void PhiloxNoise::uniform(std::uint64_t first_row, std::uint32_t step, std::uint32_t stage,
@@ -70,20 +84,10 @@ void PhiloxNoise::uniform(std::uint64_t first_row, std::uint32_t step, std::uint
 
 void PhiloxNoise::uniform_rows(std::uint64_t first_row, std::uint32_t step, std::uint32_t stage,
                                NoiseStream stream, MatrixRef out) const {
-  Philox rng;
   // Top 53 bits times 2^-53: exactly representable, so never 1 (r123::u01 can round to 1).
   auto unit = [](std::uint64_t u) { return static_cast<double>(u >> 11) * 0x1.0p-53; };
-  const Eigen::Index d = out.cols();
-  for (Eigen::Index i = 0; i < out.rows(); ++i) {
-    const Philox::key_type key = {{row_key(first_row + static_cast<std::uint64_t>(i)), seed_}};
-    for (Eigen::Index j = 0; j < d; j += 2) {
-      const Philox::ctr_type ctr = {{static_cast<std::uint32_t>(j / 2), step, stage,
-                                     static_cast<std::uint32_t>(stream)}};
-      const auto w = rng(ctr, key);
-      out(i, j) = unit(join(w[0], w[1]));
-      if (j + 1 < d) out(i, j + 1) = unit(join(w[2], w[3]));
-    }
-  }
+  fill_pairs(seed_, first_row, step, stage, stream, out,
+             [&](std::uint64_t u0, std::uint64_t u1) { return std::pair{unit(u0), unit(u1)}; });
 }
 
 }  // namespace tweedie
