@@ -11,12 +11,12 @@
 //   likelihood/DIV/n:N/threads:T     DIV = exact, hutchinson:1 or hutchinson:4
 //
 // Counters:
-//   nfe_per_sample        score rows per sample (exact: 1 per right-hand side, score and
-//                         divergence together; hutchinson: 1 + 2K)
+//   nfe_per_sample        model rows per sample (exact: 1 per right-hand side, score and
+//                         divergence in one fused call; hutchinson: 1 + K, the score and K JVPs)
 //   steps_per_sample      accepted dopri5 steps per sample; rejected_per_sample likewise
 //   samples_per_s         samples / wall time
-//   model_pct             share of the busy threads' time inside the model (evaluate and
-//                         score_divergence), the rest being the solver and the driver
+//   model_pct             share of the busy threads' time inside the model (every entry
+//                         point), the rest being the solver and the driver
 //   max_abs_err, mean_abs_err   |log p - closed-form log p_{t_min}| in nats, max and mean
 //   mean_err, err_sd      signed mean and standard deviation over the samples of log p - closed
 //                         form (Hutchinson's estimate is unbiased: mean_err should be within a
@@ -45,7 +45,8 @@ using tweedie::bench::elapsed_ns;
 constexpr int kComponents = 6, kDim = 16;
 constexpr double kTmin = 1e-5, kTol = 1e-5;
 
-/// The exact mixture model with the time spent in it (both entry points) added to a timer.
+/// The exact mixture model with the time spent in it (every entry point: the score, the fused
+/// score and divergence, the JVP) added to a timer.
 class TimedModel final : public ScoreModel {
  public:
   TimedModel(const GaussianMixture& g, const Sde& sde, tweedie::bench::ModelTimer& timer)
@@ -61,6 +62,18 @@ class TimedModel final : public ScoreModel {
   void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const override {
     const auto start = Clock::now();
     inner_->score_divergence(t, x, out);
+    timer_.add(elapsed_ns(start), x.rows());
+  }
+  void evaluate_with_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
+                                VectorRef divergence) const override {
+    const auto start = Clock::now();
+    inner_->evaluate_with_divergence(t, x, out, divergence);
+    timer_.add(elapsed_ns(start), x.rows());
+  }
+  bool has_jvp() const override { return true; }
+  void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v, MatrixRef out) const override {
+    const auto start = Clock::now();
+    inner_->jvp(t, x, v, out);
     timer_.add(elapsed_ns(start), x.rows());
   }
 

@@ -57,8 +57,9 @@ struct LikelihoodResult {
 /// of the batch, the chunking and the thread count (bitwise).
 /// Divergence, and the NFE per right-hand side (the score row counts 1, and each JVP row counts
 /// like a model row):
-///  - `exact`: model.score_divergence when has_divergence() (a by-product of the score for an
-///    analytic model: not counted, NFE 1);
+///  - `exact`: when has_divergence(), the score and its divergence from one fused call,
+///    model.evaluate_with_divergence (a by-product of the score for an analytic model: not
+///    counted, NFE 1);
 ///    otherwise, when has_jvp(), the trace of J over the basis, sum_j e_j^T J e_j, from one
 ///    batched jvp call of d rows (NFE 1 + d); otherwise InvalidArgument.
 ///  - `hutchinson`: K probes v_k fixed for the whole solve, drawn from the sample's own stream
