@@ -98,6 +98,10 @@ class TimeProposal {
   std::vector<double> grid_, coord_;
 };
 
+/// Weight of the newest draw in the running estimate a of the share of eps that the model
+/// predicts: about the last 20 draws (strata), over which a(t) changes little.
+constexpr double kPredictedDecay = 0.05;
+
 }  // namespace
 
 ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& data,
@@ -140,6 +144,7 @@ ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& d
     Matrix eps(rows, d), z(rows, d), eps_hat(rows, d);
     Vector t(rows), term(rows), even(rows);
     Vector sum = Vector::Zero(rows), paired = Vector::Zero(rows);
+    Vector predicted = Vector::Zero(rows);  // a: running mean of eps . eps_hat / d over past draws
     for (Eigen::Index j = 0; j < draws; ++j) {
       const auto [tj, weight] = times[static_cast<std::size_t>(j)];
       noise.normal(begin, static_cast<std::uint32_t>(j), 1, NoiseStream::elbo, eps);
@@ -152,7 +157,15 @@ ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& d
                              detail::non_finite_output(model.prediction(), Prediction::noise, eps_hat(k, c), c) +
                                  " (ELBO draw; step = draw index)");
       }
-      term = weight * (eps - eps_hat).rowwise().squaredNorm();
+      // The control variate h = |eps|^2 - d (mean 0) with c = (1 - a)^2, a from this sample's
+      // earlier draws only, so that c is independent of this eps and the term stays unbiased.
+      // Where the model cannot tell noise from data (high SNR, eps_hat ~ a eps, a ~ 0) the
+      // chi-square fluctuation of |eps - eps_hat|^2 is (1 - a)^2 h, which it removes.
+      const Vector h = eps.rowwise().squaredNorm().array() - static_cast<double>(d);
+      const Vector c = (1.0 - predicted.array()).max(0.0).min(1.0).square();
+      term = weight * ((eps - eps_hat).rowwise().squaredNorm() - c.cwiseProduct(h));
+      const double w = std::max(1.0 / static_cast<double>(j + 1), kPredictedDecay);
+      predicted = (1.0 - w) * predicted + (w / static_cast<double>(d)) * eps.cwiseProduct(eps_hat).rowwise().sum();
       sum += term;
       // Paired strata: each pair is a stratum of width 2 / draws with two draws in it.
       if (j % 2 == 0) {

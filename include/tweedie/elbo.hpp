@@ -64,7 +64,12 @@ struct ElboResult {
 /// [j, j + 1) / draws), mapped to t by the proposal (uniform in t, or in log-SNR, which makes
 /// the integrand nearly flat where the data look locally Gaussian), in discrete time rounded
 /// up to the grid step that contains it and weighted by that step's share of the proposal;
-/// eps ~ N(0, I). The standard error pairs neighbouring strata: calibrated for the log-SNR
+/// eps ~ N(0, I). Each draw's term ||eps - eps_hat||^2 carries the control variate
+/// -c (||eps||^2 - d), mean zero, with c = (1 - a)^2 and a the share of eps the model predicted
+/// (eps . eps_hat / d) averaged over the sample's earlier draws: c does not depend on the current
+/// eps, so the estimate stays unbiased, and where the model cannot tell noise from data (high
+/// SNR) it removes the chi-square fluctuation of ||eps||^2 (measured: standard errors 2x smaller
+/// at d = 2, 3.4x at d = 16). The standard error pairs neighbouring strata: calibrated for the log-SNR
 /// proposal (measured: within 1% of the spread over seeds, tests/test_elbo.cpp); with the
 /// time-uniform proposal the weight g^2 / (2 sigma^2) ~ 1 / (2 t) of VP near t_min makes the
 /// first stratum heavy-tailed, and the estimate and its error are dominated by rare draws (the
