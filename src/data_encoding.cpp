@@ -2,6 +2,8 @@
 #include <tweedie/data_encoding.hpp>
 #include <tweedie/random.hpp>
 
+#include "names.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,10 +21,7 @@ std::string_view to_string(Dequantization q) {
 }
 
 Dequantization dequantization_from_string(std::string_view name) {
-  for (auto q : {Dequantization::none, Dequantization::uniform}) {
-    if (name == to_string(q)) return q;
-  }
-  throw InvalidArgument(fmt::format("unknown dequantisation '{}' (expected uniform or none)", name));
+  return detail::from_name(name, std::array{Dequantization::uniform, Dequantization::none}, "dequantisation");
 }
 
 void DataEncoding::validate() const {

@@ -4,6 +4,7 @@
 #include <tweedie/random.hpp>
 
 #include "checks.hpp"
+#include "names.hpp"
 
 #include <fmt/format.h>
 
@@ -23,11 +24,8 @@ std::string_view to_string(ElboTimeSampling s) {
 }
 
 ElboTimeSampling elbo_time_sampling_from_string(std::string_view name) {
-  for (auto s : {ElboTimeSampling::time_uniform, ElboTimeSampling::log_snr}) {
-    if (name == to_string(s)) return s;
-  }
-  throw InvalidArgument(
-      fmt::format("unknown time sampling '{}' (expected log-snr or time-uniform)", name));
+  return detail::from_name(name, std::array{ElboTimeSampling::log_snr, ElboTimeSampling::time_uniform},
+                           "time sampling");
 }
 
 void ElboOptions::validate() const {

@@ -1,5 +1,7 @@
 #include <tweedie/grid.hpp>
 
+#include "names.hpp"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -17,12 +19,10 @@ std::string_view to_string(GridSpacing s) {
 }
 
 GridSpacing grid_spacing_from_string(std::string_view name) {
-  for (auto s : {GridSpacing::time_uniform, GridSpacing::log_snr, GridSpacing::time_quadratic,
-                 GridSpacing::karras}) {
-    if (name == to_string(s)) return s;
-  }
-  throw InvalidArgument(fmt::format(
-      "unknown grid '{}' (expected time-uniform, log-snr, time-quadratic or karras)", name));
+  return detail::from_name(name,
+                           std::array{GridSpacing::time_uniform, GridSpacing::log_snr,
+                                      GridSpacing::time_quadratic, GridSpacing::karras},
+                           "grid");
 }
 
 std::vector<double> make_grid(const Sde& sde, const GridOptions& o) {

@@ -3,6 +3,7 @@
 #include <tweedie/random.hpp>
 
 #include "pf_ode.hpp"
+#include "names.hpp"
 
 #include <fmt/format.h>
 
@@ -22,10 +23,7 @@ std::string_view to_string(Divergence d) {
 }
 
 Divergence divergence_from_string(std::string_view name) {
-  for (auto d : {Divergence::exact, Divergence::hutchinson}) {
-    if (name == to_string(d)) return d;
-  }
-  throw InvalidArgument(fmt::format("unknown divergence '{}' (expected exact or hutchinson)", name));
+  return detail::from_name(name, std::array{Divergence::exact, Divergence::hutchinson}, "divergence");
 }
 
 std::string_view to_string(ProbeKind p) {
@@ -37,10 +35,7 @@ std::string_view to_string(ProbeKind p) {
 }
 
 ProbeKind probe_kind_from_string(std::string_view name) {
-  for (auto p : {ProbeKind::rademacher, ProbeKind::gaussian}) {
-    if (name == to_string(p)) return p;
-  }
-  throw InvalidArgument(fmt::format("unknown probe kind '{}' (expected rademacher or gaussian)", name));
+  return detail::from_name(name, std::array{ProbeKind::rademacher, ProbeKind::gaussian}, "probe kind");
 }
 
 void LikelihoodOptions::validate() const {

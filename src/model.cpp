@@ -1,5 +1,7 @@
 #include <tweedie/model.hpp>
 
+#include "names.hpp"
+
 #include <fmt/format.h>
 
 namespace tweedie {
@@ -15,11 +17,9 @@ std::string_view to_string(Prediction p) {
 }
 
 Prediction prediction_from_string(std::string_view name) {
-  for (auto p : {Prediction::score, Prediction::noise, Prediction::data, Prediction::velocity}) {
-    if (name == to_string(p)) return p;
-  }
-  throw InvalidArgument(
-      fmt::format("unknown prediction '{}' (expected score, noise, data or velocity)", name));
+  return detail::from_name(
+      name, std::array{Prediction::score, Prediction::noise, Prediction::data, Prediction::velocity},
+      "prediction");
 }
 
 void ScoreModel::score_divergence(const ConstVectorRef&, const ConstMatrixRef&, VectorRef) const {
