@@ -1,13 +1,11 @@
 // The tweedie program: outputs, shared conventions, and one clear line with status 2 on errors.
 #include "cli_util.hpp"
+#include "test_util.hpp"
 
 #include <tweedie/npy.hpp>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -21,20 +19,7 @@ namespace {
 using tweedie::test::Outcome;
 using tweedie::test::run_cli;
 
-// A fresh empty folder for one test's files.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / fmt::format("tweedie-cli-{}", ::getpid());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::size_t files() const {
-    return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), fs::directory_iterator()));
-  }
-};
+using tweedie::test::TempDir;
 
 void check_refused(const std::string& args, const std::string& message) {
   CAPTURE(args);
@@ -51,11 +36,11 @@ TEST_CASE("tweedie sample writes an (n, d) float64 .npy and a one-line summary")
   TempDir dir;
   const Outcome r = run_cli(fmt::format(
       "sample --target builtin:ring --sde vp --sampler em --steps 20 -n 300 --seed 5 --out {}",
-      dir / "x.npy"));
+      dir.file("x.npy")));
   REQUIRE(r.status == 0);
   CHECK(r.output.find("em: 20 steps, NFE/sample 20") != std::string::npos);
   CHECK(r.output.find("samples/s") != std::string::npos);
-  const auto a = tweedie::read_npy(dir / "x.npy");
+  const auto a = tweedie::read_npy(dir.file("x.npy"));
   CHECK(a.shape == std::vector<std::size_t>{300, 2});
   CHECK_FALSE(a.float32);
   CHECK(dir.files() == 1);  // no temporary left behind
@@ -65,22 +50,22 @@ TEST_CASE("tweedie sample output does not depend on --threads or --chunk") {
   TempDir dir;
   const std::string common =
       "sample --target builtin:ring --sde ve --sampler em --steps 30 -n 500 --seed 9 ";
-  REQUIRE(run_cli(common + "--threads 1 --chunk 7 --out " + (dir / "a.npy")).status == 0);
-  REQUIRE(run_cli(common + "--threads 2 --chunk 100 --out " + (dir / "b.npy")).status == 0);
-  CHECK(tweedie::read_npy(dir / "a.npy").values == tweedie::read_npy(dir / "b.npy").values);
+  REQUIRE(run_cli(common + "--threads 1 --chunk 7 --out " + dir.file("a.npy")).status == 0);
+  REQUIRE(run_cli(common + "--threads 2 --chunk 100 --out " + dir.file("b.npy")).status == 0);
+  CHECK(tweedie::read_npy(dir.file("a.npy")).values == tweedie::read_npy(dir.file("b.npy")).values);
 }
 
 TEST_CASE("tweedie sample takes --times, --init, --denoise and writes .csv") {
   TempDir dir;
-  tweedie::write_npy(dir / "times.npy", std::vector<double>{80.0, 10.0, 1.0, 0.0});
+  tweedie::write_npy(dir.file("times.npy"), std::vector<double>{80.0, 10.0, 1.0, 0.0});
   tweedie::Matrix init = tweedie::Matrix::Constant(4, 2, 3.0);
-  tweedie::write_npy(dir / "init.npy", init);
+  tweedie::write_npy(dir.file("init.npy"), init);
   const Outcome r = run_cli(fmt::format(
       "sample --target builtin:ring --sde edm --sampler euler --times {} --init {} --denoise "
-      "--out {}", dir / "times.npy", dir / "init.npy", dir / "out.csv"));
+      "--out {}", dir.file("times.npy"), dir.file("init.npy"), dir.file("out.csv")));
   REQUIRE(r.status == 0);
   CHECK(r.output.find("3 steps, NFE/sample 4") != std::string::npos);
-  std::ifstream csv(dir / "out.csv");
+  std::ifstream csv(dir.file("out.csv"));
   std::string line;
   int lines = 0;
   while (std::getline(csv, line)) {
@@ -94,7 +79,7 @@ TEST_CASE("tweedie sample reports accepted and rejected steps of adaptive sample
   TempDir dir;
   const Outcome r = run_cli(fmt::format(
       "sample --target builtin:ring --sampler dopri5 --rtol 1e-4 --atol 1e-4 -n 20 --out {}",
-      dir / "x.npy"));
+      dir.file("x.npy")));
   REQUIRE(r.status == 0);
   CHECK(r.output.find("accepted/rejected steps per sample") != std::string::npos);
 }
@@ -110,7 +95,7 @@ TEST_CASE("tweedie info lists families, samplers with traits, and grids") {
 
 TEST_CASE("bad arguments exit with status 2, one line, and no output file") {
   TempDir dir;
-  const std::string out = " --out " + (dir / "x.npy");
+  const std::string out = " --out " + dir.file("x.npy");
   const std::string ring = "sample --target builtin:ring";
   check_refused(ring + " --sampler nope" + out, "unknown sampler 'nope'");
   check_refused(ring + " --sde vq" + out, "unknown SDE family 'vq'");
@@ -123,19 +108,19 @@ TEST_CASE("bad arguments exit with status 2, one line, and no output file") {
   check_refused(ring + " --threads -2" + out, "threads = -2");
   check_refused("sample --target missing.json" + out, "cannot open target file 'missing.json'");
   check_refused("sample --target builtin:disc" + out, "unknown built-in target");
-  check_refused(ring + " --init " + (dir / "none.npy") + out, "cannot open the file");
+  check_refused(ring + " --init " + dir.file("none.npy") + out, "cannot open the file");
   check_refused(ring, "--out is required");
   check_refused("frobnicate", "unknown subcommand 'frobnicate' (expected one of: sample, info, likelihood, elbo, encode, decode)");
   {
-    std::ofstream bad(dir / "bad.json");
+    std::ofstream bad(dir.file("bad.json"));
     bad << R"({"weights": [1, 2], "means": [[0, 0], [1]], "stds": [[1, 1], [1, 1]]})";
   }
-  check_refused("sample --target " + (dir / "bad.json") + out, "means[1] has 1 numbers");
-  tweedie::write_npy(dir / "times.npy", std::vector<double>{1.0, 0.5, 0.7});
-  check_refused(ring + " --times " + (dir / "times.npy") + out, "not strictly decreasing at point 2");
-  tweedie::write_npy(dir / "init3.npy", tweedie::Matrix::Zero(5, 3));
-  check_refused(ring + " --init " + (dir / "init3.npy") + out, "--init has 3 columns");
-  CHECK_FALSE(fs::exists(dir / "x.npy"));
+  check_refused("sample --target " + dir.file("bad.json") + out, "means[1] has 1 numbers");
+  tweedie::write_npy(dir.file("times.npy"), std::vector<double>{1.0, 0.5, 0.7});
+  check_refused(ring + " --times " + dir.file("times.npy") + out, "not strictly decreasing at point 2");
+  tweedie::write_npy(dir.file("init3.npy"), tweedie::Matrix::Zero(5, 3));
+  check_refused(ring + " --init " + dir.file("init3.npy") + out, "--init has 3 columns");
+  CHECK_FALSE(fs::exists(dir.file("x.npy")));
   CHECK(dir.files() == 3);  // only the inputs written above
 }
 
@@ -143,13 +128,13 @@ TEST_CASE("a NaN during sampling exits with status 2 and writes nothing") {
   TempDir dir;
   // A zero-width component makes the exact score infinite at t_end = 0 under EDM.
   {
-    std::ofstream target(dir / "point.json");
+    std::ofstream target(dir.file("point.json"));
     target << R"({"weights": [1], "means": [[0.5]], "stds": [[0]]})";
   }
   const Outcome r = run_cli(fmt::format(
       "sample --target {} --sde edm --grid karras --steps 5 --t-end 0 --denoise -n 3 --out {}",
-      dir / "point.json", dir / "x.npy"));
+      dir.file("point.json"), dir.file("x.npy")));
   CHECK(r.status == 2);
   CHECK(r.output.find("non-finite value at sample 0") != std::string::npos);
-  CHECK_FALSE(fs::exists(dir / "x.npy"));
+  CHECK_FALSE(fs::exists(dir.file("x.npy")));
 }
