@@ -9,6 +9,9 @@
 // mismatch log N(x_T; 0, I) - log p_T(x_T), reported separately (computed on the same latents).
 //
 //   likelihood/DIV/n:N/threads:T     DIV = exact, hutchinson:1 or hutchinson:4
+//   elbo/draws:M/n:N/threads:T       the continuous-time bound with M log-SNR draws per sample
+//                                    (counters mean_gap = mean of elbo - log p_{t_min} and its
+//                                    Monte Carlo error mean_gap_mc_se, sample_se per sample)
 //
 // Counters:
 //   nfe_per_sample        model rows per sample (exact: 1 per right-hand side, score and
@@ -140,6 +143,49 @@ void run_likelihood(benchmark::State& state, Divergence divergence, int probes, 
   state.counters["others_cores"] = others;
 }
 
+/// tweedie::elbo (continuous time, log-SNR draws) of the same points: the bound's cost and its
+/// gap to the closed form, which the exact score makes zero up to Monte Carlo error here (the
+/// truncation at t_min = 1e-5 and VP's prior mismatch are both below 1e-3 nats).
+void run_elbo(benchmark::State& state, int draws, std::size_t n, int threads) {
+  const VpSde sde;
+  const GaussianMixture g = tweedie::bench::bench_mixture(kComponents, kDim);
+  tweedie::bench::ModelTimer timer;
+  const TimedModel model(g, sde, timer);
+  const Matrix x = g.sample(sde, kTmin, n, PhiloxNoise(1));
+  Vector exact(x.rows());
+  g.log_density(sde, Vector::Constant(x.rows(), kTmin), x, exact);
+  ElboOptions o;
+  o.t_min = kTmin;
+  o.draws = draws;
+  o.seed = 3;
+  o.execution.threads = threads;
+
+  tweedie::bench::wait_until_idle();
+  timer.reset();
+  tweedie::bench::LoadMonitor load;
+  std::int64_t wall_ns = 0;
+  ElboResult r;
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    r = elbo(sde, model, x, o);
+    wall_ns += elapsed_ns(start);
+    benchmark::DoNotOptimize(r.elbo.data());
+  }
+  const double others = load.others_cores();
+  const double samples = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  const std::size_t chunks = (n + o.execution.chunk_rows - 1) / o.execution.chunk_rows;
+  const double busy = static_cast<double>(std::min<std::size_t>(static_cast<std::size_t>(threads), chunks));
+  const Vector gap = r.elbo - exact;
+  state.counters["nfe_per_sample"] = r.nfe;
+  state.counters["samples_per_s"] = samples / (1e-9 * static_cast<double>(wall_ns));
+  state.counters["model_pct"] =
+      100.0 * static_cast<double>(timer.ns.load()) / (busy * static_cast<double>(wall_ns));
+  state.counters["mean_gap"] = gap.mean();  // elbo - log p_{t_min}, nats
+  state.counters["mean_gap_mc_se"] = r.standard_error.norm() / static_cast<double>(n);
+  state.counters["sample_se"] = r.standard_error.mean();  // per-sample Monte Carlo error, nats
+  state.counters["others_cores"] = others;
+}
+
 void register_all() {
   struct Case {
     const char* label;
@@ -156,6 +202,15 @@ void register_all() {
                                    [c, n, threads](benchmark::State& s) {
                                      run_likelihood(s, c.divergence, c.probes, static_cast<std::size_t>(n),
                                                     threads);
+                                   })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->Iterations(1);
+    }
+    for (const int draws : {256, 1024}) {
+      benchmark::RegisterBenchmark(fmt::format("elbo/draws:{}/n:{}/threads:{}", draws, n, threads).c_str(),
+                                   [draws, n, threads](benchmark::State& s) {
+                                     run_elbo(s, draws, static_cast<std::size_t>(n), threads);
                                    })
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond)
