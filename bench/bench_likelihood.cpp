@@ -58,42 +58,75 @@ class TimedModel final : public ScoreModel {
   Eigen::Index dim() const override { return inner_->dim(); }
   bool has_divergence() const override { return true; }
   void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
-    const auto start = Clock::now();
-    inner_->evaluate(t, x, out);
-    timer_.add(elapsed_ns(start), x.rows());
+    timed(x.rows(), [&] { inner_->evaluate(t, x, out); });
   }
   void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const override {
-    const auto start = Clock::now();
-    inner_->score_divergence(t, x, out);
-    timer_.add(elapsed_ns(start), x.rows());
+    timed(x.rows(), [&] { inner_->score_divergence(t, x, out); });
   }
   void evaluate_with_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
                                 VectorRef divergence) const override {
-    const auto start = Clock::now();
-    inner_->evaluate_with_divergence(t, x, out, divergence);
-    timer_.add(elapsed_ns(start), x.rows());
+    timed(x.rows(), [&] { inner_->evaluate_with_divergence(t, x, out, divergence); });
   }
   bool has_jvp() const override { return true; }
   void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v, MatrixRef out) const override {
-    const auto start = Clock::now();
-    inner_->jvp(t, x, v, out);
-    timer_.add(elapsed_ns(start), x.rows());
+    timed(x.rows(), [&] { inner_->jvp(t, x, v, out); });
   }
 
  private:
+  template <class Call>
+  void timed(Eigen::Index rows, Call call) const {
+    const auto start = Clock::now();
+    call();
+    timer_.add(elapsed_ns(start), rows);
+  }
+
   std::unique_ptr<ScoreModel> inner_;
   tweedie::bench::ModelTimer& timer_;
 };
 
-void run_likelihood(benchmark::State& state, Divergence divergence, int probes, std::size_t n, int threads) {
+/// The benchmark's points: 10^4-ish exact samples of p_{t_min} and their closed-form log-density.
+struct Points {
+  explicit Points(std::size_t n) : x(g.sample(sde, kTmin, n, PhiloxNoise(1))), exact(x.rows()) {
+    g.log_density(sde, Vector::Constant(x.rows(), kTmin), x, exact);
+  }
   const VpSde sde;
   const GaussianMixture g = tweedie::bench::bench_mixture(kComponents, kDim);
   tweedie::bench::ModelTimer timer;
-  const TimedModel model(g, sde, timer);
-  const Matrix x = g.sample(sde, kTmin, n, PhiloxNoise(1));
-  Vector exact(x.rows());
-  g.log_density(sde, Vector::Constant(x.rows(), kTmin), x, exact);
+  const TimedModel model{g, sde, timer};
+  const Matrix x;
+  Vector exact;
+};
 
+/// Runs `call` once per iteration once the machine is idle, sets the counters every case has
+/// (samples/s, the model's share of the busy threads' time, the others' load) and returns the
+/// last result.
+template <class Call>
+auto run_timed(benchmark::State& state, Points& p, const Execution& execution, Call call) {
+  tweedie::bench::wait_until_idle();
+  p.timer.reset();
+  tweedie::bench::LoadMonitor load;
+  std::int64_t wall_ns = 0;
+  decltype(call()) r;
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    r = call();
+    wall_ns += elapsed_ns(start);
+    benchmark::DoNotOptimize(&r);
+  }
+  const auto n = static_cast<std::size_t>(p.x.rows());
+  const double samples = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  const std::size_t chunks = (n + execution.chunk_rows - 1) / execution.chunk_rows;
+  const double busy = static_cast<double>(std::min<std::size_t>(static_cast<std::size_t>(execution.threads), chunks));
+  state.counters["samples_per_s"] = samples / (1e-9 * static_cast<double>(wall_ns));
+  state.counters["model_pct"] = 100.0 * static_cast<double>(p.timer.ns.load()) / (busy * static_cast<double>(wall_ns));
+  state.counters["others_cores"] = load.others_cores();
+  return r;
+}
+
+void run_likelihood(benchmark::State& state, Divergence divergence, int probes, std::size_t n, int threads) {
+  Points p(n);
+  const VpSde& sde = p.sde;
+  const GaussianMixture& g = p.g;
   LikelihoodOptions o;
   o.t_min = kTmin;
   o.rtol = o.atol = kTol;
@@ -106,84 +139,39 @@ void run_likelihood(benchmark::State& state, Divergence divergence, int probes, 
     g.log_density(sde, Vector::Constant(1, sde.T()), Matrix(z), out);
     return out(0);
   };
+  const LikelihoodResult r = run_timed(state, p, o.execution, [&] { return log_likelihood(sde, p.model, p.x, o); });
 
-  tweedie::bench::wait_until_idle();
-  timer.reset();
-  tweedie::bench::LoadMonitor load;
-  std::int64_t wall_ns = 0;
-  LikelihoodResult r;
-  for (auto _ : state) {
-    const auto start = Clock::now();
-    r = log_likelihood(sde, model, x, o);
-    wall_ns += elapsed_ns(start);
-    benchmark::DoNotOptimize(r.log_likelihood.data());
-  }
-  const double others = load.others_cores();
-
-  const auto iters = static_cast<double>(state.iterations());
-  const double samples = iters * static_cast<double>(n);
-  const std::size_t chunks = (n + o.execution.chunk_rows - 1) / o.execution.chunk_rows;
-  const double busy = static_cast<double>(std::min<std::size_t>(static_cast<std::size_t>(threads), chunks));
-  const Vector err = r.log_likelihood - exact;
-  Vector prior_exact(x.rows()), prior_normal(x.rows());
-  g.log_density(sde, Vector::Constant(x.rows(), sde.T()), r.latent, prior_exact);
-  for (Eigen::Index i = 0; i < x.rows(); ++i) prior_normal(i) = sde.prior_log_density(r.latent.row(i));
-
+  const Vector err = r.log_likelihood - p.exact;
+  Vector prior_exact(p.x.rows()), prior_normal(p.x.rows());
+  g.log_density(sde, Vector::Constant(p.x.rows(), sde.T()), r.latent, prior_exact);
+  for (Eigen::Index i = 0; i < p.x.rows(); ++i) prior_normal(i) = sde.prior_log_density(r.latent.row(i));
   state.counters["nfe_per_sample"] = r.nfe.mean();
   state.counters["steps_per_sample"] = r.accepted_steps.mean();
   state.counters["rejected_per_sample"] = r.rejected_steps.mean();
-  state.counters["samples_per_s"] = samples / (1e-9 * static_cast<double>(wall_ns));
-  state.counters["model_pct"] =
-      100.0 * static_cast<double>(timer.ns.load()) / (busy * static_cast<double>(wall_ns));
   state.counters["max_abs_err"] = err.cwiseAbs().maxCoeff();
   state.counters["mean_abs_err"] = err.cwiseAbs().mean();
   state.counters["mean_err"] = err.mean();
   state.counters["err_sd"] = std::sqrt((err.array() - err.mean()).square().sum() / static_cast<double>(n - 1));
   state.counters["prior_mismatch"] = (prior_normal - prior_exact).mean();
-  state.counters["others_cores"] = others;
 }
 
 /// tweedie::elbo (continuous time, log-SNR draws) of the same points: the bound's cost and its
 /// gap to the closed form, which the exact score makes zero up to Monte Carlo error here (the
 /// truncation at t_min = 1e-5 and VP's prior mismatch are both below 1e-3 nats).
 void run_elbo(benchmark::State& state, int draws, std::size_t n, int threads) {
-  const VpSde sde;
-  const GaussianMixture g = tweedie::bench::bench_mixture(kComponents, kDim);
-  tweedie::bench::ModelTimer timer;
-  const TimedModel model(g, sde, timer);
-  const Matrix x = g.sample(sde, kTmin, n, PhiloxNoise(1));
-  Vector exact(x.rows());
-  g.log_density(sde, Vector::Constant(x.rows(), kTmin), x, exact);
+  Points p(n);
   ElboOptions o;
   o.t_min = kTmin;
   o.draws = draws;
   o.seed = 3;
   o.execution.threads = threads;
+  const ElboResult r = run_timed(state, p, o.execution, [&] { return elbo(p.sde, p.model, p.x, o); });
 
-  tweedie::bench::wait_until_idle();
-  timer.reset();
-  tweedie::bench::LoadMonitor load;
-  std::int64_t wall_ns = 0;
-  ElboResult r;
-  for (auto _ : state) {
-    const auto start = Clock::now();
-    r = elbo(sde, model, x, o);
-    wall_ns += elapsed_ns(start);
-    benchmark::DoNotOptimize(r.elbo.data());
-  }
-  const double others = load.others_cores();
-  const double samples = static_cast<double>(state.iterations()) * static_cast<double>(n);
-  const std::size_t chunks = (n + o.execution.chunk_rows - 1) / o.execution.chunk_rows;
-  const double busy = static_cast<double>(std::min<std::size_t>(static_cast<std::size_t>(threads), chunks));
-  const Vector gap = r.elbo - exact;
+  const Vector gap = r.elbo - p.exact;
   state.counters["nfe_per_sample"] = r.nfe;
-  state.counters["samples_per_s"] = samples / (1e-9 * static_cast<double>(wall_ns));
-  state.counters["model_pct"] =
-      100.0 * static_cast<double>(timer.ns.load()) / (busy * static_cast<double>(wall_ns));
   state.counters["mean_gap"] = gap.mean();  // elbo - log p_{t_min}, nats
   state.counters["mean_gap_mc_se"] = r.standard_error.norm() / static_cast<double>(n);
   state.counters["sample_se"] = r.standard_error.mean();  // per-sample Monte Carlo error, nats
-  state.counters["others_cores"] = others;
 }
 
 void register_all() {
