@@ -43,12 +43,10 @@ void FlowSystem::drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t
   nfe += 1.0;
   // Checked here rather than left to the step controller, which would reject the step and shrink
   // it down to the step-size floor before reporting a non-finite proposal.
-  if (!score_.allFinite()) {  // the message is built only on failure
-    check_finite(score_,
-                 model_.prediction() == Prediction::score
-                     ? std::string("the model's score output")
-                     : fmt::format("the model's {} output, as score,", to_string(model_.prediction())),
-                 t, step);
+  if (!all_finite(score_)) {
+    const auto [i, j] = first_non_finite(score_);
+    throw NonFiniteError(sample_, step, t,
+                         non_finite_output(model_.prediction(), Prediction::score, score_(i, j), j));
   }
   dzdt.resize(z.size());
   Eigen::Map<Matrix> out(dzdt.data(), 1, dim_);
@@ -57,14 +55,11 @@ void FlowSystem::drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t
 
 void FlowSystem::check_finite(const ConstMatrixRef& values, std::string_view what, double t,
                               std::size_t step) const {
-  for (Eigen::Index i = 0; i < values.rows(); ++i) {
-    for (Eigen::Index j = 0; j < values.cols(); ++j) {
-      if (std::isfinite(values(i, j))) continue;
-      throw NonFiniteError(sample_, step, t,
-                           values.size() == 1 ? fmt::format("{} is {}", what, values(i, j))
-                                              : fmt::format("{} is {} in component {}", what, values(i, j), j));
-    }
-  }
+  if (all_finite(values)) return;
+  const auto [i, j] = first_non_finite(values);
+  throw NonFiniteError(sample_, step, t,
+                       values.size() == 1 ? fmt::format("{} is {}", what, values(i, j))
+                                          : fmt::format("{} is {} in component {}", what, values(i, j), j));
 }
 
 FlowRun integrate_rows(const ConstMatrixRef& start, Eigen::Index extra, double t0, double t1,
