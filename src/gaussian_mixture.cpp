@@ -1,5 +1,6 @@
 #include <tweedie/gaussian_mixture.hpp>
 
+#include "json_input.hpp"
 #include "numeric.hpp"
 
 #include <fmt/format.h>
@@ -248,7 +249,7 @@ GaussianMixture::GaussianMixture(Vector weights, Matrix means, Matrix stds)
 GaussianMixture GaussianMixture::from_json(const std::string& text, const std::string& source) {
   nlohmann::json doc;
   try {
-    doc = nlohmann::json::parse(text);
+    doc = detail::parse_json_object(text, source, detail::target_keys(), detail::target_max_depth);
   } catch (const nlohmann::json::parse_error& e) {
     bad(source, fmt::format("not valid JSON ({})", e.what()));
   }
@@ -282,7 +283,7 @@ GaussianMixture GaussianMixture::from_json(const std::string& text, const std::s
     if (!doc.contains(key)) return;
     const auto& v = doc.at(key);
     if (!v.is_number_integer() || v.get<long long>() != expected) {
-      bad(source, fmt::format("\"{}\" is {} but the tables give {}", key, v.dump(), expected));
+      bad(source, fmt::format("\"{}\" is {} but the tables give {}", key, detail::describe_json(v), expected));
     }
   };
   check_count("dim", means.cols());
@@ -291,11 +292,7 @@ GaussianMixture GaussianMixture::from_json(const std::string& text, const std::s
 }
 
 GaussianMixture GaussianMixture::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InvalidArgument(fmt::format("cannot open target file '{}'", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return from_json(text.str(), path);
+  return from_json(detail::read_text_file(path, detail::target_max_bytes, "target file"), path);
 }
 
 GaussianMixture GaussianMixture::ring(int k, double radius, double std) {
