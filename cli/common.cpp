@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 
 namespace tweedie::cli {
 
@@ -131,6 +134,13 @@ DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& 
   return p;
 }
 
-void write_output(const std::string& path, const ConstMatrixRef& m) { write_matrix(path, m); }
+void write_output(const std::string& path, const ConstMatrixRef& m) {
+  if (path != "-") return write_matrix(path, m);
+  std::fflush(stdout);
+  write_matrix(path, m);
+  // The data took standard output: the summary printed after them goes to standard error.
+  std::fflush(stdout);
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+}
 
 }  // namespace tweedie::cli

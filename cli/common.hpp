@@ -79,7 +79,8 @@ struct DataProblem {
 };
 DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& data, const RunOptions& run);
 
-/// Writes `m` to `path` (.npy or .csv), atomically.
+/// Writes `m` to `path` (.npy or .csv, or '-' for .npy on standard output, after which standard
+/// output is standard error so that the command's summary goes there), atomically.
 void write_output(const std::string& path, const ConstMatrixRef& m);
 
 }  // namespace tweedie::cli
