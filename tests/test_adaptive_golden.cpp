@@ -295,15 +295,22 @@ TEST_CASE("adaptive samplers and flows reproduce the per-sample integrator's ste
   const Golden golden = Golden::parse(in);
   REQUIRE(golden.cases().size() == 3 * (7 * 3 + 4 * 3 - 1));
   std::size_t bitwise = 0, values = 0;
-  // Chunks of 5 rows (as recorded) and of 4 rows on 2 threads: the same records.
+  // Chunks of 5 rows on 1 thread (as recorded) and of 4 rows on 2 threads: the same records.
+  // (Which error a failing batch reports is fixed for a given chunking on one thread; on several
+  // threads the first chunk to fail wins, so only the failure itself is compared there.)
   for (const Execution& ex : {chunked(5, 1), chunked(4, 2)}) {
+    const bool serial = ex.threads == 1;
     const Golden now = compute(ex);
     for (const auto& [name, ref] : golden.cases()) {
       CAPTURE(name);
       const auto it = now.cases().find(name);
       REQUIRE(it != now.cases().end());
       const Record& got = it->second;
-      CHECK(got.error == ref.error);
+      if (serial) {
+        CHECK(got.error == ref.error);
+      } else {
+        CHECK(got.error.empty() == ref.error.empty());
+      }
       CHECK(got.counts == ref.counts);
       REQUIRE(got.values.size() == ref.values.size());
       for (std::size_t i = 0; i < ref.values.size(); ++i) {
