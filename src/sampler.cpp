@@ -71,6 +71,23 @@ void ChunkContext::predict(Prediction want, const ConstVectorRef& t, const Const
   check_output(want, t, out, step, rows);
 }
 
+bool ChunkContext::predict(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& x,
+                           MatrixRef out, std::span<const std::size_t> steps,
+                           std::span<const Eigen::Index> rows,
+                           const std::function<void(Eigen::Index, const NonFiniteError&)>& on_non_finite) {
+  evaluate_as(model_, sde_, want, t, x, out);
+  row_evaluations_ += static_cast<std::size_t>(x.rows());
+  if (all_finite(out)) return true;
+  for (Eigen::Index k = 0; k < out.rows(); ++k) {
+    if (all_finite(out.row(k))) continue;
+    const auto j = first_non_finite(out.row(k)).second;
+    const auto i = static_cast<std::size_t>(k);
+    on_non_finite(k, NonFiniteError(first_row_ + static_cast<std::uint64_t>(rows[i]), steps[i], t(k),
+                                    detail::non_finite_output(model_.prediction(), want, out(k, j), j)));
+  }
+  return false;
+}
+
 void ChunkContext::noise(std::size_t step, std::uint32_t stage, NoiseStream stream,
                          MatrixRef out) const {
   noise_.normal(first_row_, static_cast<std::uint32_t>(step), stage, stream, out);

@@ -49,6 +49,13 @@ class ChunkContext {
   /// order). The model sees the sample index and label of each of those rows.
   void predict(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
                std::size_t step, std::span<const Eigen::Index> rows);
+  /// The same for rows that each have their own step count (steps[k] for rows[k], in the error
+  /// messages), without throwing: the rows whose output is not finite are handed to
+  /// `on_non_finite` in order, each with the NonFiniteError that names it (one vectorised check of
+  /// the whole output; the rows are searched only when it fails). Returns whether all were finite.
+  bool predict(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
+               std::span<const std::size_t> steps, std::span<const Eigen::Index> rows,
+               const std::function<void(Eigen::Index, const NonFiniteError&)>& on_non_finite);
   /// out = standard normals for these rows at (step, stage, stream).
   void noise(std::size_t step, std::uint32_t stage, NoiseStream stream, MatrixRef out) const;
   /// Throws NonFiniteError if the state has a non-finite entry after `step` (now at time t).
