@@ -33,7 +33,7 @@ constexpr NumericFlag kNumericFlags[] = {
     {"--max-steps", true, 1, 1000000000},
     {"--probes", true, 1, 1000000},
     {"--draws", true, 1, 100000000},
-    {"--bits", true, 1, 64},
+    {"--bits", true, 1, 16},                // max_data_bits
     {"--t-start", false, 0, inf},
     {"--t-end", false, 0, inf},  // 0 is EDM's sigma = 0
     {"--t-min", false, 0, inf, true},

@@ -133,7 +133,7 @@ std::vector<BadInput> catalogue() {
       {"options", lk + "--t-min 0", "--t-min: must be a finite number > 0, got '0'"},
       {"options", lk + "--data-scale 0", "--data-scale must be a finite number > 0"},
       {"options", el + "--draws 0", "--draws: must be an integer in 1..100000000"},
-      {"options", el + "--bits 99", "--bits: must be an integer in 1..64, got '99'"},
+      {"options", el + "--bits 99", "--bits: must be an integer in 1..16, got '99'"},
       // outputs
       {"outputs", "sample --target builtin:ring --out {D}/out.txt", "cannot write '{D}/out.txt': unknown extension '.txt'"},
       {"outputs", "sample --target builtin:ring --out {D}/out", "cannot write '{D}/out': no extension"},
