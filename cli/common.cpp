@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 
 namespace tweedie::cli {
 
@@ -16,6 +19,7 @@ void ProblemOptions::add_to(CLI::App& app) {
   app.add_option("--sigma-min", sde.sigma_min, "VE sigma_min (0.01); EDM sigma_min (0.002)");
   app.add_option("--sigma-max", sde.sigma_max, "VE sigma_max (50); EDM sigma_max (80)");
   app.add_option("--cosine-s", sde.cosine_s, "cosine schedule offset s (0.008)");
+  labels.add_to(app);
 }
 
 std::unique_ptr<Sde> ProblemOptions::make_sde() const { return tweedie::make_sde(sde); }
@@ -131,6 +135,13 @@ DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& 
   return p;
 }
 
-void write_output(const std::string& path, const ConstMatrixRef& m) { write_matrix(path, m); }
+void write_output(const std::string& path, const ConstMatrixRef& m) {
+  if (path != "-") return write_matrix(path, m);
+  std::fflush(stdout);
+  write_matrix(path, m);
+  // The data took standard output: the summary printed after them goes to standard error.
+  std::fflush(stdout);
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+}
 
 }  // namespace tweedie::cli

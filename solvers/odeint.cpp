@@ -6,6 +6,8 @@
 // adaptive steppers advance one sample at a time (a vector of d values) with its own steps.
 #include "odeint.hpp"
 
+#include "adaptive_rk.hpp"
+
 #include <tweedie/reverse.hpp>
 
 #include <boost/numeric/odeint.hpp>
@@ -41,19 +43,6 @@ AdaptiveTolerances read_tolerances(const SamplerOptions& options, const Adaptive
   return t;
 }
 
-StepSizeUnderflowError::StepSizeUnderflowError(std::size_t sample, double t, double dt)
-    : StepLimitError(sample, t, 0),
-      message_(fmt::format(
-          "sample {} cannot advance from t = {}: its step size fell to {}, below the resolution "
-          "of t, without meeting the tolerance (a tolerance below the rounding error of the "
-          "state, or a model discontinuous in t or x; raise --rtol/--atol)",
-          sample, t, dt)) {}
-
-double min_step(double t) {
-  const double a = std::fabs(t);
-  return 10.0 * (std::nextafter(a, std::numeric_limits<double>::infinity()) - a);
-}
-
 bool ends_noiseless(const Sde& sde, std::span<const double> grid) {
   return sde.sigma(grid.back()) == 0.0;
 }
@@ -65,21 +54,7 @@ double adaptive_end(const Sde& sde, std::span<const double> grid) {
 void predict_rows(ChunkContext& ctx, Prediction want, const ConstVectorRef& t,
                   const ConstMatrixRef& x, MatrixRef out, std::span<const Eigen::Index> rows,
                   std::span<const std::size_t> steps) {
-  try {
-    ctx.predict(want, t, x, out, steps.empty() ? 0 : steps[0], rows);
-  } catch (const NonFiniteError& e) {
-    for (std::size_t k = 0; k < rows.size(); ++k) {
-      if (ctx.first_row() + static_cast<std::uint64_t>(rows[k]) != e.sample()) continue;
-      if (steps[k] == steps[0]) break;  // the report already carries this row's step
-      const auto i = static_cast<Eigen::Index>(k);
-      Vector tk(1);
-      tk(0) = t(i);
-      Matrix alone(1, x.cols());
-      ctx.predict(want, tk, x.row(i), alone, steps[k], rows.subspan(k, 1));  // throws again
-      break;
-    }
-    throw;
-  }
+  ctx.predict(want, t, x, out, steps, rows, [](Eigen::Index, const NonFiniteError& e) { throw e; });
 }
 
 void finish_noiseless(ChunkContext& ctx, MatrixRef x, std::span<const std::size_t> steps) {
@@ -209,11 +184,6 @@ struct RungeKuttaDriver {
 
 using Dopri5Driver = RungeKuttaDriver<
     odeint::runge_kutta_dopri5<State, double, State, double, Algebra, Operations>, true>;
-using CashKarpDriver = RungeKuttaDriver<
-    odeint::runge_kutta_cash_karp54<State, double, State, double, Algebra, Operations>, false>;
-using Fehlberg78Driver = RungeKuttaDriver<
-    odeint::runge_kutta_fehlberg78<State, double, State, double, Algebra, Operations>, false>;
-
 /// odeint's Bulirsch-Stoer (modified midpoint with polynomial extrapolation, its own order and
 /// step control). Its error checker is not replaceable: a non-finite extrapolated state is
 /// caught by the caller's finiteness test of `out` instead (a NaN error makes odeint reject the
@@ -256,68 +226,50 @@ double initial_step(Sys& sys, const State& x0, const State& f0, double t0, doubl
   return std::isfinite(h) && h > 0.0 ? h : h0;
 }
 
-using RowCounts = AdaptiveCounts;
-
 /// Integrates one sample from t0 to t1 (either direction, t1 != t0) in place with the driver's
-/// controlled stepper, guarding against non-finite proposals, tiny steps and runaway step
-/// counts. `System` has operator()(z, dzdt, t) and a member `step` (accepted steps so far, for
-/// error messages).
+/// controlled stepper, under the guards of StepControl. `System` has operator()(z, dzdt, t) and a
+/// member `step` (accepted steps so far, for error messages).
 template <class Driver, class System>
-RowCounts integrate_row(System& system, State& x, double t0, double t1,
-                        const AdaptiveTolerances& tol, std::uint64_t sample) {
+AdaptiveCounts integrate_row(System& system, State& x, double t0, double t1,
+                             const AdaptiveTolerances& tol, std::uint64_t sample) {
   Driver driver(tol);  // a fresh stepper per sample: no state carries over between samples
   const SystemRef<System> sys{&system};
   const double direction = t1 < t0 ? -1.0 : 1.0;
   const auto d = x.size();
   State dxdt(d), out(d), dxdt_out(d);
-  RowCounts n;
   system.step = 0;
   system(x, dxdt, t0);
-  double dt = direction * initial_step(system, x, dxdt, t0, t1, Driver::heuristic_order, tol);
-  bool have_dxdt = true, last_non_finite = false;
-  double t = t0;
-  while (t != t1) {
-    if (n.accepted + n.rejected >= tol.max_steps) throw StepLimitError(sample, t, tol.max_steps);
-    system.step = n.accepted;
+  detail::StepControl c;
+  c.t = t0;
+  c.dt = direction * initial_step(system, x, dxdt, t0, t1, Driver::heuristic_order, tol);
+  bool have_dxdt = true;
+  while (c.t != t1) {
+    c.check_cap(sample, tol.max_steps);
+    system.step = c.counts.accepted;
     if (!have_dxdt) {
-      system(x, dxdt, t);
+      system(x, dxdt, c.t);
       have_dxdt = true;
     }
-    double step = dt;
-    // The step reaches the end: land on it exactly.
-    const bool last = direction < 0.0 ? t + step <= t1 : t + step >= t1;
-    if (last) step = t1 - t;
-    if (!last && std::fabs(step) < min_step(t)) {
-      if (last_non_finite) {
-        throw NonFiniteError(sample, n.accepted, t,
-                             fmt::format("the error estimate or the proposed state of the adaptive "
-                                         "step stayed non-finite down to step size {}",
-                                         step));
-      }
-      throw StepSizeUnderflowError(sample, t, step);
-    }
+    bool last = false;
+    double step = c.next_step(t1, last);
+    if (!last) c.check_floor(sample, step);
     const double tried = step;
-    double t_new = t;
+    double t_new = c.t;
     const auto result = driver.attempt(sys, x, dxdt, t_new, out, dxdt_out, step);
     const bool finite = out.allFinite() && (!Driver::fsal || dxdt_out.allFinite());
     if (result == odeint::success && finite) {
-      ++n.accepted;
       x.swap(out);
-      t = last ? t1 : t_new;
+      c.accept(last ? t1 : t_new, step);
       if constexpr (Driver::fsal) {
         dxdt.swap(dxdt_out);
       } else {
         have_dxdt = false;
       }
-      dt = step;
-      last_non_finite = false;
     } else {
-      ++n.rejected;
-      last_non_finite = !finite;
-      dt = finite ? step : 0.2 * tried;
+      c.reject(finite, tried, step);
     }
   }
-  return n;
+  return c.counts;
 }
 
 struct MethodInfo {
@@ -361,23 +313,64 @@ SamplerTraits adaptive_traits(OdeintMethod m) {
   return t;
 }
 
+/// Each row of the chunk alone through the driver (bulirsch-stoer): the accepted and rejected
+/// steps of every row.
 template <class Driver>
-void integrate_rows(ChunkContext& ctx, MatrixRef x, const AdaptiveTolerances& tol) {
-  const auto grid = ctx.grid();
-  const double t0 = grid.front(), t1 = adaptive_end(ctx.sde(), grid);
-  std::vector<std::size_t> steps(static_cast<std::size_t>(x.rows()), 0);
-  RowCounts total;
+std::vector<AdaptiveCounts> each_row(ChunkContext& ctx, MatrixRef x, double t0, double t1,
+                                     const AdaptiveTolerances& tol) {
+  std::vector<AdaptiveCounts> counts(static_cast<std::size_t>(x.rows()));
   State state(x.cols());
   for (Eigen::Index r = 0; r < x.rows(); ++r) {
-    if (t1 == t0) break;  // a one-step grid that ends at sigma = 0: only the last step remains
     RowSystem system(ctx, r, x.cols());
     state = x.row(r).transpose();
-    const RowCounts n = integrate_row<Driver>(system, state, t0, t1, tol,
-                                              ctx.first_row() + static_cast<std::uint64_t>(r));
+    counts[static_cast<std::size_t>(r)] =
+        integrate_row<Driver>(system, state, t0, t1, tol, ctx.first_row() + static_cast<std::uint64_t>(r));
     x.row(r) = state.transpose();
-    steps[static_cast<std::size_t>(r)] = n.accepted;
-    total.accepted += n.accepted;
-    total.rejected += n.rejected;
+  }
+  return counts;
+}
+
+/// The PF-ODE drift of a batch of rows, each at its own time: one model call.
+class ChunkRhs final : public detail::BatchRhs {
+ public:
+  explicit ChunkRhs(ChunkContext& ctx) : ctx_(ctx), dynamics_(ReverseDynamics::probability_flow(ctx.sde())) {}
+  void operator()(const ConstVectorRef& t, const ConstMatrixRef& z, MatrixRef dzdt,
+                  std::span<const Eigen::Index> rows, std::span<const std::size_t> steps,
+                  detail::RowFailures& failures) override {
+    score_.resize(z.rows(), z.cols());
+    ctx_.predict(Prediction::score, t, z, score_, steps, rows, [&](Eigen::Index k, const NonFiniteError& e) {
+      failures.fail(rows[static_cast<std::size_t>(k)], std::make_exception_ptr(e));
+    });
+    dynamics_.drift(t, z, score_, dzdt);
+  }
+
+ private:
+  ChunkContext& ctx_;
+  ReverseDynamics dynamics_;
+  Matrix score_;
+};
+
+void integrate_chunk(OdeintMethod method, ChunkContext& ctx, MatrixRef x, const AdaptiveTolerances& tol) {
+  const auto grid = ctx.grid();
+  const double t0 = grid.front(), t1 = adaptive_end(ctx.sde(), grid);
+  std::vector<AdaptiveCounts> counts(static_cast<std::size_t>(x.rows()));
+  if (t1 != t0) {  // t1 == t0: a one-step grid that ends at sigma = 0, only the last step remains
+    if (method == OdeintMethod::bulirsch_stoer) {
+      counts = each_row<BulirschStoerDriver>(ctx, x, t0, t1, tol);
+    } else {
+      const detail::RkPair pair = method == OdeintMethod::dopri5        ? detail::RkPair::dopri5
+                                  : method == OdeintMethod::cash_karp54 ? detail::RkPair::cash_karp54
+                                                                        : detail::RkPair::fehlberg78;
+      ChunkRhs rhs(ctx);
+      counts = detail::integrate_rk(pair, rhs, x, t0, t1, tol, ctx.first_row());
+    }
+  }
+  std::vector<std::size_t> steps;
+  AdaptiveCounts total;
+  for (const auto& c : counts) {
+    steps.push_back(c.accepted);
+    total.accepted += c.accepted;
+    total.rejected += c.rejected;
   }
   if (ends_noiseless(ctx.sde(), grid)) {
     finish_noiseless(ctx, x, steps);
@@ -438,14 +431,7 @@ void OdeintRk4::run(ChunkContext& ctx, MatrixRef x) const {
 OdeintAdaptive::OdeintAdaptive(OdeintMethod method, AdaptiveTolerances tolerances)
     : method_(method), tol_(tolerances), traits_(adaptive_traits(method)) {}
 
-void OdeintAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
-  switch (method_) {
-    case OdeintMethod::dopri5: integrate_rows<Dopri5Driver>(ctx, x, tol_); break;
-    case OdeintMethod::cash_karp54: integrate_rows<CashKarpDriver>(ctx, x, tol_); break;
-    case OdeintMethod::fehlberg78: integrate_rows<Fehlberg78Driver>(ctx, x, tol_); break;
-    case OdeintMethod::bulirsch_stoer: integrate_rows<BulirschStoerDriver>(ctx, x, tol_); break;
-  }
-}
+void OdeintAdaptive::run(ChunkContext& ctx, MatrixRef x) const { integrate_chunk(method_, ctx, x, tol_); }
 
 }  // namespace tweedie::solvers
 

@@ -6,6 +6,8 @@
 
 #include <tweedie/sampler.hpp>
 
+#include "adaptive_control.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -16,32 +18,15 @@ namespace tweedie::solvers {
 
 // ---- shared by the adaptive samplers (odeint steppers and adaptive-sde) -------------------
 
-/// --rtol, --atol and --max-steps as an adaptive sampler reads them.
-struct AdaptiveTolerances {
-  double rtol = 1e-5;
-  double atol = 1e-5;
-  std::size_t max_steps = 100000;  ///< step attempts (accepted + rejected) allowed per sample
-};
+using detail::AdaptiveCounts;
+using detail::AdaptiveTolerances;
+using detail::StepSizeUnderflowError;
+using detail::min_step;
+
 /// Reads rtol (>= 0), atol (> 0) and max_steps (>= 1) with the given defaults; throws
 /// InvalidArgument naming the option. A NaN default atol stays NaN when --atol is not given (the
 /// sampler then chooses it at run time).
 AdaptiveTolerances read_tolerances(const SamplerOptions& options, const AdaptiveTolerances& defaults);
-
-/// Thrown when a sample's step size falls below what its time can resolve (10 spacings of
-/// doubles at t, scipy's `min_step`) while the error estimate, finite, stays above the
-/// tolerance: a tolerance below the rounding error of the state, or a model that jumps in t or
-/// x. A StepLimitError, with its own message.
-class StepSizeUnderflowError final : public StepLimitError {
- public:
-  StepSizeUnderflowError(std::size_t sample, double t, double dt);
-  const char* what() const noexcept override { return message_.c_str(); }
-
- private:
-  std::string message_;
-};
-
-/// The smallest step an adaptive sampler may take at time t: 10 spacings of doubles (scipy).
-double min_step(double t);
 
 /// Where an adaptive sampler stops integrating: grid.back(), or grid[N-1] when the grid ends
 /// at sigma = 0 (EDM's t = 0, where the score does not exist); the sampler then takes the last
@@ -50,9 +35,8 @@ double adaptive_end(const Sde& sde, std::span<const double> grid);
 bool ends_noiseless(const Sde& sde, std::span<const double> grid);
 
 /// ctx.predict for rows given by their chunk index, each with its own time and its own step
-/// count for error messages (`steps[k]` for `rows[k]`): one batched call; if it reports a
-/// non-finite output, the offending row is evaluated again alone so that the error carries that
-/// sample's own step count.
+/// count for error messages (`steps[k]` for `rows[k]`): one batched call; the first row with a
+/// non-finite output is thrown for, with its own step count.
 void predict_rows(ChunkContext& ctx, Prediction want, const ConstVectorRef& t,
                   const ConstMatrixRef& x, MatrixRef out, std::span<const Eigen::Index> rows,
                   std::span<const std::size_t> steps);
@@ -63,22 +47,14 @@ void predict_rows(ChunkContext& ctx, Prediction want, const ConstVectorRef& t,
 /// One model evaluation per row; `steps[r]` is row r's step count for error messages.
 void finish_noiseless(ChunkContext& ctx, MatrixRef x, std::span<const std::size_t> steps);
 
-/// Step counts of one adaptive integration.
-struct AdaptiveCounts {
-  std::size_t accepted = 0, rejected = 0;
-};
-
 /// The right-hand side of a general ODE: rhs(z, dzdt, t, step) writes dz/dt at (z, t); `step` is
 /// the number of accepted steps so far (for error messages).
 using OdeFunction = std::function<void(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t,
                                        std::size_t step)>;
 
 /// Integrates z from t0 to t1 (either direction) in place with the same guarded controlled
-/// dopri5 loop as the `dopri5` sampler (initial step of Hairer-Norsett-Wanner, odeint's error
-/// checker and step adjuster, rejection of non-finite proposals, `min_step` floor, max_steps
-/// attempts; `sample` names the sample in the errors thrown). Used by the PF-ODE flows
-/// (src/pf_ode.cpp: encode, decode, log_likelihood), so that Boost.Odeint stays included by
-/// odeint.cpp alone. Returns {0, 0} when t1 == t0.
+/// dopri5 loop as the `dopri5` sampler, one sample alone through Boost.Odeint's stepper (the
+/// reference of the batched integrator, detail::integrate_rk). Returns {0, 0} when t1 == t0.
 AdaptiveCounts integrate_dopri5(const OdeFunction& rhs, Eigen::VectorXd& z, double t0, double t1,
                                 const AdaptiveTolerances& tol, std::uint64_t sample);
 
@@ -106,12 +82,12 @@ enum class OdeintMethod { dopri5, cash_karp54, fehlberg78, bulirsch_stoer };
 
 /// An adaptive odeint stepper on the PF-ODE from grid[0] to grid[N] (interior grid points are not
 /// visited: the stepper chooses its own steps; the last step is shortened to land on grid[N]
-/// exactly). The step loop is ours, around odeint's try_step (controlled_runge_kutta with
-/// odeint's error checker and step adjuster, or odeint's bulirsch_stoer), as integrate_adaptive
-/// would run it, plus the guards below. Differences from score_sde's ODE sampler (scipy RK45,
-/// rtol = atol = 1e-5, defaults kept), all deliberate:
-///  - each sample is integrated alone with its own error control, so its result does not depend
-///    on the batch (scipy integrates the flattened batch as one ODE with one RMS error norm);
+/// exactly). Each sample has its own step size and error control, with odeint's error checker
+/// and step adjuster (controlled_runge_kutta, or odeint's bulirsch_stoer), as integrate_adaptive
+/// would run it, plus the guards of detail::StepControl. Differences from score_sde's ODE sampler
+/// (scipy RK45, rtol = atol = 1e-5, defaults kept), all deliberate:
+///  - each sample is integrated with its own error control, so its result does not depend on
+///    the batch (scipy integrates the flattened batch as one ODE with one RMS error norm);
 ///  - odeint's error norm and controller: max over components of |err_i| / (atol + rtol (|x_i| +
 ///    |dt| |dxdt_i|)), reject if > 1 with dt *= max(0.9 err^(-1/(q-1)), 0.2), grow only if
 ///    err < 0.5 (at most x4.5); step counts differ from scipy's;
@@ -123,9 +99,11 @@ enum class OdeintMethod { dopri5, cash_karp54, fehlberg78, bulirsch_stoer };
 ///    StepSizeUnderflowError otherwise); more than max_steps attempts (accepted + rejected)
 ///    throw StepLimitError;
 ///  - a grid ending at sigma = 0 stops at grid[N-1] and takes `finish_noiseless`.
-/// The model is evaluated one sample (one row) at a time: simple and chunk-independent, but a
-/// model that is cheaper per row in batches (any network, the exact mixture's 24-row tiles) runs
-/// far below its batched throughput.
+/// dopri5, cash-karp54 and fehlberg78 run every row of the chunk together (detail::integrate_rk:
+/// one model call per stage on all rows still running, each at its own time), in odeint's
+/// arithmetic, so each sample's result is bitwise that of the sample integrated alone.
+/// bulirsch-stoer, whose extrapolation depth and evaluations per attempt vary per sample,
+/// integrates one sample at a time through odeint's own stepper (one-row model calls).
 class OdeintAdaptive final : public Sampler {
  public:
   OdeintAdaptive(OdeintMethod method, AdaptiveTolerances tolerances);

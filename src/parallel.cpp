@@ -7,11 +7,19 @@
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 
+#include <atomic>
+#include <exception>
+#include <mutex>
+
 namespace tweedie {
 
 void Execution::validate() const {
-  if (threads < 0) throw InvalidArgument(fmt::format("threads = {} must be >= 0", threads));
-  if (chunk_rows < 1) throw InvalidArgument("chunk_rows must be at least 1");
+  if (threads < 0 || threads > max_threads) {
+    throw InvalidArgument(fmt::format("threads = {} must be in 0..{}", threads, max_threads));
+  }
+  if (chunk_rows < 1 || chunk_rows > max_chunk_rows) {
+    throw InvalidArgument(fmt::format("chunk_rows = {} must be in 1..{}", chunk_rows, max_chunk_rows));
+  }
 }
 
 void for_each_chunk(std::size_t n, const Execution& execution,
@@ -30,15 +38,32 @@ void for_each_chunk(std::size_t n, const Execution& execution,
     for (std::size_t c = 0; c < chunks; ++c) run(c);
     return;
   }
+  // The error reported is the one of the lowest failing chunk, whatever the thread count: every
+  // chunk before it runs to completion, chunks after a failure are skipped.
+  std::mutex failure_mutex;
+  std::atomic<std::size_t> first_failure{chunks};
+  std::exception_ptr failure;
   tbb::task_arena arena(threads);
   arena.execute([&] {
     tbb::parallel_for(
         tbb::blocked_range<std::size_t>(0, chunks, 1),
         [&](const tbb::blocked_range<std::size_t>& r) {
-          for (std::size_t c = r.begin(); c != r.end(); ++c) run(c);
+          for (std::size_t c = r.begin(); c != r.end(); ++c) {
+            if (c > first_failure.load()) continue;
+            try {
+              run(c);
+            } catch (...) {
+              std::lock_guard lock(failure_mutex);
+              if (c < first_failure.load()) {
+                first_failure = c;
+                failure = std::current_exception();
+              }
+            }
+          }
         },
         tbb::simple_partitioner());
   });
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace tweedie

@@ -2,6 +2,16 @@
 
 namespace tweedie {
 
+void ReverseDynamics::drift(const ConstVectorRef& t, const ConstMatrixRef& x,
+                            const ConstMatrixRef& score, MatrixRef out) const {
+  Eigen::ArrayXd f(t.size()), c(t.size());
+  for (Eigen::Index k = 0; k < t.size(); ++k) {
+    f(k) = sde_.f(t(k));
+    c(k) = score_factor_ * sde_.g2(t(k));
+  }
+  out = (x.array().colwise() * f - score.array().colwise() * c).matrix();
+}
+
 void ReverseDynamics::drift(double t, const ConstMatrixRef& x, const ConstMatrixRef& score,
                             MatrixRef out) const {
   out = sde_.f(t) * x - (score_factor_ * sde_.g2(t)) * score;

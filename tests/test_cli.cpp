@@ -104,8 +104,8 @@ TEST_CASE("bad arguments exit with status 2, one line, and no output file") {
   check_refused(ring + " --t-end 2" + out, "t_end = 2 is outside");
   check_refused(ring + " --sde vp --sigma-max 3" + out, "--sigma-max does not apply to the vp family");
   check_refused(ring + " --grid cubic" + out, "unknown grid 'cubic'");
-  check_refused(ring + " --seed 4294967296" + out, "does not fit in 32 bits");
-  check_refused(ring + " --threads -2" + out, "threads = -2");
+  check_refused(ring + " --seed 4294967296" + out, "--seed: must be an integer in 0..4294967295");
+  check_refused(ring + " --threads -2" + out, "--threads: must be an integer in 0..1024, got '-2'");
   check_refused("sample --target missing.json" + out, "cannot open target file 'missing.json'");
   check_refused("sample --target builtin:disc" + out, "unknown built-in target");
   check_refused(ring + " --init " + dir.file("none.npy") + out, "cannot open the file");

@@ -1,4 +1,5 @@
 // .npy and CSV files: round trips, the format's header, refusals, atomic writes.
+#include "npy_util.hpp"
 #include "test_util.hpp"
 
 #include <tweedie/npy.hpp>
@@ -17,26 +18,11 @@
 using tweedie::InvalidArgument;
 using tweedie::Matrix;
 using tweedie::test::bitwise_equal;
+using tweedie::test::write_raw_npy;
 using tweedie::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A version 1.0 .npy file with the given header dictionary and data bytes, padded as the format
-// asks (magic + version + length + header + '\n' a multiple of 64 bytes).
-void write_raw_npy(const std::string& path, const std::string& dict, const void* data,
-                   std::size_t bytes) {
-  std::string header = dict;
-  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
-  header.push_back('\n');
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
-                                static_cast<unsigned char>(header.size() >> 8)};
-  out.write(reinterpret_cast<const char*>(len), 2);
-  out << header;
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -142,12 +128,12 @@ TEST_CASE("malformed .npy files are refused with a message naming the problem") 
     CHECK_THROWS_WITH_AS(tweedie::read_npy(dir.file(name)), doctest::Contains(name.c_str()),
                          InvalidArgument);
   };
-  refused("fortran.npy", "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }", 48,
-          "Fortran-order");
-  refused("big_endian.npy", "{'descr': '>f8', 'fortran_order': False, 'shape': (2, 3), }", 48,
-          "dtype '>f8'");
-  refused("int.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", 24,
-          "dtype '<i4'");
+  refused("complex.npy", "{'descr': '<c16', 'fortran_order': False, 'shape': (1, 3), }", 48,
+          "dtype '<c16'");
+  refused("half.npy", "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }", 12,
+          "dtype '<f2'");
+  refused("struct.npy", "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2,), }", 16,
+          "structured");
   refused("truncated.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", 40,
           "truncated data");
   refused("no_shape.npy", "{'descr': '<f8', 'fortran_order': False, }", 48, "'shape'");
@@ -236,11 +222,16 @@ TEST_CASE("write_csv writes 17 significant digits that parse back to the same do
   CHECK(entries(dir.path()) == std::vector<std::string>{"m.csv"});
 }
 
-TEST_CASE("write_matrix chooses CSV for .csv names and .npy otherwise") {
+TEST_CASE("write_matrix chooses CSV for .csv names, .npy for .npy and refuses other names") {
   TempDir dir;
   const Matrix m = awkward_values();
   tweedie::write_matrix(dir.file("a.csv"), m);
-  tweedie::write_matrix(dir.file("a.out"), m);
+  tweedie::write_matrix(dir.file("a.npy"), m);
   CHECK(slurp(dir.file("a.csv")).rfind("0.10000000000000001,", 0) == 0);
-  CHECK(bitwise_equal(tweedie::read_npy_matrix(dir.file("a.out")), m));
+  CHECK(bitwise_equal(tweedie::read_npy_matrix(dir.file("a.npy")), m));
+  CHECK_THROWS_WITH_AS(tweedie::write_matrix(dir.file("a.txt"), m),
+                       doctest::Contains("unknown extension '.txt' (expected .npy or .csv"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(tweedie::write_matrix(dir.file("out"), m), doctest::Contains("no extension"),
+                       InvalidArgument);
+  CHECK(dir.files() == 2);
 }

@@ -17,6 +17,9 @@ class ReverseDynamics {
 
   /// out = f(t) x - c g(t)^2 score (out may alias x or score).
   void drift(double t, const ConstMatrixRef& x, const ConstMatrixRef& score, MatrixRef out) const;
+  /// The same with one time per row (row k at t(k)), with the arithmetic of the one-time form.
+  void drift(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& score,
+             MatrixRef out) const;
   /// One explicit step of the drift over dt (< 0 going back): x += drift(t, x, score) dt, in place.
   void euler_step(double t, double dt, const ConstMatrixRef& score, MatrixRef x) const;
   /// g(t): multiplies dW_bar; 0 for the probability-flow ODE.

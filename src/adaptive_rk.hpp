@@ -1,0 +1,44 @@
+// Embedded Runge-Kutta pairs (Dormand-Prince 5(4), Cash-Karp 5(4), Fehlberg 7(8)) on all the rows
+// of a chunk at once, each row with its own time, step and error control: the integrator of the
+// adaptive odeint samplers and of the PF-ODE flows (encode, decode, log_likelihood).
+#pragma once
+
+#include "adaptive_control.hpp"
+
+#include <tweedie/types.hpp>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace tweedie::detail {
+
+enum class RkPair { dopri5, cash_karp54, fehlberg78 };
+
+/// The right-hand side of a batch of rows: dzdt.row(k) = f(t(k), z.row(k)) for the chunk row
+/// rows[k], whose accepted steps so far are steps[k] (for error messages). A row whose
+/// evaluation fails is reported with failures.fail(rows[k], error) (its dzdt row is then
+/// ignored); anything thrown instead stops the whole chunk.
+class BatchRhs {
+ public:
+  virtual ~BatchRhs() = default;
+  virtual void operator()(const ConstVectorRef& t, const ConstMatrixRef& z, MatrixRef dzdt,
+                          std::span<const Eigen::Index> rows, std::span<const std::size_t> steps,
+                          RowFailures& failures) = 0;
+};
+
+/// Integrates every row of z from t0 to t1 (either direction) in place, each as the per-sample
+/// controlled stepper of Boost.Odeint would (controlled_runge_kutta with its default error
+/// checker and step adjuster, in the same arithmetic, so the results are bitwise those of one
+/// row integrated alone), plus the guards of StepControl: the initial step of Hairer, Norsett &
+/// Wanner (scipy's select_initial_step, one more evaluation), the last step shortened to land on
+/// t1 exactly, a non-finite error estimate or proposal rejected with the step divided by 5, the
+/// step-size floor and the step cap (max_steps attempts). Each stage is one call of `rhs` on
+/// every row still running (cash-karp54 and fehlberg78 evaluate f at the start of a step after
+/// an accepted one: one more call on those rows). Row r is the sample first_sample + r in the
+/// errors; the lowest failing row's error is thrown once the rows below it are done. Returns the
+/// steps of every row ({0, 0} when t1 == t0).
+std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z, double t0, double t1,
+                                         const AdaptiveTolerances& tol, std::uint64_t first_sample);
+
+}  // namespace tweedie::detail

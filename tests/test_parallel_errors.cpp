@@ -1,0 +1,96 @@
+// Errors in parallel runs: the same error whatever the thread count (the lowest failing chunk),
+// and a model's own exception ends the run with its type, no hang and no std::terminate (issue 12).
+#include "sampling_util.hpp"
+
+#include <tweedie/tweedie.hpp>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace tweedie;
+
+TEST_CASE("for_each_chunk rethrows the error of the lowest failing chunk; every chunk before it runs") {
+  for (int threads : {1, 2, 4}) {
+    for (int repeat = 0; repeat < 20; ++repeat) {
+      CAPTURE(threads);
+      std::vector<std::atomic<bool>> ran(100);
+      try {
+        for_each_chunk(100, {threads, 1}, [&](std::size_t begin, std::size_t) {
+          ran[begin] = true;
+          // The later failure comes first in time, so "first thrown" would report it.
+          if (begin == 60) throw std::runtime_error("chunk 60");
+          if (begin == 17) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            throw std::runtime_error("chunk 17");
+          }
+        });
+        FAIL("no error");
+      } catch (const std::runtime_error& e) {
+        CHECK(std::string(e.what()) == "chunk 17");
+      }
+      for (std::size_t c = 0; c <= 17; ++c) CHECK(ran[c]);
+    }
+  }
+}
+
+TEST_CASE("a non-finite sample in a 2-thread run is always the lowest failing index") {
+  const VpSde sde;
+  const GaussianMixture target = test::random_mixture(4, 3, 5);
+  const auto exact = exact_model(target, sde);
+  const std::vector<double> grid = make_grid(sde, {.steps = 10});
+  Matrix init = sample_prior(sde, 4, 4096, 0, PhiloxNoise(2));
+  const double marker = 77.5;
+  // Both fail at step 0; with 2 threads the second starts near the middle (chunk 128 of 256), so
+  // 2040's chunk (127) often fails first in time: the error must still name 40.
+  init(40, 1) = marker;
+  init(2040, 1) = marker;
+  const auto poisoned = make_model(Prediction::score, 4, [&](const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) {
+    exact->evaluate(t, x, out);
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      if (x(i, 1) == marker) out(i, 1) = std::nan("");
+    }
+  });
+  SampleOptions o;
+  o.init = &init;
+  o.execution = {2, 16};
+  for (int repeat = 0; repeat < 20; ++repeat) {
+    try {
+      sample(sde, *poisoned, *make_sampler("euler"), grid, o);
+      FAIL("no error");
+    } catch (const NonFiniteError& e) {
+      CHECK(e.sample() == 40);
+    }
+  }
+}
+
+TEST_CASE("a model that throws in a 2-thread run ends it with its exception, any type") {
+  const VpSde sde;
+  const std::vector<double> grid = make_grid(sde, {.steps = 10});
+  SampleOptions o;
+  o.num_samples = 2000;
+  o.execution = {2, 8};
+  const auto throwing = make_model(Prediction::score, 3, [](const ConstVectorRef&, const ConstMatrixRef&, MatrixRef) {
+    throw std::runtime_error("the network failed");
+  });
+  CHECK_THROWS_WITH_AS(sample(sde, *throwing, *make_sampler("em"), grid, o), "the network failed",
+                       std::runtime_error);
+  const auto throwing_int = make_model(Prediction::score, 3, [](const ConstVectorRef&, const ConstMatrixRef&, MatrixRef) {
+    throw 42;
+  });
+  CHECK_THROWS_AS(sample(sde, *throwing_int, *make_sampler("em"), grid, o), int);
+  // Exceptions from some chunks only, the others finishing: the run still ends with the error.
+  std::atomic<int> calls{0};
+  const auto sometimes = make_model(Prediction::score, 3, [&](const ConstVectorRef& t, const ConstMatrixRef&, MatrixRef out) {
+    out.setZero();
+    if (++calls % 7 == 0 && t(0) < 0.5) throw std::logic_error("sometimes");
+  });
+  CHECK_THROWS_AS(sample(sde, *sometimes, *make_sampler("em"), grid, o), std::logic_error);
+}
