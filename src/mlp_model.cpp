@@ -39,16 +39,19 @@ void MlpModel::check(const ModelInput& in, Eigen::Index cols, std::string_view w
     throw InvalidArgument(fmt::format("network {} of {} columns, expected {}", what, cols, spec_.dim));
   }
   const Conditioning& c = spec_.conditioning;
-  if (c.classes == 0) return;
+  if (!c.conditional()) return;
+  if (in.labels.empty()) {
+    if (c.has_null_class()) return;  // every row is the null class
+    throw InvalidArgument("conditional network without a null class given no labels");
+  }
   if (static_cast<Eigen::Index>(in.labels.size()) != in.rows()) {
     throw InvalidArgument(fmt::format("conditional network given {} labels for {} rows", in.labels.size(), in.rows()));
   }
   for (std::size_t i = 0; i < in.labels.size(); ++i) {
-    const int y = in.labels[i];
-    if ((y < 0 || y >= c.classes) && (c.null_class < 0 || y != c.null_class)) {
-      throw InvalidArgument(fmt::format("row {}: label {} is outside the network's classes 0..{}{}", i, y,
+    if (!c.accepts(in.labels[i])) {
+      throw InvalidArgument(fmt::format("row {}: label {} is outside the network's classes 0..{}{}", i, in.labels[i],
                                         c.classes - 1,
-                                        c.null_class >= 0 ? fmt::format(" and null class {}", c.null_class) : ""));
+                                        c.has_null_class() ? fmt::format(" and null class {}", c.null_class) : ""));
     }
   }
 }

@@ -255,7 +255,8 @@ class NetworkImpl final : public MlpModel::Network {
     }
     sc.temb = *cur;
     if (spec_.conditioning.classes > 0) {
-      for (Eigen::Index i = 0; i < rows; ++i) sc.temb.row(i) += classes_.row(in.labels[r0 + i]);
+      const int null = spec_.conditioning.null_class;
+      for (Eigen::Index i = 0; i < rows; ++i) sc.temb.row(i) += classes_.row(in.label(r0 + i, null));
     }
   }
 

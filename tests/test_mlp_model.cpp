@@ -266,7 +266,11 @@ TEST_CASE("MlpModel refuses bad calls, naming what was wrong") {
   Matrix out(4, 4);
   Batch unlabelled = b;
   unlabelled.labels.clear();
-  CHECK_THROWS_WITH_AS(m->evaluate(unlabelled.input(), out), "conditional network given 0 labels for 4 rows",
+  CHECK_THROWS_WITH_AS(m->evaluate(unlabelled.input(), out),
+                       "conditional network without a null class given no labels", InvalidArgument);
+  Batch short_labels = b;
+  short_labels.labels.pop_back();
+  CHECK_THROWS_WITH_AS(m->evaluate(short_labels.input(), out), "conditional network given 3 labels for 4 rows",
                        InvalidArgument);
   b.labels[2] = 4;  // this network has no null class
   CHECK_THROWS_WITH_AS(m->evaluate(b.input(), out), "row 2: label 4 is outside the network's classes 0..3",
@@ -280,7 +284,11 @@ TEST_CASE("MlpModel refuses bad calls, naming what was wrong") {
   Batch e = read_batch("edm_precond").rows(0, 3);
   e.labels = {3, 3, 3};  // the null class
   Matrix o(3, 3);
-  CHECK_NOTHROW(null->evaluate(e.input(), o));
+  null->evaluate(e.input(), o);
+  // No labels: every row is the null class.
+  Matrix o_unlabelled(3, 3);
+  null->evaluate(e.t, e.x, o_unlabelled);
+  CHECK(test::bitwise_equal(o_unlabelled, o));
 }
 
 TEST_CASE("MlpModel refuses files that do not match their spec, naming the file and the tensor") {
