@@ -115,12 +115,13 @@ def heldout_path(out_dir, name):
 
 
 def write_heldout(out_dir, names=ALL):
-    """Writes <name>.heldout.npy (float64 rows) and digits.heldout_labels.npy (int64)."""
+    """Writes <name>.heldout.npy (float64 rows) and digits.heldout_labels.npy (float64 integers,
+    as tweedie's read_npy reads them)."""
     os.makedirs(out_dir, exist_ok=True)
     for name in names:
         if name == "digits":
             x, y = load(name, "heldout")
-            np.save(os.path.join(out_dir, "digits.heldout_labels.npy"), y)
+            np.save(os.path.join(out_dir, "digits.heldout_labels.npy"), y.astype(np.float64))
         else:
             x = load(name, "heldout")
         np.save(heldout_path(out_dir, name), x)

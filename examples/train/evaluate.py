@@ -94,6 +94,40 @@ def sample(predict, family, prediction, n, dim, steps=500, method="pf-heun", see
     return ((x + s * s * score(x, t_end)) / a).numpy()
 
 
+def floor_distribution(pool, n, pairs=10, seed=0, reference=None):
+    """SW2 between independent size-n draws of the data: `pairs` disjoint pairs of rows of
+    `pool` (or, with `reference`, draws of pool against that fixed set). Mean, sd and max."""
+    rng = np.random.default_rng(seed)
+    values = []
+    if reference is None:
+        perm = rng.permutation(len(pool))
+        if len(pool) < 2 * n * pairs:
+            raise ValueError("floor_distribution: the pool is too small for disjoint pairs")
+        for k in range(pairs):
+            a = pool[perm[2 * k * n:(2 * k + 1) * n]]
+            b = pool[perm[(2 * k + 1) * n:(2 * k + 2) * n]]
+            values.append(sliced_w2(a, b))
+    else:
+        for k in range(pairs):
+            values.append(sliced_w2(pool[rng.choice(len(pool), n, replace=False)], reference))
+    v = np.array(values)
+    return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)), "max": float(v.max()), "pairs": pairs}
+
+
+def ring_exact_score(family):
+    """predict(x, t, y) -> the exact score of the noised ring (for checking the samplers)."""
+    import datasets
+    means = torch.from_numpy(datasets.ring_means())
+
+    def predict(x, t, y):
+        a, s = family.alpha(t)[:, None], family.sigma(t)[:, None]
+        v = (a * datasets.RING_STD) ** 2 + s * s
+        diff = x[:, None, :] - a[:, None, :] * means[None]
+        w = torch.softmax(-(diff ** 2).sum(-1) / (2 * v), dim=1)
+        return -(w[:, :, None] * diff).sum(1) / v
+    return predict
+
+
 def mixture_entropy_ring(n=200_000, seed=0):
     """Differential entropy (nats) of the ring by Monte Carlo of -log p, with its standard error."""
     import datasets

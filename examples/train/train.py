@@ -15,7 +15,8 @@ Adam, linear warm-up then cosine decay of the learning rate, an exponential movi
 the weights (the exported weights). Fixed seeds and torch's deterministic algorithms.
 
 Writes, for --out models/NAME: NAME.safetensors (float32 weights, the spec in the metadata),
-NAME.pt (TorchScript, float32), the reference inputs and outputs NAME.ref_*.npy, and the model
+NAME.pt (TorchScript, float32), the reference inputs and outputs NAME.ref.{x,t,labels,out64,out32}.npy
+(the layout of tests/data/mlp), NAME.train.json (what was measured) and the model
 card NAME.md with the measured quality (evaluate.py).
 """
 import argparse
@@ -46,10 +47,10 @@ def parse_args(argv=None):
     p.add_argument("--embedding", default="sinusoidal", choices=["sinusoidal", "fourier"])
     p.add_argument("--embedding-dim", type=int, default=32)
     p.add_argument("--fourier-scale", type=float, default=16.0)
-    p.add_argument("--time-mlp", default="128,128", help="widths of the time MLP, comma-separated")
-    p.add_argument("--width", type=int, default=128)
+    p.add_argument("--time-mlp", default="64", help="widths of the time MLP, comma-separated")
+    p.add_argument("--width", type=int, default=64)
     p.add_argument("--blocks", type=int, default=3)
-    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--activation", default="silu", choices=list(tweedie_net.ACTIVATIONS))
     p.add_argument("--norm", action="store_true", help="LayerNorm at the start of each block")
     p.add_argument("--output-norm", action="store_true")
@@ -58,15 +59,15 @@ def parse_args(argv=None):
     p.add_argument("--time-sampling", default="uniform", choices=["uniform", "lognormal"])
     p.add_argument("--weighting", default="none", choices=["none", "edm"])
     p.add_argument("--label-dropout", type=float, default=0.15)
-    p.add_argument("--steps", type=int, default=20000)
-    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--steps", type=int, default=10000)
+    p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=500)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval-samples", type=int, default=5000)
-    p.add_argument("--eval-steps", type=int, default=500)
+    p.add_argument("--eval-steps", type=int, default=200)
     p.add_argument("--out", required=True, help="output prefix, e.g. models/ring")
     return p.parse_args(argv)
 
@@ -162,7 +163,7 @@ def train(spec, a):
 
     gen = torch.Generator().manual_seed(a.seed + 1)
     history = []
-    start = time.time()
+    start, cpu_start = time.time(), time.process_time()
     for step in range(a.steps):
         idx = torch.randint(0, x_train.shape[0], (a.batch,), generator=gen)
         x0 = x_train[idx]
@@ -183,8 +184,9 @@ def train(spec, a):
         if (step + 1) % max(1, a.steps // 20) == 0:
             print(f"step {step + 1}/{a.steps}  loss {np.mean(history[-500:]):.5f}  "
                   f"{time.time() - start:.0f} s", flush=True)
-    seconds = time.time() - start
-    return ema, {"train_seconds": seconds, "final_train_loss": float(np.mean(history[-1000:]))}
+    stats = {"train_seconds": time.time() - start, "train_cpu_seconds": time.process_time() - cpu_start,
+             "final_train_loss": float(np.mean(history[-1000:]))}
+    return ema, stats
 
 
 @torch.no_grad()
@@ -234,56 +236,61 @@ def export(ema, spec, a, card_meta):
     net32.eval()
     tweedie_net.export_torchscript(pt_path, net32, spec)
     x, t, labels = reference_inputs(spec, a)
-    s = tweedie_net.time_input(spec, t)
+    s = tweedie_net.time_input(spec, t)  # float64, then cast to the module's dtype (as C++ does)
     with torch.no_grad():
         out64 = net64(x, s, labels)
         out32 = net32(x.to(torch.float32), s.to(torch.float32), labels)
-    ref = {"x": x.numpy(), "t": t.numpy(), "s": s.numpy(), "out64": out64.numpy(),
-           "out32": out32.numpy()}
-    if labels is not None:
-        ref["labels"] = labels.numpy()
+    # The layout of tests/data/mlp (make_fixtures.py): labels as float64 integers, empty when
+    # unconditional; out32 (the float32 module) stored as float64.
+    ref = {"x": x.numpy(), "t": t.numpy(), "out64": out64.numpy(), "out32": out32.double().numpy(),
+           "labels": (labels.numpy() if labels is not None else np.zeros(0)).astype(np.float64)}
     for key, value in ref.items():
-        np.save(f"{prefix}.ref_{key}.npy", value)
+        np.save(f"{prefix}.ref.{key}.npy", value)
     return net64
 
 
 def model_quality(net64, spec, a):
-    """Samples from the model (two samplers) against held-out data, with the floor."""
+    """SW2 of samples from the model (two samplers) to held-out data, with the data's floor."""
     family = schedules.Family(spec["sde"])
     pred = spec["prediction"]
 
     def predict(x, t, y):
         return net64(x, tweedie_net.time_input(spec, t), y)
 
-    q = {}
+    q = {"eval_steps": a.eval_steps}
     if a.dataset == "digits":
         x_test, y_test = datasets.load("digits", "heldout")
         x_train, y_train = datasets.load("digits", "train")
-        labels = torch.from_numpy(y_test)
+        order = np.argsort(y_test, kind="stable")
         n = len(y_test)
-        # The floor: as many training images as test images, with the same label counts.
-        rng = np.random.default_rng(0)
-        pick = np.concatenate([rng.choice(np.flatnonzero(y_train == c), np.sum(y_test == c), replace=False)
-                               for c in range(10)])
-        q["floor"] = evaluate.sliced_w2(x_train[pick], x_test[np.argsort(y_test, kind="stable")])
-        ref_sorted = x_test[np.argsort(y_test, kind="stable")]
+        q["n"] = n
+        # The floor: SW2 of as many training images as there are test images to the test set.
+        q["floor"] = evaluate.floor_distribution(x_train, n, reference=x_test)
         for method in ("pf-heun", "em"):
             t0 = time.time()
-            xs = evaluate.sample(predict, family, pred, n, 64, steps=a.eval_steps // 2, method=method,
-                                 seed=7, labels=labels)
-            q[method] = evaluate.sliced_w2(xs[np.argsort(y_test, kind="stable")], ref_sorted)
+            xs = evaluate.sample(predict, family, pred, n, 64, steps=a.eval_steps, method=method,
+                                 seed=7, labels=torch.from_numpy(y_test))
+            q[method] = evaluate.sliced_w2(xs[order], x_test[order])
             q[method + "_seconds"] = time.time() - t0
-        q["n"] = n
+            np.save(f"/tmp/{os.path.basename(a.out)}.{method}.npy", xs)
         return q
     held = datasets.load(a.dataset, "heldout")
     n = min(a.eval_samples, held.shape[0] // 2)
-    q["floor"] = evaluate.sliced_w2(held[:n], held[n:2 * n])
-    for method in ("pf-heun", "em"):
-        t0 = time.time()
-        xs = evaluate.sample(predict, family, pred, n, 2, steps=a.eval_steps, method=method, seed=7)
-        q[method] = evaluate.sliced_w2(xs, held[:n])
-        q[method + "_seconds"] = time.time() - t0
     q["n"] = n
+    q["floor_heldout_halves"] = evaluate.sliced_w2(held[:n], held[n:2 * n])
+    q["floor"] = evaluate.floor_distribution(datasets.load(a.dataset, "train"), n)
+    samplers = [("pf-heun", predict, pred), ("em", predict, pred)]
+    if a.dataset == "ring":  # the same samplers on the exact score: what a perfect model scores
+        exact = evaluate.ring_exact_score(family)
+        samplers += [("exact-pf-heun", exact, "score"), ("exact-em", exact, "score")]
+    for name, fn, p in samplers:
+        t0 = time.time()
+        xs = evaluate.sample(fn, family, p, n, 2, steps=a.eval_steps, method=name.replace("exact-", ""), seed=7)
+        q[name] = evaluate.sliced_w2(xs, held[:n])
+        q[name + "_seconds"] = time.time() - t0
+        np.save(f"/tmp/{os.path.basename(a.out)}.{name}.npy", xs)
+    if a.dataset == "ring":
+        q["entropy_mc"], q["entropy_mc_se"] = evaluate.mixture_entropy_ring()
     return q
 
 
