@@ -92,6 +92,9 @@ def card(name, s, folder):
     lines.append("|---|---|")
     lines.append(f"| PF-ODE Heun | {q['pf-heun']:.4f} |")
     lines.append(f"| reverse SDE Euler-Maruyama | {q['em']:.4f} |")
+    if "pf-heun_accuracy" in q:
+        lines.append(f"| accuracy of digits_classifier on the samples (PF-ODE / SDE; labels as the test set) | "
+                     f"{q['pf-heun_accuracy']:.3f} / {q['em_accuracy']:.3f} |")
     if "exact-pf-heun" in q:
         lines.append(f"| exact score, PF-ODE Heun | {q['exact-pf-heun']:.4f} |")
         lines.append(f"| exact score, Euler-Maruyama | {q['exact-em']:.4f} |")
@@ -106,6 +109,14 @@ def card(name, s, folder):
         lines += ["", f"The ring's differential entropy: {q['entropy_mc']:.4f} +- {q['entropy_mc_se']:.4f} nats "
                   "(Monte Carlo of -log p over 200000 exact draws); ln 8 + ln(2 pi e 0.15^2) = 1.1231 for "
                   "separated components."]
+    lk = s.get("likelihood") or {}
+    if lk:
+        lines += ["", f"Log-likelihood: mean -log p_t_min(x) over {lk['rows']} held-out rows = "
+                  f"{lk['nll_mean']:.4f} +- {lk['nll_se']:.4f} nats (t_min = {lk['t_min']:g}; PF-ODE by Heun "
+                  f"with {lk['steps']} steps, exact divergence by autograd, evaluate.log_likelihood)."]
+        if "exact_nll_mean" in lk:
+            lines[-1] += (f" The exact noised ring gives {lk['exact_nll_mean']:.4f} on the same rows: the model's "
+                          f"excess is {lk['gap_mean']:.4f} +- {lk['gap_se']:.4f} nats (paired).")
     lines += ["", "## Reproduce", "", "```", s["command"], "```", ""]
     return "\n".join(lines)
 
@@ -135,8 +146,12 @@ def main():
               "(`NAME.md`: data, training, measured quality, the command).", "",
               "| model | dim | family | prediction | time input | classes | parameters | safetensors bytes | SW2 PF-ODE / SDE | SW2 floor |",
               "|---|---|---|---|---|---|---|---|---|---|"] + rows + [
-              "", "SW2: sliced Wasserstein-2 distance of samples (200-step Python samplers) to held-out data; the",
-              "floor is the same distance between two independent draws of the data of that size (see the cards).", ""]
+              "", "`digits_classifier.pt` (card `digits_classifier.md`, trained by `examples/train/classifier.py`) is",
+              "not a score network: a classifier of clean digits (TorchScript `forward(x) -> logits`,",
+              "`features(x)`) for the accuracy and a Frechet distance of digit samples.",
+              "", "SW2: sliced Wasserstein-2 distance of samples (Python samplers, steps in the cards) to held-out data; the",
+              "floor is the same distance between two independent draws of the data of that size (see the cards).",
+              "Check the exports against their references: `/usr/bin/python3 examples/train/check_exports.py models`.", ""]
     with open(os.path.join(folder, "README.md"), "w") as fh:
         fh.write("\n".join(readme))
 

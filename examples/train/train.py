@@ -62,13 +62,16 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval-samples", type=int, default=5000)
     p.add_argument("--eval-steps", type=int, default=200)
     p.add_argument("--out", required=True, help="output prefix, e.g. models/ring")
+    p.add_argument("--measure-only", action="store_true",
+                   help="re-measure the exported model at --out (likelihood; with --measure-quality also SW2)")
+    p.add_argument("--measure-quality", action="store_true")
     return p.parse_args(argv)
 
 
@@ -272,6 +275,11 @@ def model_quality(net64, spec, a):
                                  seed=7, labels=torch.from_numpy(y_test))
             q[method] = evaluate.sliced_w2(xs[order], x_test[order])
             q[method + "_seconds"] = time.time() - t0
+            classifier = os.path.join(os.path.dirname(a.out) or ".", "digits_classifier.pt")
+            if os.path.exists(classifier):  # classifier.py's net: how often samples show their label
+                with torch.no_grad():
+                    logits = torch.jit.load(classifier)(torch.from_numpy(xs).float())
+                q[method + "_accuracy"] = float((logits.argmax(1).numpy() == y_test).mean())
             np.save(f"/tmp/{os.path.basename(a.out)}.{method}.npy", xs)
         return q
     held = datasets.load(a.dataset, "heldout")
@@ -294,10 +302,49 @@ def model_quality(net64, spec, a):
     return q
 
 
+def model_likelihood(net64, spec, a, rows=1000, t_min=1e-3):
+    """Mean -log p_{t_min} of held-out rows by the PF-ODE with the exact divergence (2-D sets)."""
+    family = schedules.Family(spec["sde"])
+    if a.dataset == "digits":
+        return {}
+    held = datasets.load(a.dataset, "heldout")[:rows]
+    t_min = max(t_min, family.t_eps)
+
+    def predict(x, t, y):
+        return net64(x, tweedie_net.time_input(spec, t), y)
+
+    t0 = time.time()
+    nll = -evaluate.log_likelihood(predict, family, spec["prediction"], held, steps=a.eval_steps, t_min=t_min)
+    out = {"rows": rows, "t_min": t_min, "steps": a.eval_steps, "nll_mean": float(nll.mean()),
+           "nll_se": float(nll.std(ddof=1) / math.sqrt(rows)), "seconds": time.time() - t0}
+    if a.dataset == "ring":
+        exact = evaluate.ring_cross_entropy(family, held, t_min)
+        out["exact_nll_mean"] = float(exact.mean())
+        out["gap_mean"] = float((nll - exact).mean())
+        out["gap_se"] = float((nll - exact).std(ddof=1) / math.sqrt(rows))
+    return out
+
+
+def measure_only(a):
+    """Re-measures an exported model (a.out + .safetensors) into its .train.json."""
+    with open(a.out + ".train.json") as f:
+        stats = json.load(f)
+    spec = stats["spec"]
+    net64 = tweedie_net.load_network(a.out + ".safetensors").eval()
+    if "quality" not in stats or a.measure_quality:
+        stats["quality"] = model_quality(net64, spec, a)
+    stats["likelihood"] = model_likelihood(net64, spec, a)
+    with open(a.out + ".train.json", "w") as f:
+        json.dump(stats, f, indent=1, sort_keys=True)
+    print(json.dumps(stats["likelihood"], indent=1))
+
+
 def main(argv=None):
     a = parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
+    if a.measure_only:
+        return measure_only(a)
     spec = make_spec(a)
     command = "nice -n 10 /usr/bin/python3 examples/train/train.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     print(json.dumps(spec, sort_keys=True))
@@ -307,6 +354,7 @@ def main(argv=None):
     net64 = export(ema, spec, a, meta)
     stats["heldout_loss"] = heldout_loss(net64, spec, a)
     stats["quality"] = model_quality(net64, spec, a)
+    stats["likelihood"] = model_likelihood(net64, spec, a)
     stats["parameters"] = sum(p.numel() for p in ema.parameters())
     stats["command"] = command
     stats["spec"] = spec
