@@ -45,7 +45,7 @@ void MlpModel::check(const ModelInput& in, Eigen::Index cols, std::string_view w
   }
   for (std::size_t i = 0; i < in.labels.size(); ++i) {
     const int y = in.labels[i];
-    if ((y < 0 || y >= c.classes) && y != c.null_class) {
+    if ((y < 0 || y >= c.classes) && (c.null_class < 0 || y != c.null_class)) {
       throw InvalidArgument(fmt::format("row {}: label {} is outside the network's classes 0..{}{}", i, y,
                                         c.classes - 1,
                                         c.null_class >= 0 ? fmt::format(" and null class {}", c.null_class) : ""));

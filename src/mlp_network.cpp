@@ -106,8 +106,10 @@ class NetworkImpl final : public MlpModel::Network {
     freqs_.resize(half);
     if (spec.embedding == TimeEmbeddingKind::fourier) {
       const Tensor& w = r.take("time_embedding.W", {half});
-      // 2 pi W rounded once from double, as tweedie_net.TimeEmbedding does.
-      for (Eigen::Index k = 0; k < half; ++k) freqs_(k) = static_cast<S>(w.values[k] * (2.0 * std::numbers::pi));
+      // W in the precision, then 2 pi W in double rounded once, as tweedie_net.TimeEmbedding does.
+      for (Eigen::Index k = 0; k < half; ++k) {
+        freqs_(k) = static_cast<S>(static_cast<double>(static_cast<S>(w.values[k])) * (2.0 * std::numbers::pi));
+      }
     } else {
       for (Eigen::Index k = 0; k < half; ++k) {
         freqs_(k) = static_cast<S>(std::exp(-std::log(10000.0) * static_cast<double>(k) / static_cast<double>(half - 1)));

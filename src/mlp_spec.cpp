@@ -154,7 +154,7 @@ SdeSpec parse_sde(const Fields& top) {
   try {
     make_sde(s);  // the family's own checks (names and values)
   } catch (const InvalidArgument& e) {
-    f.fail("sde", e.what());
+    f.fail("sde:", e.what());
   }
   return s;
 }

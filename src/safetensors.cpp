@@ -82,8 +82,8 @@ Tensor read_entry(const std::string& source, const std::string& name, const Json
   }
   const Json& shape = info["shape"];
   if (!shape.is_array()) refuse_tensor(source, name, "shape is not a list");
-  // The element count is bounded by the buffer before it can overflow.
-  const std::uint64_t limit = buffer.size() / static_cast<std::uint64_t>(dtype->bytes);
+  // The byte count is computed without overflow (a larger one is refused below).
+  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() / static_cast<std::uint64_t>(dtype->bytes);
   std::uint64_t numel = 1;
   bool too_large = false;
   for (const Json& extent : shape) {
@@ -115,7 +115,7 @@ Tensor read_entry(const std::string& source, const std::string& name, const Json
     refuse_tensor(source, name,
                   fmt::format("data_offsets [{}, {}] hold {} bytes, but shape {} of {} needs {}", entry.begin,
                               entry.end, entry.end - entry.begin, shape.dump(), t.dtype,
-                              too_large ? std::string("more than the buffer")
+                              too_large ? std::string("more than 2^64")
                                         : std::to_string(numel * static_cast<std::uint64_t>(dtype->bytes))));
   }
   t.values.resize(numel);
