@@ -16,7 +16,7 @@ for m in $models; do
   case $m in
     ring) $PY $T/train.py --dataset ring --prediction noise --sde vp \
         --time-input scaled_t --time-scale 999 --embedding sinusoidal \
-        --steps 4000 --eval-steps 100 --seed 0 --threads 1 --out models/ring ;;
+        --steps 10000 --eval-steps 100 --seed 0 --threads 1 --out models/ring ;;
     moons) $PY $T/train.py --dataset moons --prediction data --sde vp \
         --time-input t --embedding fourier --fourier-scale 2 \
         --steps 4000 --eval-steps 100 --seed 0 --threads 1 --out models/moons ;;
