@@ -25,11 +25,15 @@ NOTES = {
     "digits": "**Known defect: deterministic sampling diverges.** Along the PF-ODE the mean norm of "
               "the samples grows from 8 (the prior) to about 31 between t = 0.8 and t = 0.3 (the data's "
               "norm is about 6), with 100 or 400 Heun steps alike, so it is the network and not the "
-              "discretisation: its noise prediction at high noise (eps MSE about 0.11 per coordinate, "
-              "which implies an x_0 error of sigma/alpha x 0.33, over 1 per pixel at t = 0.5) is too "
-              "crude for an ODE, while the reverse SDE's noise corrects it (SW2 near the floor, 96% "
-              "classifier accuracy). Use SDE samplers with this model; it was trained for 2500 steps "
-              "only because the shared machine gave it no more CPU (5000 steps did not finish).",
+              "discretisation. Its noise prediction is crude at high noise (the loss, averaged over t, "
+              "is 0.11 per coordinate; an eps error of 0.33 means an x_0 error of 0.33 sigma/alpha, "
+              "over 1 per pixel at t = 0.5), which the ODE follows and the reverse SDE's noise "
+              "corrects: SDE samples have SW2 0.092 against a floor of 0.065 and 96% classifier "
+              "accuracy. Use SDE samplers with this model. It was trained for 2500 steps only because "
+              "the shared machine gave it no more CPU (a 5000-step run did not finish in time). The "
+              "accuracies were measured after digits_classifier existed, by "
+              "`train.py --dataset digits --eval-steps 100 --measure-only --measure-quality --out models/digits` "
+              "(train_all.sh trains the classifier first, so a retrain measures them directly).",
     "moons": "**Under-trained**: SW2 is several times the floor (4000 steps of data prediction; the "
              "machine was shared). It is usable for tests of the plumbing (reference outputs, families, "
              "the data parameterisation), not as a faithful model of the moons.",

@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 PY="nice -n 10 /usr/bin/python3"
 T=examples/train
-models="${*:-ring moons swissroll checkerboard digits digits_classifier}"
+models="${*:-ring moons swissroll checkerboard digits_classifier digits}"
 
 $PY $T/datasets.py --out models
 
