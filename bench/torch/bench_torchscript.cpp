@@ -4,10 +4,14 @@
 // tests/torch/data in float64 and float32 (eps(x, t), d = 2, three dense layers).
 //
 //   sample/DTYPE/tbb:T/torch:K   one call of tweedie::sample per iteration
-// Counters: items_per_second = sample-steps per second (wall clock).
+// Counters: items_per_second = sample-steps per second (wall clock); CPU is the process's (all
+// threads); others_cores = CPU used by other processes meanwhile (bench_util.hpp's LoadMonitor).
 //
 // Run:  build/dev/bench/torch/bench_torchscript --benchmark_repetitions=3
 //         --benchmark_report_aggregates_only=true
+//       (TWEEDIE_BENCH_WAIT_IDLE=60 to start each benchmark on a quiet machine)
+#include "../bench_util.hpp"
+
 #include <tweedie/grid.hpp>
 #include <tweedie/sample.hpp>
 #include <tweedie/sampler.hpp>
@@ -33,10 +37,13 @@ void run(benchmark::State& state, const std::string& file, int tbb_threads, int 
   tweedie::SampleOptions o;
   o.num_samples = kSamples;
   o.execution = {.threads = tbb_threads, .chunk_rows = 256};
+  tweedie::bench::wait_until_idle();
+  const tweedie::bench::LoadMonitor load;
   for (auto _ : state) {
     auto result = tweedie::sample(vp, model, *sampler, grid, o);
     benchmark::DoNotOptimize(result.samples.data());
   }
+  state.counters["others_cores"] = load.others_cores();
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kSamples) * kSteps);
 }
 
@@ -49,7 +56,8 @@ const bool registered = [] {
                                        run(s, fmt::format("bench_mlp_{}.pt", dtype), tbb, torch_threads);
                                      })
             ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
+            ->UseRealTime()
+            ->MeasureProcessCPUTime();
       }
     }
   }

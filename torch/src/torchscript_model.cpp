@@ -11,6 +11,7 @@
 
 #include <mutex>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tweedie {
@@ -124,6 +125,14 @@ struct TorchScriptModel::Impl {
     return out;
   }
 
+  /// x as a leaf that requires grad, and forward(x) recorded by autograd (what jvp and vjp
+  /// differentiate; the caller enables grad mode).
+  std::pair<torch::Tensor, torch::Tensor> recorded_forward(const ModelInput& in) const {
+    auto x = rows(in.x).requires_grad_(true);
+    auto y = forward(in, x);
+    return {std::move(x), std::move(y)};
+  }
+
   static void to_matrix(const torch::Tensor& y, MatrixRef out) {
     const auto yd = y.detach().to(torch::kFloat64).contiguous();
     out = Eigen::Map<const Matrix>(yd.data_ptr<double>(), out.rows(), out.cols());
@@ -207,8 +216,7 @@ void TorchScriptModel::vjp(const ModelInput& in, const ConstMatrixRef& w, Matrix
   if (in.rows() == 0) return;
   const CallScope scope(impl_->threads);
   const torch::AutoGradMode grad_mode(true);
-  const auto x = impl_->rows(in.x).requires_grad_(true);
-  const auto y = impl_->forward(in, x);
+  const auto [x, y] = impl_->recorded_forward(in);
   // Rows do not interact, so the gradient of sum_i <w_i, y_i> in x_i is J_i^T w_i.
   const auto g = torch::autograd::grad({y}, {x}, {impl_->rows(w)}, false, false, true)[0];
   if (!g.defined()) {
@@ -222,8 +230,7 @@ void TorchScriptModel::jvp(const ModelInput& in, const ConstMatrixRef& v, Matrix
   if (in.rows() == 0) return;
   const CallScope scope(impl_->threads);
   const torch::AutoGradMode grad_mode(true);
-  const auto x = impl_->rows(in.x).requires_grad_(true);
-  const auto y = impl_->forward(in, x);
+  const auto [x, y] = impl_->recorded_forward(in);
   // The double-backward trick: g(u) = J^T u is linear in u, and d/du <g(u), v> = J v.
   const auto u = torch::zeros_like(y).requires_grad_(true);
   const auto g = torch::autograd::grad({y}, {x}, {u}, true, true, true)[0];
