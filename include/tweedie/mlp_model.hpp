@@ -1,0 +1,129 @@
+// MlpModel: an Eigen runtime for the score networks of examples/train/tweedie_net.py, stored as
+// safetensors with their architecture in the metadata (docs/models.md, "safetensors schema").
+#pragma once
+
+#include <tweedie/model.hpp>
+#include <tweedie/model_seam_tmp.hpp>  // TEMPORARY until main has the seam
+#include <tweedie/sde.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tweedie {
+
+/// The arithmetic a network is evaluated in; weights are converted once at load.
+enum class Precision { float64, float32 };
+std::string_view to_string(Precision p);
+Precision precision_from_string(std::string_view name);
+
+enum class Activation { silu, gelu, relu, tanh, none };  ///< gelu: the exact erf form
+std::string_view to_string(Activation a);
+
+/// The value s that a network receives for continuous time t (sigma from the family):
+/// t; scaled_t: scale t + shift; sigma; log_sigma: ln sigma; c_noise: ln(sigma) / 4.
+enum class TimeInputKind { t, scaled_t, sigma, log_sigma, c_noise };
+std::string_view to_string(TimeInputKind k);
+struct TimeInput {
+  TimeInputKind kind = TimeInputKind::t;
+  double scale = 1.0, shift = 0.0;  ///< only for scaled_t
+  /// s(t) for the family `sde` (the formulas of tweedie_net.time_input).
+  double operator()(const Sde& sde, double t) const;
+};
+
+enum class TimeEmbeddingKind { sinusoidal, fourier };
+std::string_view to_string(TimeEmbeddingKind k);
+
+/// The architecture of a network, as parsed from the "tweedie.mlp" metadata entry (version 1).
+struct MlpSpec {
+  static constexpr int version = 1;
+  Eigen::Index dim = 0;    ///< D
+  Eigen::Index width = 0;  ///< C, the residual stream
+  Prediction prediction = Prediction::noise;
+  SdeSpec sde;             ///< the family it was trained with (make_sde builds it)
+  TimeInput time_input;
+  std::optional<double> edm_sigma_data;  ///< EDM preconditioning when set
+  TimeEmbeddingKind embedding = TimeEmbeddingKind::sinusoidal;
+  Eigen::Index embedding_dim = 0;        ///< E (even)
+  std::vector<Eigen::Index> time_mlp_widths;  ///< empty: the embedding itself is the time vector
+  Activation time_mlp_activation = Activation::silu;
+  Conditioning conditioning;  ///< classes, and the null class (== classes) when the table has one
+  struct Block {
+    Eigen::Index hidden = 0;
+    Activation activation = Activation::silu;
+    bool norm = false;
+  };
+  std::vector<Block> blocks;
+  bool output_norm = false;
+  Activation output_activation = Activation::none;
+  double layer_norm_eps = 1e-5;
+
+  /// Width of the time(+class) vector that the blocks receive.
+  Eigen::Index time_width() const {
+    return time_mlp_widths.empty() ? embedding_dim : time_mlp_widths.back();
+  }
+  /// Parses and checks the JSON text of the metadata entry; `source` names the file in messages.
+  static MlpSpec parse(const std::string& json, const std::string& source);
+  /// One line: dimension, layers, prediction, family, time input (for `tweedie info --model`).
+  std::string description() const;
+};
+
+/// The metadata key under which a safetensors file holds its MlpSpec as JSON text.
+inline constexpr const char* mlp_metadata_key = "tweedie.mlp";
+
+struct MlpOptions {
+  Precision precision = Precision::float64;
+};
+
+/// A network of the tweedie.mlp schema evaluated with Eigen.
+///
+/// Rows are evaluated in fixed zero-padded tiles of rows, so each row's output (and JVP, VJP) is
+/// bitwise independent of the other rows of the call and of their number (batch_invariant()).
+/// Calls are const and reentrant: each thread has its own scratch, allocated at its first call,
+/// and no call allocates after that. The JVP (forward mode) and VJP (reverse mode) are exact
+/// derivatives in x at fixed t, through the EDM preconditioning when the spec has it.
+class MlpModel final : public ScoreModel {
+ public:
+  /// Loads the safetensors file at `path`: the spec from its metadata, then every tensor that
+  /// the spec implies, with its shape. A missing, unused or misshapen tensor, or a bad spec, is
+  /// refused with InvalidArgument naming the file (and the tensor).
+  static std::unique_ptr<MlpModel> load(const std::string& path, MlpOptions options = {});
+  ~MlpModel() override;
+
+  const MlpSpec& spec() const { return spec_; }
+  Precision precision() const { return precision_; }
+  /// The family the network was trained with (built from spec().sde).
+  const Sde& sde() const { return *sde_; }
+  /// spec().description() and the precision.
+  std::string description() const;
+
+  Prediction prediction() const override { return spec_.prediction; }
+  Eigen::Index dim() const override { return spec_.dim; }
+  Conditioning conditioning() const /*override*/ { return spec_.conditioning; }
+  bool batch_invariant() const /*override*/ { return true; }
+  void evaluate(const ModelInput& in, MatrixRef out) const /*override*/;
+  bool has_jvp() const override { return true; }
+  void jvp(const ModelInput& in, const ConstMatrixRef& v, MatrixRef out) const /*override*/;
+  bool has_vjp() const /*override*/ { return true; }
+  void vjp(const ModelInput& in, const ConstMatrixRef& w, MatrixRef out) const /*override*/;
+  // TEMPORARY: the current interface, until main has the seam.
+  void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
+    evaluate(ModelInput{t, x, {}, {}}, out);
+  }
+  void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v, MatrixRef out) const override {
+    jvp(ModelInput{t, x, {}, {}}, v, out);
+  }
+
+  class Network;  ///< the weights in one precision (src/mlp_network.hpp)
+
+ private:
+  MlpModel() = default;
+  void check(const ModelInput& in, Eigen::Index cols, std::string_view what) const;
+  MlpSpec spec_;
+  Precision precision_ = Precision::float64;
+  std::unique_ptr<Sde> sde_;
+  std::unique_ptr<Network> network_;
+};
+
+}  // namespace tweedie
