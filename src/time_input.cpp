@@ -2,8 +2,6 @@
 
 #include "names.hpp"
 
-#include <fmt/format.h>
-
 #include <cmath>
 
 namespace tweedie {
@@ -11,9 +9,10 @@ namespace tweedie {
 std::string_view to_string(TimeInputKind kind) {
   switch (kind) {
     case TimeInputKind::t: return "t";
-    case TimeInputKind::scaled_t: return "scaled-t";
+    case TimeInputKind::scaled_t: return "scaled_t";
     case TimeInputKind::sigma: return "sigma";
-    case TimeInputKind::c_noise: return "c-noise";
+    case TimeInputKind::log_sigma: return "log_sigma";
+    case TimeInputKind::c_noise: return "c_noise";
   }
   return "?";
 }
@@ -21,24 +20,19 @@ std::string_view to_string(TimeInputKind kind) {
 TimeInputKind time_input_from_string(std::string_view name) {
   return detail::from_name(name,
                            std::array{TimeInputKind::t, TimeInputKind::scaled_t, TimeInputKind::sigma,
-                                      TimeInputKind::c_noise},
+                                      TimeInputKind::log_sigma, TimeInputKind::c_noise},
                            "time input");
 }
 
 double TimeInput::operator()(const Sde& sde, double t) const {
   switch (kind) {
     case TimeInputKind::t: return t;
-    case TimeInputKind::scaled_t: return scale * t;
+    case TimeInputKind::scaled_t: return scale * t + shift;
     case TimeInputKind::sigma: return sde.sigma(t);
+    case TimeInputKind::log_sigma: return std::log(sde.sigma(t));
     case TimeInputKind::c_noise: return 0.25 * std::log(sde.sigma(t));
   }
   return t;
-}
-
-void TimeInput::validate() const {
-  if (kind == TimeInputKind::scaled_t && !(std::isfinite(scale) && scale > 0.0)) {
-    throw InvalidArgument(fmt::format("time scale = {} must be positive and finite", scale));
-  }
 }
 
 }  // namespace tweedie

@@ -5,6 +5,7 @@
 #include <tweedie/model.hpp>
 #include <tweedie/model_seam_tmp.hpp>  // TEMPORARY until main has the seam
 #include <tweedie/sde.hpp>
+#include <tweedie/time_input.hpp>
 
 #include <memory>
 #include <optional>
@@ -20,17 +21,6 @@ Precision precision_from_string(std::string_view name);
 
 enum class Activation { silu, gelu, relu, tanh, none };  ///< gelu: the exact erf form
 std::string_view to_string(Activation a);
-
-/// The value s that a network receives for continuous time t (sigma from the family):
-/// t; scaled_t: scale t + shift; sigma; log_sigma: ln sigma; c_noise: ln(sigma) / 4.
-enum class TimeInputKind { t, scaled_t, sigma, log_sigma, c_noise };
-std::string_view to_string(TimeInputKind k);
-struct TimeInput {
-  TimeInputKind kind = TimeInputKind::t;
-  double scale = 1.0, shift = 0.0;  ///< only for scaled_t
-  /// s(t) for the family `sde` (the formulas of tweedie_net.time_input).
-  double operator()(const Sde& sde, double t) const;
-};
 
 enum class TimeEmbeddingKind { sinusoidal, fourier };
 std::string_view to_string(TimeEmbeddingKind k);

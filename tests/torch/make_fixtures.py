@@ -9,14 +9,18 @@ conditional modules) and NAME.out.npy [B, D]: the module's output in its own dty
 network time s computed here in float64 from t with the family's sigma(t) (the formulas of
 include/tweedie/sde.hpp), then cast to the module's dtype as the C++ wrapper does.
 """
+import glob
+import json
 import math
 import os
+import sys
 from typing import Final
 
 import numpy as np
 import torch
 
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+HERE = os.path.join(ROOT, "tests", "torch", "data")
 B = 7  # rows of the reference inputs
 
 
@@ -38,11 +42,11 @@ def sigma_of(family, t, params):
 def network_time(kind, t, family, params, scale=999.0):
     if kind == "t":
         return t
-    if kind == "scaled-t":
+    if kind == "scaled_t":
         return scale * t
     if kind == "sigma":
         return sigma_of(family, t, params)
-    if kind == "c-noise":
+    if kind == "c_noise":
         return 0.25 * np.log(sigma_of(family, t, params))
     raise ValueError(kind)
 
@@ -160,11 +164,24 @@ class ConstantAttributes(torch.nn.Module):
     """Declares its conventions as TorchScript constants (Final) instead of attributes."""
     prediction: Final[str] = "data"
     sde: Final[str] = "edm"
-    time_input: Final[str] = "c-noise"
+    time_input: Final[str] = "c_noise"
     dim: Final[int] = 2
 
     def forward(self, x, s):
         return x / (1.0 + torch.exp(4.0 * s)[:, None])  # x / (1 + sigma)
+
+
+def export_mlp_fixtures():
+    """mlp_NAME.pt: the float64 networks of tests/data/mlp/NAME.f64.safetensors exported by
+    examples/train/tweedie_net.py's export_torchscript, for the test that TorchScriptModel and
+    MlpModel agree on the same weights (their inputs and outputs are tests/data/mlp's)."""
+    sys.path.insert(0, os.path.join(ROOT, "examples", "train"))
+    import tweedie_net as tn
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "mlp", "*.f64.safetensors"))):
+        name = os.path.basename(path)[:-len(".f64.safetensors")]
+        _, meta = tn.load_safetensors(path)
+        spec = json.loads(meta[tn.METADATA_KEY])
+        tn.export_torchscript(os.path.join(HERE, f"mlp_{name}.pt"), tn.load_network(path), spec)
 
 
 def main():
@@ -175,14 +192,14 @@ def main():
     # Unconditional, with attributes, one per time-input kind.
     make("vp_noise_t_f64", f64, 2, "vp", vp, "t",
          dict(prediction="noise", sde="vp", time_input="t", dim=2))
-    make("vp_noise_scaled_f64", f64, 3, "vp", vp, "scaled-t",
-         dict(prediction="noise", sde="vp", beta_min=0.1, beta_max=20.0, time_input="scaled-t",
+    make("vp_noise_scaled_f64", f64, 3, "vp", vp, "scaled_t",
+         dict(prediction="noise", sde="vp", beta_min=0.1, beta_max=20.0, time_input="scaled_t",
               time_scale=999.0, dim=3))
     make("ve_score_sigma_f32", f32, 2, "ve", ve, "sigma",
          dict(prediction="score", sde="ve", sigma_min=0.02, sigma_max=40.0, time_input="sigma",
               dim=2))
-    make("edm_data_cnoise_f64", f64, 2, "edm", {}, "c-noise",
-         dict(prediction="data", sde="edm", time_input="c-noise", dim=2))
+    make("edm_data_cnoise_f64", f64, 2, "edm", {}, "c_noise",
+         dict(prediction="data", sde="edm", time_input="c_noise", dim=2))
     # Without attributes: the conventions come from the load options.
     make("bare_f64", f64, 2, "vp", vp, "t", {})
     make("bare_f32", f32, 2, "vp", vp, "t", {})
@@ -205,6 +222,7 @@ def main():
     save("constant_attributes", torch.jit.script(ConstantAttributes()))
     with open(os.path.join(HERE, "not_a_module.pt"), "w") as f:
         f.write("this is not a TorchScript archive\n")
+    export_mlp_fixtures()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 // conflicts, its JVP and VJP against central differences, thread-count determinism through
 // tweedie::sample, and the errors of malformed or failing modules.
 #include <tweedie/grid.hpp>
+#include <tweedie/mlp_model.hpp>
 #include <tweedie/npy.hpp>
 #include <tweedie/sample.hpp>
 #include <tweedie/sampler.hpp>
@@ -212,11 +213,23 @@ TEST_CASE("what neither the attributes nor the options give is refused, naming t
   o.prediction = Prediction::noise;
   CHECK(contains(message_of_load("bare_f64.pt", o), "no time input"));
   o.time_input = TimeInputKind::c_noise;
-  CHECK(contains(message_of_load("bare_f64.pt", o), "the time input 'c-noise' needs the family's sigma(t)"));
+  CHECK(contains(message_of_load("bare_f64.pt", o), "the time input 'c_noise' needs the family's sigma(t)"));
   o.time_input = TimeInputKind::t;
   o.time_scale = 2.0;
-  CHECK(contains(message_of_load("bare_f64.pt", o), "time_scale = 2 applies only to the time input 'scaled-t'"));
+  CHECK(contains(message_of_load("bare_f64.pt", o),
+                 "time_scale = 2 and time_shift = 0 apply only to the time input 'scaled_t', not 't'"));
+  o.time_scale = 1.0;  // the identity is what exporters store for every kind: accepted
+  CHECK(TorchScriptModel(fixture("bare_f64.pt"), o).time_input().kind == TimeInputKind::t);
   o.time_scale.reset();
+  o.time_input = TimeInputKind::scaled_t;
+  CHECK(contains(message_of_load("bare_f64.pt", o), "the time input 'scaled_t' needs time_scale"));
+  o.time_scale = -1.0;
+  CHECK(contains(message_of_load("bare_f64.pt", o), "time_scale = -1 must be positive and finite"));
+  o.time_input = TimeInputKind::t;
+  o.time_scale.reset();
+  o.null_class = 0;
+  CHECK(contains(message_of_load("bare_f64.pt", o), "null_class = 0 is given for a module without classes"));
+  o.null_class.reset();
   o.sde = family("vp");
   o.sde->sigma_max = 3.0;
   CHECK(contains(message_of_load("bare_f64.pt", o), "--sigma-max does not apply to the vp family"));
@@ -344,5 +357,51 @@ TEST_CASE("a module that throws is reported with the file and the samples; NaN w
     while (grid[first_below] >= 0.3) ++first_below;
     CHECK(e.step() == first_below);
     CHECK(e.time() == grid[first_below]);
+  }
+}
+
+TEST_CASE("TorchScript exports of tweedie_net networks agree with MlpModel on the same weights") {
+  // mlp_NAME.pt is examples/train/tweedie_net.py's export_torchscript of
+  // tests/data/mlp/NAME.f64.safetensors: forward(x, s, y=None) with the spec as attributes.
+  for (const char* name : {"vp_sinusoidal", "ve_fourier", "subvp_cnoise", "cosine_conditional", "edm_precond",
+                           "vp_discrete_noblocks"}) {
+    CAPTURE(name);
+    const std::string mlp_data = std::string(TWEEDIE_TEST_DATA) + "/mlp/" + name;
+    const auto mlp = MlpModel::load(mlp_data + ".f64.safetensors");
+    const TorchScriptModel ts(fixture(std::string("mlp_") + name + ".pt"));
+    // The conventions read from the module's attributes are the spec's.
+    const auto& spec = mlp->spec();
+    CHECK(ts.prediction() == spec.prediction);
+    CHECK(ts.dim() == spec.dim);
+    CHECK(ts.conditioning().classes == spec.conditioning.classes);
+    CHECK(ts.conditioning().null_class == spec.conditioning.null_class);
+    CHECK(ts.time_input().kind == spec.time_input.kind);
+    CHECK(ts.time_input().scale == spec.time_input.scale);
+    CHECK(ts.time_input().shift == spec.time_input.shift);
+    REQUIRE(ts.sde_spec().has_value());
+    CHECK(ts.sde_spec()->family == spec.sde.family);
+    CHECK(ts.sde_spec()->sigma_max == spec.sde.sigma_max);
+    CHECK(ts.sde_spec()->beta_max == spec.sde.beta_max);
+    CHECK(ts.dtype() == "float64");
+
+    const Matrix x = read_npy_matrix(mlp_data + ".x.npy");
+    const auto tv = read_npy_vector(mlp_data + ".t.npy");
+    const Vector t = Eigen::Map<const Vector>(tv.data(), static_cast<Eigen::Index>(tv.size()));
+    std::vector<int> labels;
+    for (double y : read_npy(mlp_data + ".labels.npy").values) labels.push_back(static_cast<int>(y));
+    const ModelInput in{t, x, {}, labels};
+    Matrix a(x.rows(), x.cols()), b(x.rows(), x.cols());
+    ts.evaluate(in, a);
+    mlp->evaluate(in, b);
+    CHECK(row_relative_error(a, b) <= 1e-12);
+    // Their derivatives: autograd's double backward and MlpModel's forward mode.
+    test::Inputs rng(11);
+    const Matrix v = rng.uniform(x.rows(), x.cols(), -1.0, 1.0);
+    ts.jvp(in, v, a);
+    mlp->jvp(in, v, b);
+    CHECK(row_relative_error(a, b) <= 1e-12);
+    ts.vjp(in, v, a);
+    mlp->vjp(in, v, b);
+    CHECK(row_relative_error(a, b) <= 1e-12);
   }
 }

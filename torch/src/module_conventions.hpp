@@ -20,11 +20,15 @@ struct ModuleConventions {
   Conditioning conditioning;
 };
 
+/// Whether forward takes the labels y: not at all (x, s), as a Tensor (x, s, y), or as an
+/// Optional[Tensor] (x, s, y=None: the module is conditional when it declares classes).
+enum class LabelArgument { none, required, optional };
+
 /// Reads the attributes (or constants) of `module`, loaded from `file`, and merges them with
-/// `options`; `conditional` says whether forward takes labels. Throws InvalidArgument prefixed
+/// `options`. Throws InvalidArgument prefixed
 /// with the file on a wrongly typed or invalid value, on a disagreement (both values given),
 /// and on a missing prediction, time input or needed family.
-ModuleConventions read_conventions(const torch::jit::Module& module, bool conditional,
+ModuleConventions read_conventions(const torch::jit::Module& module, LabelArgument labels,
                                    const TorchScriptOptions& options, const std::string& file);
 
 }  // namespace tweedie::detail

@@ -60,7 +60,7 @@ struct TorchScriptModel::Impl {
   std::string file;  // path as text, for messages
   mutable torch::jit::Module module;  // forward is not const in libtorch's API; calls are thread-safe
   torch::Dtype dtype = torch::kFloat64;
-  bool conditional = false;
+  bool conditional = false;  // forward receives y
   detail::ModuleConventions conventions;
   int threads = 1;
 
@@ -162,9 +162,19 @@ TorchScriptModel::TorchScriptModel(const std::filesystem::path& path, const Torc
   const auto& args = schema.arguments();  // args[0] is self
   std::vector<std::string> names;
   for (std::size_t i = 1; i < args.size(); ++i) names.push_back(args[i].name() + ": " + args[i].type()->str());
-  bool tensors = true;
-  for (std::size_t i = 1; i < args.size(); ++i) tensors = tensors && args[i].type()->kind() == c10::TypeKind::TensorType;
-  if ((args.size() != 3 && args.size() != 4) || !tensors) {
+  auto is_tensor = [&](std::size_t i) { return args[i].type()->kind() == c10::TypeKind::TensorType; };
+  auto is_optional_tensor = [&](std::size_t i) {
+    const auto optional = args[i].type()->cast<c10::OptionalType>();
+    return optional && optional->getElementType()->kind() == c10::TypeKind::TensorType;
+  };
+  const bool xs = args.size() >= 3 && is_tensor(1) && is_tensor(2);
+  auto labels = detail::LabelArgument::none;
+  if (xs && args.size() == 4) {
+    labels = is_tensor(3) ? detail::LabelArgument::required
+             : is_optional_tensor(3) && args[3].default_value() ? detail::LabelArgument::optional
+                                                                : labels;
+  }
+  if (!xs || args.size() > 4 || (args.size() == 4 && labels == detail::LabelArgument::none)) {
     impl->refuse(fmt::format("forward must take tensors (x, s) or (x, s, y); it takes ({})", fmt::join(names, ", ")));
   }
   const auto& returns = schema.returns();
@@ -173,7 +183,6 @@ TorchScriptModel::TorchScriptModel(const std::filesystem::path& path, const Torc
     for (const auto& r : returns) types.push_back(r.type()->str());
     impl->refuse(fmt::format("forward must return one Tensor; it returns {}", fmt::join(types, ", ")));
   }
-  impl->conditional = args.size() == 4;
 
   std::optional<c10::ScalarType> dtype;
   auto visit = [&](const at::Tensor& p) {
@@ -191,7 +200,8 @@ TorchScriptModel::TorchScriptModel(const std::filesystem::path& path, const Torc
     impl->refuse(fmt::format("computes in {}; float32 and float64 are supported", c10::toString(impl->dtype)));
   }
 
-  impl->conventions = detail::read_conventions(impl->module, impl->conditional, options, impl->file);
+  impl->conventions = detail::read_conventions(impl->module, labels, options, impl->file);
+  impl->conditional = impl->conventions.conditioning.classes > 0;
   impl_ = std::move(impl);
 }
 

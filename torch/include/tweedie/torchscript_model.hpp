@@ -14,15 +14,16 @@
 namespace tweedie {
 
 /// The conventions of a TorchScript module that its attributes may leave out (what the CLI's
-/// --prediction, --sde with the family options, --time-input and --time-scale give). An unset
-/// field is "not given". A field given here and as a module attribute must agree.
+/// --prediction, --sde with the family options, --time-input, --time-scale and --time-shift
+/// give). An unset field is "not given". A field given here and as a module attribute must agree.
 struct TorchScriptOptions {
   std::optional<Prediction> prediction;
   /// The family the network was trained with: its name and the parameters given (unset ones take
   /// the module's attribute, else the family's default).
   std::optional<SdeSpec> sde;
   std::optional<TimeInputKind> time_input;
-  std::optional<double> time_scale;  ///< for scaled-t only (default 999)
+  std::optional<double> time_scale;  ///< scaled_t only (required there)
+  std::optional<double> time_shift;  ///< scaled_t only (default 0)
   std::optional<Eigen::Index> dim;
   std::optional<int> classes;
   std::optional<int> null_class;
@@ -32,13 +33,15 @@ struct TorchScriptOptions {
 };
 
 /// A TorchScript module whose `forward(x [B, D], s [B])`, or `forward(x, s, y [B] int64)` for a
-/// class-conditional module, returns the prediction [B, D]; s is the network's time input,
+/// class-conditional module (y may be Optional[Tensor] = None, as examples/train/tweedie_net.py
+/// exports every network), returns the prediction [B, D]; s is the network's time input,
 /// computed per row from the continuous t (TimeInput). The module's conventions are read from
 /// its attributes (or TorchScript constants) when present:
 ///   prediction: str (score|noise|data|velocity), sde: str (vp|subvp|ve|cosine|edm),
-///   beta_min, beta_max, sigma_min, sigma_max, cosine_s: float, time_input: str
-///   (t|scaled-t|sigma|c-noise), time_scale: float, dim: int, classes: int, null_class: int;
-/// otherwise from TorchScriptOptions. The arithmetic runs in the module's own dtype (that of its
+///   beta_min, beta_max, sigma_min, sigma_max, cosine_s: float (or under "sde" in a JSON `spec`
+///   attribute), time_input: str (t|scaled_t|sigma|log_sigma|c_noise), time_scale,
+///   time_shift: float, dim: int, classes: int (0: unconditional), null_class: int (-1: none);
+/// otherwise from TorchScriptOptions (docs/models.md, "TorchScript"). The arithmetic runs in the module's own dtype (that of its
 /// parameters and buffers, float32 or float64; float64 when it has none): inputs are converted
 /// to it, outputs back to double.
 ///
@@ -56,8 +59,9 @@ class TorchScriptModel final : public detail::SeamScoreModel {
   /// Loads `path`. Throws InvalidArgument naming the file when it does not load, when forward
   /// does not take (x, s) or (x, s, y) or does not return one tensor, when an attribute has the
   /// wrong type or value, when an attribute and an option disagree (the message gives both),
-  /// when the prediction or the time input is given neither way, or when the time input needs
-  /// the family (sigma, c-noise) and none is given.
+  /// when the prediction or the time input is given neither way, when the time input needs the
+  /// family (sigma, log_sigma, c_noise) and none is given, or when the labels of forward and the
+  /// number of classes do not go together.
   explicit TorchScriptModel(const std::filesystem::path& path, const TorchScriptOptions& options = {});
   ~TorchScriptModel() override;
   TorchScriptModel(const TorchScriptModel&) = delete;

@@ -3,23 +3,12 @@
 #pragma once
 
 #include <tweedie/model.hpp>
+#include <tweedie/model_seam_tmp.hpp>  // ModelInput, Conditioning (branch nets' copy)
 
 #include <cstdint>
 #include <span>
 
 namespace tweedie {
-
-struct ModelInput {
-  ConstVectorRef t;
-  ConstMatrixRef x;
-  std::span<const std::uint64_t> samples;
-  std::span<const int> labels;
-  Eigen::Index rows() const { return x.rows(); }
-};
-struct Conditioning {
-  int classes = 0;
-  int null_class = -1;
-};
 
 namespace detail {
 class SeamScoreModel : public ScoreModel {
