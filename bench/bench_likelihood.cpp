@@ -57,19 +57,18 @@ class TimedModel final : public ScoreModel {
   Prediction prediction() const override { return inner_->prediction(); }
   Eigen::Index dim() const override { return inner_->dim(); }
   bool has_divergence() const override { return true; }
-  void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
-    timed(x.rows(), [&] { inner_->evaluate(t, x, out); });
+  void evaluate(const ModelInput& in, MatrixRef out) const override {
+    timed(in.rows(), [&] { inner_->evaluate(in, out); });
   }
-  void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const override {
-    timed(x.rows(), [&] { inner_->score_divergence(t, x, out); });
+  void score_divergence(const ModelInput& in, VectorRef out) const override {
+    timed(in.rows(), [&] { inner_->score_divergence(in, out); });
   }
-  void evaluate_with_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
-                                VectorRef divergence) const override {
-    timed(x.rows(), [&] { inner_->evaluate_with_divergence(t, x, out, divergence); });
+  void evaluate_with_divergence(const ModelInput& in, MatrixRef out, VectorRef divergence) const override {
+    timed(in.rows(), [&] { inner_->evaluate_with_divergence(in, out, divergence); });
   }
   bool has_jvp() const override { return true; }
-  void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v, MatrixRef out) const override {
-    timed(x.rows(), [&] { inner_->jvp(t, x, v, out); });
+  void jvp(const ModelInput& in, const ConstMatrixRef& v, MatrixRef out) const override {
+    timed(in.rows(), [&] { inner_->jvp(in, v, out); });
   }
 
  private:

@@ -32,6 +32,7 @@ struct ElboCommand {
     o.draws = draws;
     o.seed = run.seed;
     o.execution = run.execution();
+    o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
     const auto start = std::chrono::steady_clock::now();
     const ElboResult r = elbo(*sde, *model, x, o);

@@ -24,7 +24,8 @@ struct FlowCommand {
     const GaussianMixture target = problem.load_target();
     const auto model = exact_model(target, *sde);
     const Matrix in = read_rows(in_path, encoding ? "--data" : "--latent", target.dim());
-    const FlowOptions o = flow.options(run);
+    FlowOptions o = flow.options(run);
+    o.labels = problem.labels.labels(static_cast<std::size_t>(in.rows()));
     const auto start = std::chrono::steady_clock::now();
     auto seconds = [&start] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -29,6 +29,7 @@ struct LikelihoodCommand {
     o.probes = probes;
     o.probe_kind = probe_kind_from_string(probe);
     o.seed = run.seed;
+    o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
     const auto start = std::chrono::steady_clock::now();
     const LikelihoodResult r = log_likelihood(*sde, *model, x, o);

@@ -85,6 +85,7 @@ struct SampleCommand {
     o.execution = run.execution();
     o.denoise = denoise;
     o.init = init ? &*init : nullptr;
+    o.labels = problem.labels.labels(init ? static_cast<std::size_t>(init->rows()) : count);
     const SampleResult r = sample(*sde, *model, *solver, times, o);
     write_output(out_path, r.samples);
     const std::string steps_text =

@@ -16,6 +16,7 @@ void ProblemOptions::add_to(CLI::App& app) {
   app.add_option("--sigma-min", sde.sigma_min, "VE sigma_min (0.01); EDM sigma_min (0.002)");
   app.add_option("--sigma-max", sde.sigma_max, "VE sigma_max (50); EDM sigma_max (80)");
   app.add_option("--cosine-s", sde.cosine_s, "cosine schedule offset s (0.008)");
+  labels.add_to(app);
 }
 
 std::unique_ptr<Sde> ProblemOptions::make_sde() const { return tweedie::make_sde(sde); }

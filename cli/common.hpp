@@ -3,6 +3,8 @@
 
 #include <tweedie/tweedie.hpp>
 
+#include "labels.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <memory>
@@ -11,10 +13,12 @@
 
 namespace tweedie::cli {
 
-/// --target and the family options (--sde --beta-min --beta-max --sigma-min --sigma-max --cosine-s).
+/// --target, the family options (--sde --beta-min --beta-max --sigma-min --sigma-max --cosine-s)
+/// and the class labels (--class, --labels).
 struct ProblemOptions {
   std::string target;
   SdeSpec sde;
+  LabelOptions labels;
   void add_to(CLI::App& app);
   std::unique_ptr<Sde> make_sde() const;
   /// A JSON target file, or "builtin:ring" (8 Gaussians of std 0.15 on a circle of radius 2).

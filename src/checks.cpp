@@ -51,4 +51,28 @@ void check_batch(const ScoreModel& model, const ConstMatrixRef& x, std::string_v
   }
 }
 
+void check_labels(const ScoreModel& model, std::span<const int> labels, std::size_t n,
+                  std::uint64_t first_sample) {
+  const Conditioning c = model.conditioning();
+  if (labels.empty()) {
+    if (c.conditional() && !c.has_null_class()) {
+      throw InvalidArgument(fmt::format(
+          "the model is conditional on {} classes and has no null class: give a label per sample", c.classes));
+    }
+    return;
+  }
+  if (!c.conditional()) throw InvalidArgument("labels were given but the model is not conditional");
+  if (labels.size() != n) {
+    throw InvalidArgument(fmt::format("{} labels given for {} samples", labels.size(), n));
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (c.accepts(labels[i])) continue;
+    const std::string range =
+        c.has_null_class() ? fmt::format("0 .. {}, or {} for none", c.classes - 1, c.null_class)
+                           : fmt::format("0 .. {}", c.classes - 1);
+    throw InvalidArgument(fmt::format("sample {}: label {} is not a class of the model ({})", first_sample + i,
+                                      labels[i], range));
+  }
+}
+
 }  // namespace tweedie::detail

@@ -6,6 +6,8 @@
 #include <tweedie/sde.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,5 +34,12 @@ void check_t_min(const Sde& sde, double t_min);
 /// model's dimension, at most max_samples rows, finite values (the first bad one named by row
 /// and column). Throws InvalidArgument.
 void check_batch(const ScoreModel& model, const ConstMatrixRef& x, std::string_view what);
+
+/// Checks per-sample class labels for `model`: empty, or one per sample, each a class of the
+/// model or its null class (the first bad one named by its global index first_sample + i). Labels
+/// for an unconditional model, and no labels for a conditional model without a null class, are
+/// refused. Throws InvalidArgument.
+void check_labels(const ScoreModel& model, std::span<const int> labels, std::size_t n,
+                  std::uint64_t first_sample = 0);
 
 }  // namespace tweedie::detail

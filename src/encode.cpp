@@ -25,8 +25,8 @@ namespace {
 FlowResult flow(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& start,
                 const FlowOptions& options, double t0, double t1) {
   const Eigen::Index d = start.cols();
-  detail::FlowRun run = detail::integrate_rows(start, 0, t0, t1, options, [&](std::uint64_t sample) {
-    return std::make_unique<detail::FlowSystem>(sde, model, d, sample);
+  detail::FlowRun run = detail::integrate_rows(start, 0, t0, t1, options, [&](std::uint64_t sample, int label) {
+    return std::make_unique<detail::FlowSystem>(sde, model, d, sample, label);
   });
   return {std::move(run.state), std::move(run.nfe), std::move(run.accepted_steps),
           std::move(run.rejected_steps)};

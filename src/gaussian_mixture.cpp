@@ -5,11 +5,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <numbers>
 #include <numeric>
+#include <span>
 #include <sstream>
+#include <vector>
 
 namespace tweedie {
 namespace {
@@ -148,30 +151,113 @@ void evaluate_all(const GaussianMixture& g, const Sde& sde, const ConstVectorRef
   }
 }
 
+// The mixture as a model. A labelled mixture holds the mixture of each class; rows are grouped
+// by label and each group is evaluated by its class's mixture (the whole batch at once when every
+// row shares one label). Gathering rows does not change their bits: each row goes through the
+// same fixed tiles whatever its neighbours.
 class MixtureScoreModel final : public ScoreModel {
  public:
-  MixtureScoreModel(GaussianMixture g, const Sde& sde) : g_(std::move(g)), sde_(sde) {}
+  MixtureScoreModel(GaussianMixture g, const Sde& sde) : g_(std::move(g)), sde_(sde) {
+    for (int y = 0; y < g_.classes(); ++y) by_class_.push_back(g_.conditional(y));
+  }
   Prediction prediction() const override { return Prediction::score; }
   Eigen::Index dim() const override { return g_.dim(); }
-  void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
-    g_.score(sde_, t, x, out);
+  Conditioning conditioning() const override {
+    if (g_.classes() == 0) return {};
+    return {.classes = g_.classes(), .null_class = g_.classes()};
+  }
+  bool batch_invariant() const override { return true; }
+  void evaluate(const ModelInput& in, MatrixRef out) const override {
+    for_each_class(in, [&](const GaussianMixture& g, const ModelInput& rows, Rows idx) {
+      if (idx.empty()) return g.score(sde_, rows.t, rows.x, out);
+      Matrix part(rows.rows(), rows.x.cols());
+      g.score(sde_, rows.t, rows.x, part);
+      scatter(part, idx, out);
+    });
   }
   bool has_divergence() const override { return true; }
-  void score_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, VectorRef out) const override {
-    g_.score_divergence(sde_, t, x, out);
+  void score_divergence(const ModelInput& in, VectorRef out) const override {
+    for_each_class(in, [&](const GaussianMixture& g, const ModelInput& rows, Rows idx) {
+      if (idx.empty()) return g.score_divergence(sde_, rows.t, rows.x, out);
+      Vector part(rows.rows());
+      g.score_divergence(sde_, rows.t, rows.x, part);
+      scatter(part, idx, out);
+    });
   }
-  void evaluate_with_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
-                                VectorRef divergence) const override {
-    g_.score_and_divergence(sde_, t, x, out, divergence);
+  void evaluate_with_divergence(const ModelInput& in, MatrixRef out, VectorRef divergence) const override {
+    for_each_class(in, [&](const GaussianMixture& g, const ModelInput& rows, Rows idx) {
+      if (idx.empty()) return g.score_and_divergence(sde_, rows.t, rows.x, out, divergence);
+      Matrix part(rows.rows(), rows.x.cols());
+      Vector div(rows.rows());
+      g.score_and_divergence(sde_, rows.t, rows.x, part, div);
+      scatter(part, idx, out);
+      scatter(div, idx, divergence);
+    });
   }
   bool has_jvp() const override { return true; }
-  void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v,
-           MatrixRef out) const override {
-    g_.score_jvp(sde_, t, x, v, out);
+  void jvp(const ModelInput& in, const ConstMatrixRef& v, MatrixRef out) const override {
+    for_each_class(in, [&](const GaussianMixture& g, const ModelInput& rows, Rows idx) {
+      if (idx.empty()) return g.score_jvp(sde_, rows.t, rows.x, v, out);
+      Matrix part(rows.rows(), rows.x.cols());
+      g.score_jvp(sde_, rows.t, rows.x, v(idx, Eigen::all), part);
+      scatter(part, idx, out);
+    });
   }
 
  private:
+  using Rows = std::span<const Eigen::Index>;  // the rows of a group; empty: all rows, in order
+
+  const GaussianMixture& mixture_of(int label) const {
+    if (label == g_.classes()) return g_;  // the null class (also the only one when unlabelled)
+    if (label < 0 || label > g_.classes()) {
+      throw InvalidArgument(fmt::format("label {} is not a class of the mixture (0 .. {}, or {} for none)",
+                                        label, g_.classes() - 1, g_.classes()));
+    }
+    return by_class_[static_cast<std::size_t>(label)];
+  }
+
+  // Calls apply(mixture, rows, idx) for each label present, in increasing label order.
+  template <class Apply>
+  void for_each_class(const ModelInput& in, Apply&& apply) const {
+    const int none = g_.classes();
+    if (!in.labels.empty() && static_cast<Eigen::Index>(in.labels.size()) != in.rows()) {
+      throw InvalidArgument(fmt::format("{} labels given for {} rows", in.labels.size(), in.rows()));
+    }
+    if (!in.labels.empty() && none == 0) {
+      throw InvalidArgument("the mixture has no \"classes\": it takes no labels");
+    }
+    const bool one_label = in.labels.empty() ||
+                           std::all_of(in.labels.begin(), in.labels.end(), [&](int y) { return y == in.labels[0]; });
+    if (one_label) return apply(mixture_of(in.label(0, none)), in, Rows{});
+    std::vector<int> present(in.labels.begin(), in.labels.end());
+    std::sort(present.begin(), present.end());
+    present.erase(std::unique(present.begin(), present.end()), present.end());
+    std::vector<Eigen::Index> idx;
+    for (int y : present) {
+      const GaussianMixture& g = mixture_of(y);
+      idx.clear();
+      for (Eigen::Index i = 0; i < in.rows(); ++i) {
+        if (in.labels[static_cast<std::size_t>(i)] == y) idx.push_back(i);
+      }
+      const Vector t = in.t(idx);
+      const Matrix x = in.x(idx, Eigen::all);
+      apply(g, ModelInput{t, x}, Rows(idx));
+    }
+  }
+
+  template <class Part, class Out>
+  static void scatter(const Part& part, Rows idx, Out& out) {
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      if constexpr (Part::ColsAtCompileTime == 1) {
+        out(idx[k]) = part(static_cast<Eigen::Index>(k));
+      } else {
+        out.row(idx[k]) = part.row(static_cast<Eigen::Index>(k));
+      }
+    }
+  }
+
   GaussianMixture g_;
+  std::vector<GaussianMixture> by_class_;
   const Sde& sde_;
 };
 
@@ -245,6 +331,62 @@ GaussianMixture::GaussianMixture(Vector weights, Matrix means, Matrix stds)
   weights_ /= weights_.sum();
 }
 
+GaussianMixture::GaussianMixture(Vector weights, Matrix means, Matrix stds, std::vector<int> classes)
+    : GaussianMixture(std::move(weights), std::move(means), std::move(stds)) {
+  if (static_cast<Eigen::Index>(classes.size()) != components()) {
+    throw InvalidArgument(fmt::format("Gaussian mixture: {} class labels for {} components",
+                                      classes.size(), components()));
+  }
+  const int count = classes.empty() ? 0 : *std::max_element(classes.begin(), classes.end()) + 1;
+  std::vector<bool> used(static_cast<std::size_t>(std::max(count, 0)), false);
+  for (std::size_t k = 0; k < classes.size(); ++k) {
+    if (classes[k] < 0) {
+      throw InvalidArgument(fmt::format("Gaussian mixture: classes[{}] = {} is negative", k, classes[k]));
+    }
+    used[static_cast<std::size_t>(classes[k])] = true;
+  }
+  for (int y = 0; y < count; ++y) {
+    if (!used[static_cast<std::size_t>(y)]) {
+      throw InvalidArgument(fmt::format(
+          "Gaussian mixture: no component has class {} (labels must be 0 .. {} with every label used)", y,
+          count - 1));
+    }
+  }
+  classes_ = std::move(classes);
+}
+
+GaussianMixture GaussianMixture::conditional(int y) const {
+  if (classes_.empty()) throw InvalidArgument("Gaussian mixture: the mixture has no classes");
+  if (y < 0 || y >= classes()) {
+    throw InvalidArgument(fmt::format("Gaussian mixture: class {} is not in 0 .. {}", y, classes() - 1));
+  }
+  std::vector<Eigen::Index> members;
+  for (std::size_t k = 0; k < classes_.size(); ++k) {
+    if (classes_[k] == y) members.push_back(static_cast<Eigen::Index>(k));
+  }
+  return GaussianMixture(weights_(members), means_(members, Eigen::all), stds_(members, Eigen::all));
+}
+
+void GaussianMixture::class_log_posterior(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                                          MatrixRef out) const {
+  if (classes_.empty()) throw InvalidArgument("Gaussian mixture: the mixture has no classes");
+  if (out.rows() != x.rows() || out.cols() != classes()) {
+    throw InvalidArgument(fmt::format("class_log_posterior: out is {} x {}, expected {} x {}", out.rows(),
+                                      out.cols(), x.rows(), classes()));
+  }
+  Vector total(x.rows()), part(x.rows());
+  log_density(sde, t, x, total);
+  for (int y = 0; y < classes(); ++y) {
+    // log sum_{k in y} w_k N_k = log W_y + log p_t(x | y), with W_y the class's total weight.
+    double weight = 0.0;
+    for (std::size_t k = 0; k < classes_.size(); ++k) {
+      if (classes_[k] == y) weight += weights_(static_cast<Eigen::Index>(k));
+    }
+    conditional(y).log_density(sde, t, x, part);
+    out.col(y) = (std::log(weight) + part.array() - total.array()).matrix();
+  }
+}
+
 GaussianMixture GaussianMixture::from_json(const std::string& text, const std::string& source) {
   nlohmann::json doc;
   try {
@@ -287,7 +429,24 @@ GaussianMixture GaussianMixture::from_json(const std::string& text, const std::s
   };
   check_count("dim", means.cols());
   check_count("n_components", means.rows());
-  return GaussianMixture(std::move(weights), std::move(means), std::move(stds));
+  if (!doc.contains("classes")) return GaussianMixture(std::move(weights), std::move(means), std::move(stds));
+  const auto& c = doc.at("classes");
+  if (!c.is_array() || static_cast<Eigen::Index>(c.size()) != means.rows()) {
+    bad(source, fmt::format("\"classes\" must be an array of {} integer labels, one per component",
+                            means.rows()));
+  }
+  std::vector<int> classes;
+  for (std::size_t k = 0; k < c.size(); ++k) {
+    if (!c[k].is_number_integer() || c[k].get<long long>() < 0 || c[k].get<long long>() >= means.rows()) {
+      bad(source, fmt::format("classes[{}] must be an integer label in 0 .. {}", k, means.rows() - 1));
+    }
+    classes.push_back(static_cast<int>(c[k].get<long long>()));
+  }
+  try {
+    return GaussianMixture(std::move(weights), std::move(means), std::move(stds), std::move(classes));
+  } catch (const InvalidArgument& e) {
+    bad(source, e.what());
+  }
 }
 
 GaussianMixture GaussianMixture::load(const std::string& path) {

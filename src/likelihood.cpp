@@ -75,9 +75,9 @@ DivergenceSource divergence_source(const ScoreModel& model, Divergence divergenc
 /// on z(d).
 class JointSystem final : public detail::FlowSystem {
  public:
-  JointSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t sample,
+  JointSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t sample, int label,
               DivergenceSource source, Matrix directions)
-      : FlowSystem(sde, model, dim, sample), source_(source), directions_(std::move(directions)) {}
+      : FlowSystem(sde, model, dim, sample, label), source_(source), directions_(std::move(directions)) {}
 
   void operator()(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step) override {
     double div = 0.0;
@@ -99,7 +99,7 @@ class JointSystem final : public detail::FlowSystem {
       points_ = x.replicate(k, 1);
       times_.setConstant(k, t);
       products_.resize(k, dim_);
-      score_jvp(model_, sde_, times_, points_, directions_, products_);
+      score_jvp(model_, sde_, input(times_, points_), directions_, products_);
       nfe += static_cast<double>(k);
       check_finite(products_, "the model's Jacobian-vector product, as the score's,", t, step);
       // The trace of J over the basis, or Hutchinson's mean of v_k^T J v_k.
@@ -116,7 +116,7 @@ class JointSystem final : public detail::FlowSystem {
     }
     times_.setConstant(2 * k, t);
     products_.resize(2 * k, dim_);
-    evaluate_as(model_, sde_, Prediction::score, times_, points_, products_);
+    evaluate_as(model_, sde_, Prediction::score, input(times_, points_), products_);
     nfe += static_cast<double>(2 * k);
     check_finite(products_, "the model's output, as score,", t, step);
     double div = 0.0;
@@ -142,13 +142,13 @@ LikelihoodResult log_likelihood(const Sde& sde, const ScoreModel& model, const C
   const Eigen::Index n = data.rows(), d = data.cols();
   const PhiloxNoise noise(options.seed);
   detail::FlowRun run = detail::integrate_rows(
-      data, 1, options.t_min, sde.T(), options, [&](std::uint64_t sample) {
+      data, 1, options.t_min, sde.T(), options, [&](std::uint64_t sample, int label) {
         Matrix directions;
         if (source == DivergenceSource::jvp_trace) directions = Matrix::Identity(d, d);
         if (options.divergence == Divergence::hutchinson) {
           directions = draw_probes(noise, sample, options.probes, d, options.probe_kind);
         }
-        return std::make_unique<JointSystem>(sde, model, d, sample, source, std::move(directions));
+        return std::make_unique<JointSystem>(sde, model, d, sample, label, source, std::move(directions));
       });
 
   LikelihoodResult r;

@@ -22,18 +22,21 @@ Prediction prediction_from_string(std::string_view name) {
       "prediction");
 }
 
-void ScoreModel::score_divergence(const ConstVectorRef&, const ConstMatrixRef&, VectorRef) const {
+void ScoreModel::score_divergence(const ModelInput&, VectorRef) const {
   throw InvalidArgument("this model provides no divergence");
 }
 
-void ScoreModel::evaluate_with_divergence(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
-                                          VectorRef divergence) const {
-  evaluate(t, x, out);
-  score_divergence(t, x, divergence);
+void ScoreModel::evaluate_with_divergence(const ModelInput& in, MatrixRef out, VectorRef divergence) const {
+  evaluate(in, out);
+  score_divergence(in, divergence);
 }
 
-void ScoreModel::jvp(const ConstVectorRef&, const ConstMatrixRef&, const ConstMatrixRef&, MatrixRef) const {
+void ScoreModel::jvp(const ModelInput&, const ConstMatrixRef&, MatrixRef) const {
   throw InvalidArgument("this model provides no Jacobian-vector product");
+}
+
+void ScoreModel::vjp(const ModelInput&, const ConstMatrixRef&, MatrixRef) const {
+  throw InvalidArgument("this model provides no vector-Jacobian product (input gradient)");
 }
 
 namespace {
@@ -86,28 +89,48 @@ void convert_row(Prediction from, Prediction to, RowCoefficients c, const X& x, 
   }
 }
 
+// A callable as a model. The unconditional form (t, x, out) is adapted to the InputFunction form
+// once, in make_model, so that one class serves both.
 class FunctionModel final : public ScoreModel {
  public:
-  FunctionModel(Prediction p, Eigen::Index dim, ModelFunction fn, JvpFunction jvp)
-      : prediction_(p), dim_(dim), fn_(std::move(fn)), jvp_(std::move(jvp)) {}
-  Prediction prediction() const override { return prediction_; }
-  Eigen::Index dim() const override { return dim_; }
-  void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
-    fn_(t, x, out);
+  FunctionModel(FunctionModelTraits traits, InputFunction fn) : traits_(std::move(traits)), fn_(std::move(fn)) {}
+  Prediction prediction() const override { return traits_.prediction; }
+  Eigen::Index dim() const override { return traits_.dim; }
+  Conditioning conditioning() const override { return traits_.conditioning; }
+  bool batch_invariant() const override { return traits_.batch_invariant; }
+  void evaluate(const ModelInput& in, MatrixRef out) const override { fn_(in, out); }
+  bool has_jvp() const override { return static_cast<bool>(traits_.jvp); }
+  void jvp(const ModelInput& in, const ConstMatrixRef& v, MatrixRef out) const override {
+    if (!traits_.jvp) ScoreModel::jvp(in, v, out);  // throws
+    traits_.jvp(in, v, out);
   }
-  bool has_jvp() const override { return static_cast<bool>(jvp_); }
-  void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v,
-           MatrixRef out) const override {
-    if (!jvp_) ScoreModel::jvp(t, x, v, out);  // throws
-    jvp_(t, x, v, out);
+  bool has_vjp() const override { return static_cast<bool>(traits_.vjp); }
+  void vjp(const ModelInput& in, const ConstMatrixRef& w, MatrixRef out) const override {
+    if (!traits_.vjp) ScoreModel::vjp(in, w, out);  // throws
+    traits_.vjp(in, w, out);
   }
 
  private:
-  Prediction prediction_;
-  Eigen::Index dim_;
-  ModelFunction fn_;
-  JvpFunction jvp_;  // empty: no JVP
+  FunctionModelTraits traits_;
+  InputFunction fn_;
 };
+
+FunctionModelTraits unconditional_traits(Prediction prediction, Eigen::Index dim, JvpFunction jvp) {
+  FunctionModelTraits traits;
+  traits.prediction = prediction;
+  traits.dim = dim;
+  if (jvp) {
+    traits.jvp = [jvp = std::move(jvp)](const ModelInput& in, const ConstMatrixRef& v, MatrixRef out) {
+      jvp(in.t, in.x, v, out);
+    };
+  }
+  return traits;
+}
+
+InputFunction unconditional_function(ModelFunction fn) {
+  if (!fn) throw InvalidArgument("make_model: the model function is empty");
+  return [fn = std::move(fn)](const ModelInput& in, MatrixRef out) { fn(in.t, in.x, out); };
+}
 
 }  // namespace
 
@@ -129,33 +152,41 @@ void convert_prediction(const Sde& sde, Prediction from, Prediction to, const Co
   }
 }
 
-void evaluate_as(const ScoreModel& model, const Sde& sde, Prediction want, const ConstVectorRef& t,
-                 const ConstMatrixRef& x, MatrixRef out) {
-  model.evaluate(t, x, out);
-  convert_prediction(sde, model.prediction(), want, t, x, out, out);
+void evaluate_as(const ScoreModel& model, const Sde& sde, Prediction want, const ModelInput& in,
+                 MatrixRef out) {
+  model.evaluate(in, out);
+  convert_prediction(sde, model.prediction(), want, in.t, in.x, out, out);
 }
 
-void score_jvp(const ScoreModel& model, const Sde& sde, const ConstVectorRef& t,
-               const ConstMatrixRef& x, const ConstMatrixRef& v, MatrixRef out) {
+void score_jvp(const ScoreModel& model, const Sde& sde, const ModelInput& in, const ConstMatrixRef& v,
+               MatrixRef out) {
   if (!model.has_jvp()) throw InvalidArgument("this model provides no Jacobian-vector product");
-  model.jvp(t, x, v, out);
+  model.jvp(in, v, out);
   // Every conversion of convert_row is linear and homogeneous in (x, prediction) with
   // coefficients that depend on t only, e.g. score = (alpha x0 - x) / sigma^2. Differentiating
   // along v maps (x, prediction) to (v, J_pred v): the JVP of the score is the same conversion
   // applied to the pair (v, J_pred v).
-  convert_prediction(sde, model.prediction(), Prediction::score, t, v, out, out);
+  convert_prediction(sde, model.prediction(), Prediction::score, in.t, v, out, out);
 }
 
 std::unique_ptr<ScoreModel> make_model(Prediction prediction, Eigen::Index dim, ModelFunction fn) {
-  if (!fn) throw InvalidArgument("make_model: the model function is empty");
-  return std::make_unique<FunctionModel>(prediction, dim, std::move(fn), JvpFunction{});
+  return std::make_unique<FunctionModel>(unconditional_traits(prediction, dim, {}),
+                                         unconditional_function(std::move(fn)));
 }
 
 std::unique_ptr<ScoreModel> make_model(Prediction prediction, Eigen::Index dim, ModelFunction fn,
                                        JvpFunction jvp) {
-  if (!fn) throw InvalidArgument("make_model: the model function is empty");
   if (!jvp) throw InvalidArgument("make_model: the Jacobian-vector product function is empty");
-  return std::make_unique<FunctionModel>(prediction, dim, std::move(fn), std::move(jvp));
+  auto f = unconditional_function(std::move(fn));
+  return std::make_unique<FunctionModel>(unconditional_traits(prediction, dim, std::move(jvp)), std::move(f));
+}
+
+std::unique_ptr<ScoreModel> make_model(FunctionModelTraits traits, InputFunction fn) {
+  if (!fn) throw InvalidArgument("make_model: the model function is empty");
+  if (traits.conditioning.classes < 0 || traits.conditioning.null_class < -1) {
+    throw InvalidArgument("make_model: classes must be >= 0 and null_class >= -1");
+  }
+  return std::make_unique<FunctionModel>(std::move(traits), std::move(fn));
 }
 
 }  // namespace tweedie

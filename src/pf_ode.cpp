@@ -17,11 +17,20 @@ void check_flow_inputs(const Sde& sde, const ScoreModel& model, const ConstMatri
   options.validate();
   check_t_min(sde, options.t_min);
   check_batch(model, x, what);
+  check_labels(model, options.labels, static_cast<std::size_t>(x.rows()));
 }
 
-FlowSystem::FlowSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t sample)
+FlowSystem::FlowSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t sample,
+                       int label)
     : sde_(sde), model_(model), dynamics_(ReverseDynamics::probability_flow(sde)), dim_(dim),
-      sample_(sample), time_(1), score_(1, dim) {}
+      sample_(sample), label_(label), time_(1), score_(1, dim) {}
+
+ModelInput FlowSystem::input(const ConstVectorRef& t, const ConstMatrixRef& x) {
+  const auto n = static_cast<std::size_t>(x.rows());
+  samples_.assign(n, sample_);
+  if (label_ >= 0) labels_.assign(n, label_);
+  return {t, x, samples_, labels_};
+}
 
 void FlowSystem::operator()(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step) {
   drift(z, dzdt, t, step);
@@ -33,12 +42,12 @@ void FlowSystem::drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t
   time_(0) = t;
   if (divergence) {
     Vector div(1);
-    model_.evaluate_with_divergence(time_, x, score_, div);
+    model_.evaluate_with_divergence(input(time_, x), score_, div);
     convert_prediction(sde_, model_.prediction(), Prediction::score, time_, x, score_, score_);
     check_finite(div, "the model's divergence", t, step);
     *divergence = div(0);
   } else {
-    evaluate_as(model_, sde_, Prediction::score, time_, x, score_);
+    evaluate_as(model_, sde_, Prediction::score, input(time_, x), score_);
   }
   nfe += 1.0;
   // Checked here rather than left to the step controller, which would reject the step and shrink
@@ -78,7 +87,8 @@ FlowRun integrate_rows(const ConstMatrixRef& start, Eigen::Index extra, double t
     Eigen::VectorXd z(d + extra);
     for (std::size_t s = begin; s < end; ++s) {
       const auto i = static_cast<Eigen::Index>(s);
-      const std::unique_ptr<FlowSystem> system = make_system(s);
+      const std::unique_ptr<FlowSystem> system =
+          make_system(s, options.labels.empty() ? -1 : options.labels[s]);
       const solvers::OdeFunction rhs = [&system](const Eigen::VectorXd& state, Eigen::VectorXd& dzdt,
                                                  double t, std::size_t step) { (*system)(state, dzdt, t, step); };
       z.head(d) = start.row(i).transpose();

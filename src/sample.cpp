@@ -1,6 +1,8 @@
 #include <tweedie/sample.hpp>
 #include <tweedie/grid.hpp>
 
+#include "checks.hpp"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -49,11 +51,12 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
       }
     }
   }
+  const std::size_t n = options.init ? static_cast<std::size_t>(options.init->rows()) : options.num_samples;
+  detail::check_labels(model, options.labels, n, options.first_sample);
   std::optional<PhiloxNoise> philox;
   const NoiseSource* noise = options.noise;
   if (!noise) noise = &philox.emplace(options.seed);
 
-  const std::size_t n = options.init ? static_cast<std::size_t>(options.init->rows()) : options.num_samples;
   const auto start = std::chrono::steady_clock::now();
   Matrix x = options.init ? *options.init : Matrix(static_cast<Eigen::Index>(n), dim);
   const std::size_t chunks = (n + options.execution.chunk_rows - 1) / options.execution.chunk_rows;
@@ -65,7 +68,9 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
     auto rows = x.middleRows(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(end - begin));
     const std::uint64_t first = options.first_sample + begin;
     if (!options.init) rows = sample_prior(sde, dim, end - begin, first, *noise);
-    ChunkContext ctx(sde, model, *noise, grid, first, rows.rows());
+    const std::span<const int> labels =
+        options.labels.empty() ? std::span<const int>() : std::span(options.labels).subspan(begin, end - begin);
+    ChunkContext ctx(sde, model, *noise, grid, first, rows.rows(), labels);
     sampler.run(ctx, rows);
     if (options.denoise) {
       const std::size_t last = grid.size() - 1;

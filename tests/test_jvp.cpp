@@ -86,7 +86,7 @@ TEST_CASE("the trace of score_jvp over the basis equals the closed-form divergen
         for (Eigen::Index i = 0; i < x.rows(); ++i) {
           const Matrix points = x.row(i).replicate(d, 1);
           Matrix jv(d, d);
-          score_jvp(*model, *sde, Vector::Constant(d, t), points, Matrix::Identity(d, d), jv);
+          score_jvp(*model, *sde, ModelInput{Vector::Constant(d, t), points}, Matrix::Identity(d, d), jv);
           const double err = std::fabs(jv.trace() - div(i)) / (std::fabs(div(i)) + d / (L * L));
           worst = std::max(worst, err);
           CAPTURE(name);
@@ -159,7 +159,7 @@ TEST_CASE("score_jvp converts the JVP of every parameterisation to the score's")
       const Matrix v = in.uniform(4, 5, -1.0, 1.0);
       Matrix expected(4, 5), got(4, 5);
       g.score_jvp(*sde, t, x, v, expected);
-      score_jvp(*model, *sde, t, x, v, got);
+      score_jvp(*model, *sde, ModelInput{t, x}, v, got);
       for (Eigen::Index i = 0; i < 4; ++i) {
         const double s = sde->sigma(t(i));
         const double scale = expected.row(i).cwiseAbs().maxCoeff() + v.row(i).cwiseAbs().maxCoeff() / (s * s);
@@ -178,8 +178,8 @@ TEST_CASE("models without a JVP say so") {
                                                          MatrixRef out) { out = -x; });
   CHECK_FALSE(plain->has_jvp());
   Matrix out(1, 2);
-  CHECK_THROWS_AS(plain->jvp(Vector::Ones(1), Matrix::Zero(1, 2), Matrix::Ones(1, 2), out), InvalidArgument);
-  CHECK_THROWS_AS(score_jvp(*plain, *sde, Vector::Ones(1), Matrix::Zero(1, 2), Matrix::Ones(1, 2), out),
+  CHECK_THROWS_AS(plain->jvp(ModelInput{Vector::Ones(1), Matrix::Zero(1, 2)}, Matrix::Ones(1, 2), out), InvalidArgument);
+  CHECK_THROWS_AS(score_jvp(*plain, *sde, ModelInput{Vector::Ones(1), Matrix::Zero(1, 2)}, Matrix::Ones(1, 2), out),
                   InvalidArgument);
   CHECK_THROWS_AS(make_model(Prediction::score, 2, [](const ConstVectorRef&, const ConstMatrixRef&, MatrixRef) {},
                              JvpFunction{}),

@@ -477,8 +477,8 @@ TEST_CASE("score and divergence in one pass give the bits of the separate calls"
     Matrix score(50, 7), fused_score(50, 7);
     Vector div(50), fused_div(50);
     model->evaluate(t, x, score);
-    model->score_divergence(t, x, div);
-    model->evaluate_with_divergence(t, x, fused_score, fused_div);
+    model->score_divergence({t, x}, div);
+    model->evaluate_with_divergence({t, x}, fused_score, fused_div);
     CHECK(tweedie::test::bitwise_equal(score, fused_score));
     CHECK(tweedie::test::bitwise_equal(div.transpose(), fused_div.transpose()));
   }
@@ -488,5 +488,5 @@ TEST_CASE("score and divergence in one pass give the bits of the separate calls"
       [](const tweedie::ConstVectorRef&, const tweedie::ConstMatrixRef& x, tweedie::MatrixRef out) { out = -x; });
   Matrix out(1, 2);
   Vector div(1);
-  CHECK_THROWS_AS(plain->evaluate_with_divergence(Vector::Ones(1), Matrix::Zero(1, 2), out, div), InvalidArgument);
+  CHECK_THROWS_AS(plain->evaluate_with_divergence({Vector::Ones(1), Matrix::Zero(1, 2)}, out, div), InvalidArgument);
 }

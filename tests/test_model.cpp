@@ -180,7 +180,7 @@ TEST_CASE("Tweedie's formula gives the posterior mean E[x0 | xt] of a mixture") 
         const Vector times = Vector::Constant(5, t);
         Matrix data(5, 2);
         const auto model = tweedie::exact_model(g, *sde);
-        tweedie::evaluate_as(*model, *sde, Prediction::data, times, x, data);
+        tweedie::evaluate_as(*model, *sde, Prediction::data, {times, x}, data);
         for (int i = 0; i < 5; ++i) {
           Eigen::VectorXd logr(k);
           Matrix post(k, 2);
@@ -251,7 +251,7 @@ TEST_CASE("evaluate_as converts a model's output to the wanted parameterisation"
     t << 0.2 * sde->T(), 0.5 * sde->T(), sde->default_t_end();
     const Matrix x = Inputs(24).uniform(3, 2, -2.0, 2.0);
     Matrix score(3, 2), same(3, 2);
-    tweedie::evaluate_as(*model, *sde, Prediction::score, t, x, score);
+    tweedie::evaluate_as(*model, *sde, Prediction::score, {t, x}, score);
     for (int i = 0; i < 3; ++i) {
       const double a = sde->alpha(t(i)), s = sde->sigma(t(i));
       const double v = a * a * s0 * s0 + s * s;
@@ -264,7 +264,7 @@ TEST_CASE("evaluate_as converts a model's output to the wanted parameterisation"
       }
     }
     // Asking for what the model predicts returns its output unchanged.
-    tweedie::evaluate_as(*model, *sde, Prediction::data, t, x, same);
+    tweedie::evaluate_as(*model, *sde, Prediction::data, {t, x}, same);
     Matrix direct(3, 2);
     model->evaluate(t, x, direct);
     CHECK(tweedie::test::bitwise_equal(same, direct));

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace tweedie {
 
@@ -31,6 +32,8 @@ struct ElboOptions {
   int draws = 1024;  ///< Monte Carlo draws (t, eps) per sample: even, >= 2
   std::uint64_t seed = 0;  ///< < 2^32
   Execution execution;
+  /// Class labels of a conditional model, one per row (the bound of p(x | y)); empty: unconditional.
+  std::vector<int> labels;
   void validate() const;  ///< throws InvalidArgument naming the bad field
 };
 

@@ -7,6 +7,7 @@
 #include <tweedie/types.hpp>
 
 #include <cstddef>
+#include <vector>
 
 namespace tweedie {
 
@@ -17,6 +18,8 @@ struct FlowOptions {
   double rtol = 1e-5, atol = 1e-5;  ///< dopri5 tolerances (rtol >= 0, atol > 0)
   std::size_t max_steps = 100000;   ///< step attempts (accepted + rejected) allowed per sample
   Execution execution;
+  /// Class labels of a conditional model, one per row; empty: unconditional (the null class).
+  std::vector<int> labels;
   void validate() const;  ///< throws InvalidArgument naming the bad field
 };
 

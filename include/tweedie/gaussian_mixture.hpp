@@ -5,8 +5,10 @@
 #include <tweedie/random.hpp>
 #include <tweedie/sde.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tweedie {
 
@@ -19,9 +21,15 @@ class GaussianMixture {
   /// weights: K positive numbers (normalised here); means, stds: K x d, stds >= 0.
   GaussianMixture(Vector weights, Matrix means, Matrix stds);
 
+  /// A labelled mixture: `classes` gives one label in [0, C) per component, and every label
+  /// 0 .. C-1 labels at least one component. p(x | y) is the mixture of y's components with
+  /// their weights renormalised.
+  GaussianMixture(Vector weights, Matrix means, Matrix stds, std::vector<int> classes);
+
   /// Parses a target file: {"weights": [...], "means": [[...], ...], "stds": [[...], ...]}
-  /// (optional "dim", "n_components" are checked; other keys are ignored). `source` names the
-  /// file in error messages.
+  /// with an optional "classes": [c_1, ..., c_K] (one integer label per component; the mixture is
+  /// then labelled). Optional "dim", "n_components" are checked; other keys are ignored. `source`
+  /// names the file in error messages.
   static GaussianMixture from_json(const std::string& text, const std::string& source = "target");
   static GaussianMixture load(const std::string& path);
   /// k components of standard deviation `std` evenly spaced on a circle of `radius` in 2-D.
@@ -32,6 +40,17 @@ class GaussianMixture {
   const Vector& weights() const { return weights_; }
   const Matrix& means() const { return means_; }
   const Matrix& stds() const { return stds_; }
+  /// The label of each component (empty when the mixture is unlabelled).
+  const std::vector<int>& component_classes() const { return classes_; }
+  /// Number of class labels C (0 when unlabelled).
+  int classes() const { return classes_.empty() ? 0 : *std::max_element(classes_.begin(), classes_.end()) + 1; }
+  /// p_0(x | y): the components labelled y with their weights renormalised (an unlabelled
+  /// mixture). Throws InvalidArgument when the mixture is unlabelled or y is not a label.
+  GaussianMixture conditional(int y) const;
+  /// The exact classifier log p_t(y | x) = log sum_{k in y} w_k N_k(x) - log p_t(x), per row
+  /// (x.row(i), t(i)), for each class: out is n x C.
+  void class_log_posterior(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                           MatrixRef out) const;
 
   /// Score grad_x log p_t at each row (x.row(i), t(i)).
   void score(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const;
@@ -59,10 +78,13 @@ class GaussianMixture {
  private:
   Vector weights_;
   Matrix means_, stds_;
+  std::vector<int> classes_;
 };
 
-/// The mixture as a ScoreModel (Prediction::score, with the closed-form divergence and JVP)
-/// under `sde`, which must outlive the model.
+/// The mixture as a ScoreModel (Prediction::score, with the closed-form divergence and JVP,
+/// batch-invariant) under `sde`, which must outlive the model. A labelled mixture gives a
+/// conditional model: label y in [0, C) is the score of p_t(x | y), and the null class C (or no
+/// labels) is the score of the whole mixture p_t(x).
 std::unique_ptr<ScoreModel> exact_model(const GaussianMixture& mixture, const Sde& sde);
 
 }  // namespace tweedie

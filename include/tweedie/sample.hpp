@@ -9,6 +9,7 @@
 
 #include <span>
 #include <string>
+#include <vector>
 
 namespace tweedie {
 
@@ -22,6 +23,9 @@ struct SampleOptions {
   bool denoise = false;         ///< finish with Tweedie's x0 = E[x_0 | x_t_end] (one more NFE)
   const Matrix* init = nullptr;  ///< optional initial state (rows = samples, already scaled)
   const NoiseSource* noise = nullptr;  ///< optional noise source; default PhiloxNoise(seed)
+  /// Class labels of a conditional model, one per sample (row i of the result is sample
+  /// first_sample + i with label labels[i]); empty: unconditional (the model's null class).
+  std::vector<int> labels;
   void validate() const;
 };
 

@@ -30,19 +30,23 @@ struct SamplerTraits {
 /// driver for each chunk; the sampler never sees threads or other chunks.
 class ChunkContext {
  public:
+  /// `labels`: the chunk's class labels, one per row (empty: unconditional).
   ChunkContext(const Sde& sde, const ScoreModel& model, const NoiseSource& noise,
-               std::span<const double> grid, std::uint64_t first_row, Eigen::Index rows);
+               std::span<const double> grid, std::uint64_t first_row, Eigen::Index rows,
+               std::span<const int> labels = {});
 
   const Sde& sde() const { return sde_; }
   std::span<const double> grid() const { return grid_; }
   std::size_t steps() const { return grid_.size() - 1; }
   std::uint64_t first_row() const { return first_row_; }
 
-  /// out = the model's prediction at (x, t) for every row, as `want`. Counts one evaluation per
-  /// row and throws NonFiniteError (naming the sample, step and t) if any output is not finite.
+  /// out = the model's prediction at (x, t) for every row of the chunk, as `want`; the model sees
+  /// each row's global sample index and label. Counts one evaluation per row and throws
+  /// NonFiniteError (naming the sample, step and t) if any output is not finite.
   void predict(Prediction want, double t, const ConstMatrixRef& x, MatrixRef out, std::size_t step);
   /// The same with one time per row, for rows given by their index in the chunk (samplers with
-  /// a step size per sample evaluate only the rows still running).
+  /// a step size per sample evaluate only the rows still running; empty `rows`: every row in
+  /// order). The model sees the sample index and label of each of those rows.
   void predict(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out,
                std::size_t step, std::span<const Eigen::Index> rows);
   /// out = standard normals for these rows at (step, stage, stream).
@@ -65,9 +69,14 @@ class ChunkContext {
   const NoiseSource& noise_;
   std::span<const double> grid_;
   std::uint64_t first_row_;
+  std::span<const int> labels_;
+  /// The ModelInput of rows `rows` of the chunk (all rows when empty) at times t.
+  ModelInput input(const ConstVectorRef& t, const ConstMatrixRef& x, std::span<const Eigen::Index> rows);
   void check_output(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& out,
                     std::size_t step, std::span<const Eigen::Index> rows) const;
   Vector times_;  // scratch: one time per row
+  std::vector<std::uint64_t> samples_;  // scratch: the global sample index of each row evaluated
+  std::vector<int> row_labels_;         // scratch: the label of each row evaluated (gathered)
   std::size_t row_evaluations_ = 0;
   std::size_t accepted_steps_ = 0, rejected_steps_ = 0;
 };
