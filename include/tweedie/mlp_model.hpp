@@ -3,7 +3,6 @@
 #pragma once
 
 #include <tweedie/model.hpp>
-#include <tweedie/model_seam_tmp.hpp>  // TEMPORARY until main has the seam
 #include <tweedie/sde.hpp>
 #include <tweedie/time_input.hpp>
 
@@ -90,20 +89,14 @@ class MlpModel final : public ScoreModel {
 
   Prediction prediction() const override { return spec_.prediction; }
   Eigen::Index dim() const override { return spec_.dim; }
-  Conditioning conditioning() const /*override*/ { return spec_.conditioning; }
-  bool batch_invariant() const /*override*/ { return true; }
-  void evaluate(const ModelInput& in, MatrixRef out) const /*override*/;
+  Conditioning conditioning() const override { return spec_.conditioning; }
+  bool batch_invariant() const override { return true; }
+  void evaluate(const ModelInput& in, MatrixRef out) const override;
   bool has_jvp() const override { return true; }
-  void jvp(const ModelInput& in, const ConstMatrixRef& v, MatrixRef out) const /*override*/;
-  bool has_vjp() const /*override*/ { return true; }
-  void vjp(const ModelInput& in, const ConstMatrixRef& w, MatrixRef out) const /*override*/;
-  // TEMPORARY: the current interface, until main has the seam.
-  void evaluate(const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) const override {
-    evaluate(ModelInput{t, x, {}, {}}, out);
-  }
-  void jvp(const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& v, MatrixRef out) const override {
-    jvp(ModelInput{t, x, {}, {}}, v, out);
-  }
+  void jvp(const ModelInput& in, const ConstMatrixRef& v, MatrixRef out) const override;
+  bool has_vjp() const override { return true; }
+  void vjp(const ModelInput& in, const ConstMatrixRef& w, MatrixRef out) const override;
+  using ScoreModel::evaluate;  // the direct call evaluate(t, x, out)
 
   class Network;  ///< the weights in one precision (src/mlp_network.hpp)
 

@@ -100,13 +100,19 @@ struct TorchScriptModel::Impl {
   torch::Tensor forward(const ModelInput& in, const torch::Tensor& x) const {
     std::vector<c10::IValue> args{x, times(in.t)};
     if (conditional) {
-      if (in.labels.size() != static_cast<std::size_t>(in.rows())) {
-        refuse(fmt::format("forward takes labels, but the call on {} gives {} labels", rows_text(in),
-                           in.labels.size()));
+      // No labels: every row unconditional, which is the null class (the drivers pass labels
+      // whenever the model has none).
+      const int null_class = conventions.conditioning.null_class;
+      if (in.labels.empty() && null_class < 0) {
+        refuse(fmt::format("the module is conditional without a null class, and the call on {} gives no labels",
+                           rows_text(in)));
+      }
+      if (!in.labels.empty() && in.labels.size() != static_cast<std::size_t>(in.rows())) {
+        refuse(fmt::format("the call on {} gives {} labels", rows_text(in), in.labels.size()));
       }
       auto y = torch::empty({in.rows()}, torch::TensorOptions().dtype(torch::kInt64));
       auto* p = y.data_ptr<std::int64_t>();
-      for (std::size_t i = 0; i < in.labels.size(); ++i) p[i] = in.labels[i];
+      for (Eigen::Index i = 0; i < in.rows(); ++i) p[i] = in.label(i, null_class);
       args.emplace_back(std::move(y));
     }
     c10::IValue result;

@@ -1,7 +1,6 @@
 // A PyTorch network saved as TorchScript, evaluated through libtorch (the optional tweedie::torch).
 #pragma once
 
-#include <tweedie/detail/seam_pending.hpp>  // TEMPORARY until main has the model seam
 #include <tweedie/model.hpp>
 #include <tweedie/sde.hpp>
 #include <tweedie/time_input.hpp>
@@ -54,7 +53,7 @@ struct TorchScriptOptions {
 /// jvp and vjp use libtorch's reverse-mode autograd (the JVP by the double-backward trick:
 /// J v = d/du <J^T u, v>), so exact-divergence likelihoods work; the module's operations must be
 /// twice differentiable for the JVP. Thread-safe: concurrent calls share the loaded module.
-class TorchScriptModel final : public detail::SeamScoreModel {
+class TorchScriptModel final : public ScoreModel {
  public:
   /// Loads `path`. Throws InvalidArgument naming the file when it does not load, when forward
   /// does not take (x, s) or (x, s, y) or does not return one tensor, when an attribute has the
@@ -66,8 +65,7 @@ class TorchScriptModel final : public detail::SeamScoreModel {
   ~TorchScriptModel() override;
   TorchScriptModel(const TorchScriptModel&) = delete;
   TorchScriptModel& operator=(const TorchScriptModel&) = delete;
-  using SeamScoreModel::evaluate;  // TEMPORARY until main has the model seam
-  using SeamScoreModel::jvp;
+  using ScoreModel::evaluate;  // the direct call evaluate(t, x, out)
 
   Prediction prediction() const override;
   Eigen::Index dim() const override;  ///< from `dim` (attribute or option); 0 when neither
