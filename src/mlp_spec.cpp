@@ -28,30 +28,8 @@ std::string_view to_string(Activation a) {
   return "?";
 }
 
-std::string_view to_string(TimeInputKind k) {
-  switch (k) {
-    case TimeInputKind::t: return "t";
-    case TimeInputKind::scaled_t: return "scaled_t";
-    case TimeInputKind::sigma: return "sigma";
-    case TimeInputKind::log_sigma: return "log_sigma";
-    case TimeInputKind::c_noise: return "c_noise";
-  }
-  return "?";
-}
-
 std::string_view to_string(TimeEmbeddingKind k) {
   return k == TimeEmbeddingKind::sinusoidal ? "sinusoidal" : "fourier";
-}
-
-double TimeInput::operator()(const Sde& sde, double t) const {
-  switch (kind) {
-    case TimeInputKind::t: return t;
-    case TimeInputKind::scaled_t: return scale * t + shift;
-    case TimeInputKind::sigma: return sde.sigma(t);
-    case TimeInputKind::log_sigma: return std::log(sde.sigma(t));
-    case TimeInputKind::c_noise: return 0.25 * std::log(sde.sigma(t));
-  }
-  return t;
 }
 
 namespace {

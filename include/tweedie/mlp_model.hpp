@@ -4,6 +4,7 @@
 
 #include <tweedie/model.hpp>
 #include <tweedie/sde.hpp>
+#include <tweedie/time_input.hpp>
 
 #include <memory>
 #include <optional>
@@ -19,17 +20,6 @@ Precision precision_from_string(std::string_view name);
 
 enum class Activation { silu, gelu, relu, tanh, none };  ///< gelu: the exact erf form
 std::string_view to_string(Activation a);
-
-/// The value s that a network receives for continuous time t (sigma from the family):
-/// t; scaled_t: scale t + shift; sigma; log_sigma: ln sigma; c_noise: ln(sigma) / 4.
-enum class TimeInputKind { t, scaled_t, sigma, log_sigma, c_noise };
-std::string_view to_string(TimeInputKind k);
-struct TimeInput {
-  TimeInputKind kind = TimeInputKind::t;
-  double scale = 1.0, shift = 0.0;  ///< only for scaled_t
-  /// s(t) for the family `sde` (the formulas of tweedie_net.time_input).
-  double operator()(const Sde& sde, double t) const;
-};
 
 enum class TimeEmbeddingKind { sinusoidal, fourier };
 std::string_view to_string(TimeEmbeddingKind k);
@@ -104,7 +94,7 @@ class MlpModel final : public ScoreModel {
   /// Labels: one per row, each accepted by conditioning(); empty labels mean the null class
   /// (refused when the network has none). An unconditional network ignores labels.
   void evaluate(const ModelInput& in, MatrixRef out) const override;
-  using ScoreModel::evaluate;
+  using ScoreModel::evaluate;  // the direct call evaluate(t, x, out)
   bool has_jvp() const override { return true; }
   void jvp(const ModelInput& in, const ConstMatrixRef& v, MatrixRef out) const override;
   bool has_vjp() const override { return true; }

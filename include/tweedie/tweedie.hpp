@@ -16,4 +16,5 @@
 #include <tweedie/sample.hpp>
 #include <tweedie/sampler.hpp>
 #include <tweedie/sde.hpp>
+#include <tweedie/time_input.hpp>
 #include <tweedie/types.hpp>
