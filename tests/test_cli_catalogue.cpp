@@ -133,7 +133,7 @@ std::vector<BadInput> catalogue() {
       {"options", lk + "--t-min 0", "--t-min: must be a finite number > 0, got '0'"},
       {"options", lk + "--data-scale 0", "--data-scale must be a finite number > 0"},
       {"options", el + "--draws 0", "--draws: must be an integer in 1..100000000"},
-      {"options", el + "--bits 99", "--bits: must be an integer in 1..64, got '99'"},
+      {"options", el + "--bits 99", "--bits: must be an integer in 1..16, got '99'"},
       // outputs
       {"outputs", "sample --target builtin:ring --out {D}/out.txt", "cannot write '{D}/out.txt': unknown extension '.txt'"},
       {"outputs", "sample --target builtin:ring --out {D}/out", "cannot write '{D}/out': no extension"},
@@ -160,7 +160,7 @@ std::vector<BadInput> catalogue() {
       {"json", tj + "not_json.json", "{D}/not_json.json: not valid JSON"},
       {"json", tj + "trailing.json", "{D}/trailing.json: not valid JSON"},
       {"json", tj + "dup.json", "{D}/dup.json: duplicate key \"weights\""},
-      {"json", tj + "covs.json", "{D}/covs.json: unknown key \"covs\" (known keys: \"weights\", \"means\", \"stds\", \"dim\", \"n_components\", \"classes\")"},
+      {"json", tj + "covs.json", "{D}/covs.json: unknown key \"covs\" (known keys: \"weights\", \"means\", \"stds\", \"dim\", \"n_components\", \"classes\", \"name\", \"description\")"},
       {"json", tj + "overflow.json", "{D}/overflow.json: not valid JSON ([json.exception.out_of_range.406] number overflow parsing '1e400')"},
       {"json", tj + "deep_dim.json", "{D}/deep_dim.json: nested deeper than 3 levels"},
       {"json", tj + "deep_means.json", "{D}/deep_means.json: nested deeper than 3 levels"},
