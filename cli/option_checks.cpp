@@ -1,5 +1,6 @@
 #include "option_checks.hpp"
 
+#include <tweedie/data_encoding.hpp>
 #include <tweedie/types.hpp>
 
 #include <fmt/format.h>
@@ -33,7 +34,8 @@ constexpr NumericFlag kNumericFlags[] = {
     {"--max-steps", true, 1, 1000000000},
     {"--probes", true, 1, 1000000},
     {"--draws", true, 1, 100000000},
-    {"--bits", true, 1, 16},                // max_data_bits
+    {"--bits", true, 1, tweedie::max_data_bits},
+    {"--class", true, 0, 2147483647},
     {"--t-start", false, 0, inf},
     {"--t-end", false, 0, inf},  // 0 is EDM's sigma = 0
     {"--t-min", false, 0, inf, true},

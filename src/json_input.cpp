@@ -24,7 +24,8 @@ std::string cut(std::string_view s, std::size_t keep = 32) {
 }  // namespace
 
 const std::vector<std::string>& target_keys() {
-  static const std::vector<std::string> keys = {"weights", "means", "stds", "dim", "n_components", "classes"};
+  static const std::vector<std::string> keys = {"weights", "means", "stds", "dim",
+                                                "n_components", "classes", "name", "description"};
   return keys;
 }
 

@@ -11,8 +11,8 @@
 
 namespace tweedie::detail {
 
-/// The top-level keys of a target file. "classes" (one integer label per component) is read by
-/// the mixture's loader; the others are "weights", "means", "stds", "dim", "n_components".
+/// The top-level keys of a target file: "weights", "means", "stds", "dim", "n_components",
+/// "classes" (one integer label per component) and the free-text "name" and "description".
 const std::vector<std::string>& target_keys();
 
 /// The deepest nesting a target needs: an object of arrays of rows of numbers.

@@ -3,6 +3,7 @@
 #include "test_util.hpp"
 
 #include <tweedie/npy.hpp>
+#include <tweedie/random.hpp>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -137,4 +138,12 @@ TEST_CASE("a NaN during sampling exits with status 2 and writes nothing") {
   CHECK(r.status == 2);
   CHECK(r.output.find("non-finite value at sample 0") != std::string::npos);
   CHECK_FALSE(fs::exists(dir.file("x.npy")));
+}
+
+TEST_CASE("tweedie --version names the version, the commit and the noise stream version") {
+  const Outcome r = run_cli("--version");
+  CHECK(r.status == 0);
+  CHECK(r.output.rfind("tweedie 0.1.0 (commit ", 0) == 0);
+  CHECK(r.output.find(fmt::format("noise stream layout version {})", tweedie::rng_stream_version)) !=
+        std::string::npos);
 }

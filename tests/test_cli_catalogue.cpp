@@ -160,7 +160,7 @@ std::vector<BadInput> catalogue() {
       {"json", tj + "not_json.json", "{D}/not_json.json: not valid JSON"},
       {"json", tj + "trailing.json", "{D}/trailing.json: not valid JSON"},
       {"json", tj + "dup.json", "{D}/dup.json: duplicate key \"weights\""},
-      {"json", tj + "covs.json", "{D}/covs.json: unknown key \"covs\" (known keys: \"weights\", \"means\", \"stds\", \"dim\", \"n_components\", \"classes\")"},
+      {"json", tj + "covs.json", "{D}/covs.json: unknown key \"covs\" (known keys: \"weights\", \"means\", \"stds\", \"dim\", \"n_components\", \"classes\", \"name\", \"description\")"},
       {"json", tj + "overflow.json", "{D}/overflow.json: not valid JSON ([json.exception.out_of_range.406] number overflow parsing '1e400')"},
       {"json", tj + "deep_dim.json", "{D}/deep_dim.json: nested deeper than 3 levels"},
       {"json", tj + "deep_means.json", "{D}/deep_means.json: nested deeper than 3 levels"},

@@ -66,8 +66,8 @@ TEST_CASE("kill -9 during the computation or the write leaves the previous outpu
   const std::string out = dir.file("x.npy");
   tweedie::write_npy(out, tweedie::Matrix::Constant(3, 2, 7.0));
   const std::string previous = file_bytes(out);
-  // 1.5e6 x 2 doubles (24 MB): the computation and the write each take a visible share of a run.
-  const auto args = words(kSample + "--threads 1 -n 1500000 --out " + dir.file("full.npy"));
+  // 5e5 x 2 doubles (8 MB): the computation and the write each take a visible share of a run.
+  const auto args = words(kSample + "--threads 1 -n 500000 --out " + dir.file("full.npy"));
   const auto start = std::chrono::steady_clock::now();
   int status = 0;
   ::waitpid(tweedie::test::spawn_cli(args), &status, 0);
@@ -78,10 +78,10 @@ TEST_CASE("kill -9 during the computation or the write leaves the previous outpu
   MESSAGE(fmt::format("an unkilled run takes {:.3f} s", full));
 
   int killed = 0, completed = 0;
-  auto kill_args = words(kSample + "--threads 1 -n 1500000 --out " + out);
-  for (int k = 1; k <= 12; ++k) {
+  auto kill_args = words(kSample + "--threads 1 -n 500000 --out " + out);
+  for (int k = 1; k <= 8; ++k) {
     const pid_t pid = tweedie::test::spawn_cli(kill_args);
-    std::this_thread::sleep_for(std::chrono::duration<double>(full * k / 12.0));
+    std::this_thread::sleep_for(std::chrono::duration<double>(full * k / 8.0));
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
     CAPTURE(k);
@@ -90,10 +90,10 @@ TEST_CASE("kill -9 during the computation or the write leaves the previous outpu
       ++killed;
       const std::string now = file_bytes(out);
       // Either the previous output, untouched, or (killed after the rename) the complete new one.
-      CHECK((now == previous || tweedie::read_npy_matrix(out).rows() == 1500000));
+      CHECK((now == previous || tweedie::read_npy_matrix(out).rows() == 500000));
     } else {
       ++completed;
-      CHECK(tweedie::read_npy_matrix(out).rows() == 1500000);
+      CHECK(tweedie::read_npy_matrix(out).rows() == 500000);
     }
   }
   MESSAGE(fmt::format("{} runs killed, {} completed", killed, completed));

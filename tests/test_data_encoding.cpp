@@ -295,8 +295,8 @@ TEST_CASE("tweedie likelihood refuses bad data flags with status 2, one line and
   for (const Bad& b : {Bad{data("k.npy") + " --dequantize uniform", "--dequantize uniform needs --bits"},
                        Bad{data("frac.npy") + " --bits 8", "row 4, column 1"},
                        Bad{data("k.npy") + " --bits 8 --dequantize none", "row 0, column 1"},
-                       Bad{data("k.npy") + " --bits 0", "--bits: must be an integer in 1..16"},
-                       Bad{data("k.npy") + " --bits 17", "--bits: must be an integer in 1..16"},
+                       Bad{data("k.npy") + " --bits 0", "--bits: must be an integer in 1..16, got '0'"},
+                       Bad{data("k.npy") + " --bits 17", "--bits: must be an integer in 1..16, got '17'"},
                        Bad{data("k.npy") + " --bits 2", "row 0, column 1"},  // 13 > 3
                        Bad{data("k.npy") + " --bits 8 --dequantize gaussian", "unknown dequantisation"},
                        Bad{data("k.npy") + " --data-scale 0", "--data-scale"},

@@ -397,8 +397,7 @@ TEST_CASE("from_json reads a target with its optional keys") {
     "name": "two blobs", "description": "a test target", "dim": 2, "n_components": 2,
     "weights": [1, 3],
     "means": [[-1.0, 0.5], [2, 0]],
-    "stds": [[0.5, 0.25], [1, 0]],
-    "extra": {"ignored": true}
+    "stds": [[0.5, 0.25], [1, 0]]
   })";
   const GaussianMixture g = GaussianMixture::from_json(text, "blobs.json");
   CHECK(g.dim() == 2);

@@ -28,7 +28,9 @@ class GaussianMixture {
 
   /// Parses a target file: {"weights": [...], "means": [[...], ...], "stds": [[...], ...]}
   /// with an optional "classes": [c_1, ..., c_K] (one integer label per component; the mixture is
-  /// then labelled). Optional "dim", "n_components" are checked; other keys are ignored. `source`
+  /// then labelled). Optional "dim", "n_components" are checked, "name" and "description" are free text;
+  /// any other key, a duplicate key, trailing text, a number beyond double range or nesting deeper
+  /// than the tables need is refused (InvalidArgument). `source`
   /// names the file in error messages.
   static GaussianMixture from_json(const std::string& text, const std::string& source = "target");
   static GaussianMixture load(const std::string& path);
