@@ -75,7 +75,7 @@ bool ChunkContext::predict(Prediction want, const ConstVectorRef& t, const Const
                            MatrixRef out, std::span<const std::size_t> steps,
                            std::span<const Eigen::Index> rows,
                            const std::function<void(Eigen::Index, const NonFiniteError&)>& on_non_finite) {
-  evaluate_as(model_, sde_, want, t, x, out);
+  evaluate_as(model_, sde_, want, input(t, x, rows), out);
   row_evaluations_ += static_cast<std::size_t>(x.rows());
   if (all_finite(out)) return true;
   for (Eigen::Index k = 0; k < out.rows(); ++k) {
