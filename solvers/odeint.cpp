@@ -1,9 +1,10 @@
-// The probability-flow ODE through Boost.Odeint (the only file that includes it).
+// The probability-flow ODE through Boost.Odeint's steppers (src/adaptive_rk.cpp holds the
+// batched embedded pairs, in odeint's arithmetic).
 //
 // State type: Eigen::VectorXd with odeint's vector_space_algebra (odeint's Eigen support; an
 // Eigen::Matrix state with more than one column does not compile there under Eigen 3.4). RK4
-// advances a whole chunk as one vector of rows * d values (all rows share the time); the
-// adaptive steppers advance one sample at a time (a vector of d values) with its own steps.
+// advances a whole chunk as one vector of rows * d values (all rows share the time);
+// bulirsch-stoer advances one sample at a time (a vector of d values) with its own steps.
 #include "odeint.hpp"
 
 #include "adaptive_rk.hpp"
@@ -141,49 +142,6 @@ SamplerTraits rk4_traits() {
 
 // ---- adaptive steppers -------------------------------------------------------------------
 
-/// odeint's default_error_checker (max over components of |err_i| / (atol + rtol (|x_i| +
-/// |dt| |dxdt_i|))), except that a non-finite relative error in any component gives +inf, so
-/// that the controller rejects the step and divides dt by 5 (odeint's own test
-/// `max_rel_err > 1.0` is false for NaN and would accept the step; its norm_inf through Eigen's
-/// maxCoeff may also skip a NaN component).
-class GuardedErrorChecker : public odeint::default_error_checker<double, Algebra, Operations> {
-  using Base = odeint::default_error_checker<double, Algebra, Operations>;
-
- public:
-  using Base::Base;
-  template <class StateT, class Deriv, class Err, class Time>
-  double error(Algebra& algebra, const StateT& x_old, const Deriv& dxdt_old, Err& x_err, Time dt) const {
-    const double e = Base::error(algebra, x_old, dxdt_old, x_err, dt);  // x_err <- relative errors
-    return std::isfinite(e) && x_err.allFinite() ? e : std::numeric_limits<double>::infinity();
-  }
-};
-
-using StepAdjuster = odeint::default_step_adjuster<double, double>;
-
-/// Controlled Runge-Kutta with an embedded error estimate (odeint's controlled_runge_kutta).
-template <class ErrorStepper, bool Fsal>
-struct RungeKuttaDriver {
-  using Controlled = odeint::controlled_runge_kutta<ErrorStepper, GuardedErrorChecker, StepAdjuster>;
-  static constexpr bool fsal = Fsal;
-  /// Order given to the initial-step heuristic: that of the error estimate (scipy's
-  /// `error_estimator_order`).
-  static constexpr int heuristic_order = ErrorStepper::error_order_value;
-  Controlled controlled;
-  explicit RungeKuttaDriver(const AdaptiveTolerances& tol)
-      : controlled(GuardedErrorChecker(tol.atol, tol.rtol, 1.0, 1.0)) {}
-  template <class Sys>
-  odeint::controlled_step_result attempt(Sys sys, const State& in, const State& dxdt, double& t,
-                                         State& out, State& dxdt_out, double& dt) {
-    if constexpr (Fsal) {
-      return controlled.try_step(sys, in, dxdt, t, out, dxdt_out, dt);
-    } else {
-      return controlled.try_step(sys, in, dxdt, t, out, dt);
-    }
-  }
-};
-
-using Dopri5Driver = RungeKuttaDriver<
-    odeint::runge_kutta_dopri5<State, double, State, double, Algebra, Operations>, true>;
 /// odeint's Bulirsch-Stoer (modified midpoint with polynomial extrapolation, its own order and
 /// step control). Its error checker is not replaceable: a non-finite extrapolated state is
 /// caught by the caller's finiteness test of `out` instead (a NaN error makes odeint reject the
@@ -201,29 +159,17 @@ struct BulirschStoerDriver {
   }
 };
 
-double rms(const State& v) { return std::sqrt(v.squaredNorm() / static_cast<double>(v.size())); }
-
-/// The initial step of Hairer, Norsett & Wanner (Solving ODEs I, II.4), as scipy's
-/// select_initial_step: from f0 = f(t0, x0) and one more evaluation. Returns |dt| > 0.
+/// The initial step of detail::initial_probe / initial_finish, with its evaluation through sys.
 template <class Sys>
 double initial_step(Sys& sys, const State& x0, const State& f0, double t0, double t1, int order,
                     const AdaptiveTolerances& tol) {
   const double interval = std::fabs(t1 - t0);
   const double direction = t1 < t0 ? -1.0 : 1.0;
-  const State scale = (tol.atol + tol.rtol * x0.array().abs()).matrix();
-  const double d0 = rms(x0.cwiseQuotient(scale));
-  const double d1 = rms(f0.cwiseQuotient(scale));
-  double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-  h0 = std::min(h0, interval);
-  const State x1 = x0 + (h0 * direction) * f0;
+  const detail::InitialStep s = detail::initial_probe(x0, f0, interval, tol);
+  const State x1 = x0 + (s.h0 * direction) * f0;
   State f1(x0.size());
-  sys(x1, f1, t0 + h0 * direction);
-  const double d2 = rms((f1 - f0).cwiseQuotient(scale)) / h0;
-  const double h1 = (d1 <= 1e-15 && d2 <= 1e-15)
-                        ? std::max(1e-6, h0 * 1e-3)
-                        : std::pow(0.01 / std::max(d1, d2), 1.0 / (order + 1));
-  const double h = std::min({100.0 * h0, h1, interval});
-  return std::isfinite(h) && h > 0.0 ? h : h0;
+  sys(x1, f1, t0 + s.h0 * direction);
+  return detail::initial_finish(s, f0, f1, interval, order);
 }
 
 /// Integrates one sample from t0 to t1 (either direction, t1 != t0) in place with the driver's
@@ -381,24 +327,6 @@ void integrate_chunk(OdeintMethod method, ChunkContext& ctx, MatrixRef x, const 
 }
 
 }  // namespace
-
-// ---- a general ODE through the guarded dopri5 loop --------------------------------------------
-
-namespace {
-/// An OdeFunction as a System of integrate_row.
-struct FunctionSystem {
-  const OdeFunction* rhs;
-  std::size_t step = 0;
-  void operator()(const State& z, State& dzdt, double t) const { (*rhs)(z, dzdt, t, step); }
-};
-}  // namespace
-
-AdaptiveCounts integrate_dopri5(const OdeFunction& rhs, Eigen::VectorXd& z, double t0, double t1,
-                                const AdaptiveTolerances& tol, std::uint64_t sample) {
-  if (t1 == t0) return {};
-  FunctionSystem system{&rhs};
-  return integrate_row<Dopri5Driver>(system, z, t0, t1, tol, sample);
-}
 
 // ---- OdeintRk4 ------------------------------------------------------------------------------
 

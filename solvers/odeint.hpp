@@ -47,17 +47,6 @@ void predict_rows(ChunkContext& ctx, Prediction want, const ConstVectorRef& t,
 /// One model evaluation per row; `steps[r]` is row r's step count for error messages.
 void finish_noiseless(ChunkContext& ctx, MatrixRef x, std::span<const std::size_t> steps);
 
-/// The right-hand side of a general ODE: rhs(z, dzdt, t, step) writes dz/dt at (z, t); `step` is
-/// the number of accepted steps so far (for error messages).
-using OdeFunction = std::function<void(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t,
-                                       std::size_t step)>;
-
-/// Integrates z from t0 to t1 (either direction) in place with the same guarded controlled
-/// dopri5 loop as the `dopri5` sampler, one sample alone through Boost.Odeint's stepper (the
-/// reference of the batched integrator, detail::integrate_rk). Returns {0, 0} when t1 == t0.
-AdaptiveCounts integrate_dopri5(const OdeFunction& rhs, Eigen::VectorXd& z, double t0, double t1,
-                                const AdaptiveTolerances& tol, std::uint64_t sample);
-
 // ---- the samplers ----------------------------------------------------------------------
 
 /// Classical Runge-Kutta 4 (odeint's runge_kutta4) on the PF-ODE dx/dt = f x - g^2 s / 2: one

@@ -113,35 +113,6 @@ const Tableau& tableau(RkPair pair) {
   return dp;
 }
 
-using State = Eigen::VectorXd;
-
-double rms(const State& v) { return std::sqrt(v.squaredNorm() / static_cast<double>(v.size())); }
-
-/// The first half of the initial step of Hairer, Norsett & Wanner (Solving ODEs I, II.4), as
-/// scipy's select_initial_step: h0 from x0 and f0 = f(t0, x0); the second evaluation is at
-/// (t0 + direction h0, x0 + direction h0 f0).
-struct InitialStep {
-  State scale;
-  double d1 = 0.0, h0 = 0.0;
-};
-InitialStep initial_probe(const State& x0, const State& f0, double interval, const AdaptiveTolerances& tol) {
-  InitialStep s;
-  s.scale = (tol.atol + tol.rtol * x0.array().abs()).matrix();
-  const double d0 = rms(x0.cwiseQuotient(s.scale));
-  s.d1 = rms(f0.cwiseQuotient(s.scale));
-  s.h0 = (d0 < 1e-5 || s.d1 < 1e-5) ? 1e-6 : 0.01 * d0 / s.d1;
-  s.h0 = std::min(s.h0, interval);
-  return s;
-}
-/// The second half: |dt| > 0 from f1 = f at the probe.
-double initial_finish(const InitialStep& s, const State& f0, const State& f1, double interval, int order) {
-  const double d2 = rms((f1 - f0).cwiseQuotient(s.scale)) / s.h0;
-  const double h1 = (s.d1 <= 1e-15 && d2 <= 1e-15) ? std::max(1e-6, s.h0 * 1e-3)
-                                                    : std::pow(0.01 / std::max(s.d1, d2), 1.0 / (order + 1));
-  const double h = std::min({100.0 * s.h0, h1, interval});
-  return std::isfinite(h) && h > 0.0 ? h : s.h0;
-}
-
 /// The working set of one round: the rows still running, compacted, with everything the
 /// attempt has computed for them so far.
 struct Batch {
@@ -200,6 +171,30 @@ void combine(const Matrix* base, const Combination& terms, const Vector& dt, con
 
 }  // namespace
 
+namespace {
+double rms(const Eigen::VectorXd& v) { return std::sqrt(v.squaredNorm() / static_cast<double>(v.size())); }
+}  // namespace
+
+InitialStep initial_probe(const Eigen::VectorXd& x0, const Eigen::VectorXd& f0, double interval,
+                          const AdaptiveTolerances& tol) {
+  InitialStep s;
+  s.scale = (tol.atol + tol.rtol * x0.array().abs()).matrix();
+  const double d0 = rms(x0.cwiseQuotient(s.scale));
+  s.d1 = rms(f0.cwiseQuotient(s.scale));
+  s.h0 = (d0 < 1e-5 || s.d1 < 1e-5) ? 1e-6 : 0.01 * d0 / s.d1;
+  s.h0 = std::min(s.h0, interval);
+  return s;
+}
+
+double initial_finish(const InitialStep& s, const Eigen::VectorXd& f0, const Eigen::VectorXd& f1, double interval,
+                      int order) {
+  const double d2 = rms((f1 - f0).cwiseQuotient(s.scale)) / s.h0;
+  const double h1 = (s.d1 <= 1e-15 && d2 <= 1e-15) ? std::max(1e-6, s.h0 * 1e-3)
+                                                    : std::pow(0.01 / std::max(s.d1, d2), 1.0 / (order + 1));
+  const double h = std::min({100.0 * s.h0, h1, interval});
+  return std::isfinite(h) && h > 0.0 ? h : s.h0;
+}
+
 std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z, double t0, double t1,
                                          const AdaptiveTolerances& tol, std::uint64_t first_sample) {
   const Eigen::Index n = z.rows(), width = z.cols();
@@ -240,7 +235,7 @@ std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z
     Vector tp(m);
     for (Eigen::Index i = 0; i < m; ++i) {
       const Eigen::Index r = probe_rows[static_cast<std::size_t>(i)];
-      const State x0 = z.row(r).transpose(), f0 = dxdt.row(r).transpose();
+      const Eigen::VectorXd x0 = z.row(r).transpose(), f0 = dxdt.row(r).transpose();
       probes.push_back(initial_probe(x0, f0, interval, tol));
       const double h0 = probes.back().h0;
       x1.row(i) = (x0 + (h0 * direction) * f0).transpose();
@@ -250,7 +245,7 @@ std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z
     for (Eigen::Index i = 0; i < m; ++i) {
       const Eigen::Index r = probe_rows[static_cast<std::size_t>(i)];
       if (!failures.keeps(r)) continue;
-      const State f0 = dxdt.row(r).transpose(), f1r = f1.row(i).transpose();
+      const Eigen::VectorXd f0 = dxdt.row(r).transpose(), f1r = f1.row(i).transpose();
       at(r).t = t0;
       at(r).dt = direction * initial_finish(probes[static_cast<std::size_t>(i)], f0, f1r, interval,
                                             tab.error_order);

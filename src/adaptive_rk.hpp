@@ -27,6 +27,19 @@ class BatchRhs {
                           RowFailures& failures) = 0;
 };
 
+/// The initial step of Hairer, Norsett & Wanner (Solving ODEs I, II.4), as scipy's
+/// select_initial_step, in two halves around its second evaluation: initial_probe gives h0 from
+/// x0 and f0 = f(t0, x0) (the second evaluation is at t0 + direction h0, x0 + direction h0 f0),
+/// initial_finish the step |dt| > 0 from f1, the derivative there.
+struct InitialStep {
+  Eigen::VectorXd scale;
+  double d1 = 0.0, h0 = 0.0;
+};
+InitialStep initial_probe(const Eigen::VectorXd& x0, const Eigen::VectorXd& f0, double interval,
+                          const AdaptiveTolerances& tol);
+double initial_finish(const InitialStep& s, const Eigen::VectorXd& f0, const Eigen::VectorXd& f1,
+                      double interval, int order);
+
 /// Integrates every row of z from t0 to t1 (either direction) in place, each as the per-sample
 /// controlled stepper of Boost.Odeint would (controlled_runge_kutta with its default error
 /// checker and step adjuster, in the same arithmetic, so the results are bitwise those of one

@@ -1,4 +1,4 @@
-// Encoding and decoding through the probability-flow ODE (the per-sample loop is in pf_ode.cpp).
+// Encoding and decoding through the probability-flow ODE (the batched loop is in pf_ode.cpp).
 #include <tweedie/encode.hpp>
 
 #include "pf_ode.hpp"
@@ -25,9 +25,10 @@ namespace {
 FlowResult flow(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& start,
                 const FlowOptions& options, double t0, double t1) {
   const Eigen::Index d = start.cols();
-  detail::FlowRun run = detail::integrate_rows(start, 0, t0, t1, options, [&](std::uint64_t sample, int label) {
-    return std::make_unique<detail::FlowSystem>(sde, model, d, sample, label);
-  });
+  detail::FlowRun run = detail::integrate_rows(
+      start, 0, t0, t1, options, [&](std::uint64_t first, Eigen::Index rows, std::span<const int> labels) {
+        return std::make_unique<detail::FlowSystem>(sde, model, d, first, rows, labels);
+      });
   return {std::move(run.state), std::move(run.nfe), std::move(run.accepted_steps),
           std::move(run.rejected_steps)};
 }

@@ -71,65 +71,100 @@ DivergenceSource divergence_source(const ScoreModel& model, Divergence divergenc
       "hutchinson)");
 }
 
-/// The joint ODE of one sample: the PF-ODE on z.head(d) = x, and d(delta)/dt = d f - g^2 div s / 2
-/// on z(d).
+/// The joint ODE of the rows of a chunk: the PF-ODE on z.leftCols(d) = x, and
+/// d(delta)/dt = d f - g^2 div s / 2 on z.col(d).
 class JointSystem final : public detail::FlowSystem {
  public:
-  JointSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t sample, int label,
-              DivergenceSource source, Matrix directions)
-      : FlowSystem(sde, model, dim, sample, label), source_(source), directions_(std::move(directions)) {}
+  /// `directions`: the basis (jvp_trace, d x d, shared), the probes (hutchinson: K rows per
+  /// chunk row, stacked), or empty (model).
+  JointSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t first_sample,
+              Eigen::Index rows, std::span<const int> labels, DivergenceSource source, Matrix directions,
+              Eigen::Index per_row)
+      : FlowSystem(sde, model, dim, first_sample, rows, labels), source_(source),
+        directions_(std::move(directions)), per_row_(per_row) {}
 
-  void operator()(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step) override {
-    double div = 0.0;
+  void operator()(const ConstVectorRef& t, const ConstMatrixRef& z, MatrixRef dzdt,
+                  std::span<const Eigen::Index> rows, std::span<const std::size_t> steps,
+                  detail::RowFailures& failures) override {
     if (source_ == DivergenceSource::model) {
-      drift(z, dzdt, t, step, &div);  // one fused model call
+      drift(t, z, dzdt, rows, steps, failures, &div_);  // one fused model call
     } else {
-      drift(z, dzdt, t, step);
-      div = divergence(z.head(dim_).transpose(), t, step);
+      drift(t, z, dzdt, rows, steps, failures);
+      divergence(t, rows, steps, failures);
     }
-    dzdt(dim_) = static_cast<double>(dim_) * sde_.f(t) - 0.5 * sde_.g2(t) * div;
+    for (Eigen::Index k = 0; k < z.rows(); ++k) {
+      dzdt(k, dim_) = static_cast<double>(dim_) * sde_.f(t(k)) - 0.5 * sde_.g2(t(k)) * div_(k);
+    }
   }
 
  private:
-  /// The divergence from JVPs or score differences (source_ is not `model`).
-  double divergence(const Eigen::RowVectorXd& x, double t, std::size_t step) {
-    // The directions (rows of the identity, or the probes) as one batch at the point x.
-    const Eigen::Index k = directions_.rows();
-    if (source_ != DivergenceSource::difference_probes) {
-      points_ = x.replicate(k, 1);
-      times_.setConstant(k, t);
-      products_.resize(k, dim_);
-      score_jvp(model_, sde_, input(times_, points_), directions_, products_);
-      nfe += static_cast<double>(k);
-      check_finite(products_, "the model's Jacobian-vector product, as the score's,", t, step);
-      // The trace of J over the basis, or Hutchinson's mean of v_k^T J v_k.
-      const double sum = (products_.array() * directions_.array()).sum();
-      return source_ == DivergenceSource::jvp_trace ? sum : sum / static_cast<double>(k);
+  /// The directions of chunk row r: K x d.
+  Matrix directions_of(Eigen::Index r) const {
+    return source_ == DivergenceSource::jvp_trace ? directions_ : Matrix(directions_.middleRows(r * per_row_, per_row_));
+  }
+
+  /// div_ at the rows x_ from JVPs or score differences (source_ is not `model`): the directions
+  /// of every row as one batch, one model call.
+  void divergence(const ConstVectorRef& t, std::span<const Eigen::Index> rows, std::span<const std::size_t> steps,
+                  detail::RowFailures& failures) {
+    const Eigen::Index m = x_.rows(), k = per_row_;
+    const bool differences = source_ == DivergenceSource::difference_probes;
+    const Eigen::Index per = differences ? 2 * k : k;
+    points_.resize(m * per, dim_);
+    dirs_.resize(m * per, dim_);
+    times_.resize(m * per);
+    h_.resize(m);
+    for (Eigen::Index i = 0; i < m; ++i) {
+      const Matrix v = directions_of(rows[static_cast<std::size_t>(i)]);
+      const Eigen::RowVectorXd x = x_.row(i);
+      times_.segment(i * per, per).setConstant(t(i));
+      if (!differences) {
+        points_.middleRows(i * per, per) = x.replicate(k, 1);
+        dirs_.middleRows(i * per, per) = v;
+        continue;
+      }
+      // Central differences of the score along each probe: rows 2j = x + h v_j, 2j + 1 = x - h v_j.
+      h_(i) = 1e-4 * std::max(1.0, x.cwiseAbs().maxCoeff());
+      for (Eigen::Index j = 0; j < k; ++j) {
+        points_.row(i * per + 2 * j) = x + h_(i) * v.row(j);
+        points_.row(i * per + 2 * j + 1) = x - h_(i) * v.row(j);
+      }
     }
-    // Central differences of the score along each probe, in one batched call:
-    // rows 2j = x + h v_j, 2j + 1 = x - h v_j.
-    const double h = 1e-4 * std::max(1.0, x.cwiseAbs().maxCoeff());
-    points_.resize(2 * k, dim_);
-    for (Eigen::Index j = 0; j < k; ++j) {
-      points_.row(2 * j) = x + h * directions_.row(j);
-      points_.row(2 * j + 1) = x - h * directions_.row(j);
+    products_.resize(m * per, dim_);
+    if (differences) {
+      evaluate_as(model_, sde_, Prediction::score, input(times_, points_, rows, per), products_);
+    } else {
+      score_jvp(model_, sde_, input(times_, points_, rows, per), dirs_, products_);
     }
-    times_.setConstant(2 * k, t);
-    products_.resize(2 * k, dim_);
-    evaluate_as(model_, sde_, Prediction::score, input(times_, points_), products_);
-    nfe += static_cast<double>(2 * k);
-    check_finite(products_, "the model's output, as score,", t, step);
-    double div = 0.0;
-    for (Eigen::Index j = 0; j < k; ++j) {
-      div += (products_.row(2 * j) - products_.row(2 * j + 1)).dot(directions_.row(j)) / (2.0 * h);
+    div_.resize(m);
+    for (Eigen::Index i = 0; i < m; ++i) {
+      nfe(rows[static_cast<std::size_t>(i)]) += static_cast<double>(per);
+      const Matrix p = products_.middleRows(i * per, per);
+      if (!check_row(p, differences ? "the model's output, as score," : "the model's Jacobian-vector product, as the score's,",
+                     t, rows, steps, i, failures)) {
+        div_(i) = 0.0;
+        continue;
+      }
+      const Matrix v = directions_of(rows[static_cast<std::size_t>(i)]);
+      if (!differences) {
+        // The trace of J over the basis, or Hutchinson's mean of v_k^T J v_k.
+        const double sum = (p.array() * v.array()).sum();
+        div_(i) = source_ == DivergenceSource::jvp_trace ? sum : sum / static_cast<double>(k);
+        continue;
+      }
+      double div = 0.0;
+      for (Eigen::Index j = 0; j < k; ++j) {
+        div += (p.row(2 * j) - p.row(2 * j + 1)).dot(v.row(j)) / (2.0 * h_(i));
+      }
+      div_(i) = div / static_cast<double>(k);
     }
-    return div / static_cast<double>(k);
   }
 
   DivergenceSource source_;
-  Matrix directions_;  // the basis (jvp_trace), the probes (hutchinson), or empty (model)
-  Vector times_;
-  Matrix points_, products_;
+  Matrix directions_;
+  Eigen::Index per_row_;
+  Vector div_, times_, h_;
+  Matrix points_, dirs_, products_;
 };
 
 }  // namespace
@@ -142,13 +177,24 @@ LikelihoodResult log_likelihood(const Sde& sde, const ScoreModel& model, const C
   const Eigen::Index n = data.rows(), d = data.cols();
   const PhiloxNoise noise(options.seed);
   detail::FlowRun run = detail::integrate_rows(
-      data, 1, options.t_min, sde.T(), options, [&](std::uint64_t sample, int label) {
+      data, 1, options.t_min, sde.T(), options,
+      [&](std::uint64_t first, Eigen::Index rows, std::span<const int> labels) {
         Matrix directions;
-        if (source == DivergenceSource::jvp_trace) directions = Matrix::Identity(d, d);
-        if (options.divergence == Divergence::hutchinson) {
-          directions = draw_probes(noise, sample, options.probes, d, options.probe_kind);
+        Eigen::Index per_row = 0;
+        if (source == DivergenceSource::jvp_trace) {
+          directions = Matrix::Identity(d, d);
+          per_row = d;
         }
-        return std::make_unique<JointSystem>(sde, model, d, sample, label, source, std::move(directions));
+        if (options.divergence == Divergence::hutchinson) {
+          per_row = options.probes;
+          directions.resize(rows * per_row, d);
+          for (Eigen::Index r = 0; r < rows; ++r) {
+            directions.middleRows(r * per_row, per_row) =
+                draw_probes(noise, first + static_cast<std::uint64_t>(r), options.probes, d, options.probe_kind);
+          }
+        }
+        return std::make_unique<JointSystem>(sde, model, d, first, rows, labels, source, std::move(directions),
+                                             per_row);
       });
 
   LikelihoodResult r;

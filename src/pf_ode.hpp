@@ -1,14 +1,17 @@
-// The probability-flow ODE of one sample and the loop that integrates every sample alone: the
-// machinery that encode, decode and log_likelihood share.
+// The probability-flow ODE of the rows of a chunk and the loop that integrates them together,
+// each with its own steps: the machinery that encode, decode and log_likelihood share.
 #pragma once
 
 #include <tweedie/encode.hpp>
 #include <tweedie/reverse.hpp>
 
+#include "adaptive_rk.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
+#include <span>
 #include <string_view>
 
 namespace tweedie::detail {
@@ -19,39 +22,48 @@ namespace tweedie::detail {
 void check_flow_inputs(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& x,
                        const FlowOptions& options, std::string_view what);
 
-/// The right-hand side of one sample's ODE. This base is the probability-flow ODE alone, on the
-/// state z = x of d values: dx/dt = f(t) x - g(t)^2 s(x, t) / 2. log_likelihood extends it with
-/// the log-density component.
-class FlowSystem {
+/// The right-hand side of the flows on rows of one chunk. This base is the probability-flow ODE
+/// alone, on the state z = x of d values per row: dx/dt = f(t) x - g(t)^2 s(x, t) / 2, one model
+/// call per evaluation on all the rows given, each at its own time with its own sample index and
+/// label. log_likelihood extends it with the log-density component. A row whose model output is
+/// not finite fails alone (NonFiniteError naming its sample, its step and t).
+class FlowSystem : public BatchRhs {
  public:
-  /// `label`: the sample's class label, or -1 for none.
-  FlowSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t sample, int label);
-  virtual ~FlowSystem() = default;
-  virtual void operator()(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step);
-  double nfe = 0.0;  ///< model rows evaluated so far (JVP and divergence rows included)
+  /// The chunk's rows are the samples first_sample, first_sample + 1, ... (`rows` of them);
+  /// `labels`: their class labels (empty: none).
+  FlowSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim, std::uint64_t first_sample,
+             Eigen::Index rows, std::span<const int> labels);
+  void operator()(const ConstVectorRef& t, const ConstMatrixRef& z, MatrixRef dzdt,
+                  std::span<const Eigen::Index> rows, std::span<const std::size_t> steps,
+                  RowFailures& failures) override;
+  Vector nfe;  ///< model rows evaluated so far per chunk row (JVP and divergence rows included)
 
  protected:
-  /// Resizes dzdt like z and writes the drift at (x = z.head(d), t) into dzdt.head(d); the score
-  /// stays in `score_`. One model row. With `divergence`, the model's fused
-  /// evaluate_with_divergence also gives the divergence of the score there (checked finite).
-  void drift(const Eigen::VectorXd& z, Eigen::VectorXd& dzdt, double t, std::size_t step,
-             double* divergence = nullptr);
-  /// Throws NonFiniteError naming the sample, the step and t if `values` are not all finite;
-  /// `what` names them ("the model's divergence").
-  void check_finite(const ConstMatrixRef& values, std::string_view what, double t, std::size_t step) const;
-  /// The model input of `x.rows()` rows of this sample (its index and label on every row).
-  ModelInput input(const ConstVectorRef& t, const ConstMatrixRef& x);
+  /// Writes the drift at (x = z.leftCols(d), t) into dzdt.leftCols(d); the score stays in
+  /// `score_` and the rows in `x_`. One model call. With `divergence`, the model's fused
+  /// evaluate_with_divergence also gives the divergence of the score at each row (checked).
+  void drift(const ConstVectorRef& t, const ConstMatrixRef& z, MatrixRef dzdt,
+             std::span<const Eigen::Index> rows, std::span<const std::size_t> steps,
+             RowFailures& failures, Vector* divergence = nullptr);
+  /// Reports rows[k] as failed unless `values` (what row k computed) are all finite; `what`
+  /// names them ("the model's divergence"). Returns whether they were.
+  bool check_row(const ConstMatrixRef& values, std::string_view what, const ConstVectorRef& t,
+                 std::span<const Eigen::Index> rows, std::span<const std::size_t> steps, Eigen::Index k,
+                 RowFailures& failures) const;
+  /// The model input of x, whose rows are the chunk rows `rows`, each repeated `repeat` times.
+  ModelInput input(const ConstVectorRef& t, const ConstMatrixRef& x, std::span<const Eigen::Index> rows,
+                   Eigen::Index repeat = 1);
 
   const Sde& sde_;
   const ScoreModel& model_;
   ReverseDynamics dynamics_;
   Eigen::Index dim_;
-  std::uint64_t sample_;
-  int label_;
-  std::vector<std::uint64_t> samples_;  // sample_, once per row of the current call
-  std::vector<int> labels_;             // label_, once per row (empty without a label)
-  Vector time_;   // 1 value: the time of the current evaluation
-  Matrix score_;  // 1 x d: the score at the current evaluation
+  std::uint64_t first_sample_;
+  std::span<const int> labels_;
+  std::vector<std::uint64_t> row_samples_;  // scratch: each model row's sample index
+  std::vector<int> row_labels_;             // scratch: each model row's label
+  Matrix x_;      // the rows of the current evaluation (contiguous)
+  Matrix score_;  // the score at the current evaluation
 };
 
 /// The end state of every sample and what it cost.
@@ -60,14 +72,19 @@ struct FlowRun {
   Vector nfe, accepted_steps, rejected_steps;
 };
 
-/// Makes the system of sample `sample` whose label is `label` (-1: none).
-using FlowSystemFactory = std::function<std::unique_ptr<FlowSystem>(std::uint64_t sample, int label)>;
+/// Makes the system of the chunk whose rows are the samples first_sample, ... (`rows` of them)
+/// with these labels (empty: none).
+using FlowSystemFactory = std::function<std::unique_ptr<FlowSystem>(std::uint64_t first_sample,
+                                                                    Eigen::Index rows,
+                                                                    std::span<const int> labels)>;
 
-/// Integrates each row i of `start` alone, as the state (start.row(i), `extra` zeros), from t0 to
-/// t1 with solvers::integrate_dopri5 and the options' tolerances and step cap, under the system
-/// make_system(i, options.labels[i] or -1), in parallel over the fixed chunks of options.execution. Each sample sees only
-/// its own state and system, so its result is bitwise independent of the batch, the chunk size
-/// and the thread count.
+/// Integrates every row i of `start`, as the state (start.row(i), `extra` zeros), from t0 to t1
+/// with the batched dopri5 of detail::integrate_rk (each row its own steps and error control;
+/// one model call per stage on the rows of a chunk still running) and the options' tolerances
+/// and step cap, under the systems of make_system, in parallel over the fixed chunks of
+/// options.execution. Each sample's arithmetic is its own, so for a model whose rows do not
+/// interact its result is bitwise independent of the batch, the chunk size and the thread count
+/// (and bitwise that of the sample integrated alone).
 FlowRun integrate_rows(const ConstMatrixRef& start, Eigen::Index extra, double t0, double t1,
                        const FlowOptions& options, const FlowSystemFactory& make_system);
 
