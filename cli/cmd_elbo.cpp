@@ -23,7 +23,7 @@ struct ElboCommand {
   int draws = 1024;
 
   void execute() const {
-    const auto [sde, model, encoding, x] = load_data_problem(problem, data, run);
+    const auto [p, encoding, x] = load_data_problem(problem, data, run);
     ElboOptions o;
     o.t_min = t_min;
     o.steps = steps;
@@ -35,7 +35,7 @@ struct ElboCommand {
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
     const auto start = std::chrono::steady_clock::now();
-    const ElboResult r = elbo(*sde, *model, x, o);
+    const ElboResult r = elbo(*p.sde, *p.model, x, o);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!out_path.empty()) write_output(out_path, r.elbo);
 

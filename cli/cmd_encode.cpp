@@ -20,10 +20,10 @@ struct FlowCommand {
   bool no_roundtrip = false;
 
   void execute() const {
-    const auto sde = problem.make_sde();
-    const GaussianMixture target = problem.load_target();
-    const auto model = exact_model(target, *sde);
-    const Matrix in = read_rows(in_path, encoding ? "--data" : "--latent", target.dim());
+    const Problem p = problem.load();
+    const Sde& sde = *p.sde;
+    const ScoreModel& model = *p.model;
+    const Matrix in = read_rows(in_path, encoding ? "--data" : "--latent", p.dim());
     FlowOptions o = flow.options(run);
     o.labels = problem.labels.labels(static_cast<std::size_t>(in.rows()));
     const auto start = std::chrono::steady_clock::now();
@@ -32,21 +32,21 @@ struct FlowCommand {
     };
     const std::string shape = fmt::format("{} x {} -> {}", in.rows(), in.cols(), out_path);
     if (!encoding) {
-      const FlowResult r = decode(*sde, *model, in, o);
+      const FlowResult r = decode(sde, model, in, o);
       const double wall = seconds();
       write_output(out_path, r.x);
       fmt::print("decode: NFE/sample {:.1f}, {:.3f} s, {}\n", r.nfe.mean(), wall, shape);
       return;
     }
     if (no_roundtrip) {
-      const FlowResult r = encode(*sde, *model, in, o);
+      const FlowResult r = encode(sde, model, in, o);
       const double wall = seconds();
       write_output(out_path, r.x);
       fmt::print("encode: NFE/sample {:.1f}, {:.3f} s, {}\n", r.nfe.mean(), wall, shape);
       return;
     }
     // The latents are written only once the round trip has succeeded: an error writes nothing.
-    const RoundTrip r = round_trip(*sde, *model, in, o);
+    const RoundTrip r = round_trip(sde, model, in, o);
     const double wall = seconds();
     write_output(out_path, r.encoded.x);
     fmt::print("encode: NFE/sample {:.1f}; round trip: decode NFE/sample {:.1f}, max abs error {:.3e}, "

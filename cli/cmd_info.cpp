@@ -1,15 +1,42 @@
 // tweedie info: the families, samplers (with their traits) and grids.
 #include "commands.hpp"
+#include "model_options.hpp"
 
 #include <tweedie/tweedie.hpp>
 
 #include <fmt/format.h>
 
+#include <memory>
+
 namespace tweedie::cli {
 
+namespace {
+
+// What a model declares: tweedie info --model FILE.
+void print_model(const ModelOptions& options) {
+  const LoadedModel loaded = load_model(options, std::nullopt);
+  const ScoreModel& m = *loaded.model;
+  const Conditioning c = m.conditioning();
+  fmt::print("{}\n  {}\n", options.path, loaded.description);
+  fmt::print("  prediction {}, dimension {}, family {}\n", to_string(m.prediction()),
+             m.dim() == 0 ? std::string("any") : std::to_string(m.dim()),
+             loaded.sde ? describe(*loaded.sde) : std::string("not declared (give --sde)"));
+  fmt::print("  conditioning: {}\n",
+             !c.conditional() ? std::string("none")
+                              : fmt::format("{} classes (--class 0 .. {}){}", c.classes, c.classes - 1,
+                                            c.has_null_class() ? fmt::format(", null class {}", c.null_class) : ""));
+  fmt::print("  divergence {}, JVP {}, VJP {}, batch-invariant {}\n", m.has_divergence() ? "yes" : "no",
+             m.has_jvp() ? "yes" : "no", m.has_vjp() ? "yes" : "no", m.batch_invariant() ? "yes" : "no");
+}
+
+}  // namespace
+
 Runner add_info_command(CLI::App& app) {
-  app.add_subcommand("info", "list the SDE families, samplers and time grids");
-  return [] {
+  auto* sub = app.add_subcommand("info", "list the SDE families, samplers and time grids, or describe a model");
+  auto model = std::make_shared<ModelOptions>();
+  model->add_to(*sub);
+  return [model] {
+    if (model->given()) return print_model(*model);
     fmt::print("SDE families (T, default t_end, prior std):\n");
     for (const auto& name : sde_names()) {
       SdeSpec spec;

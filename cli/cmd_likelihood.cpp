@@ -22,7 +22,7 @@ struct LikelihoodCommand {
   int probes = 1;
 
   void execute() const {
-    const auto [sde, model, encoding, x] = load_data_problem(problem, data, run);
+    const auto [p, encoding, x] = load_data_problem(problem, data, run);
     LikelihoodOptions o;
     static_cast<FlowOptions&>(o) = flow.options(run);
     o.divergence = divergence_from_string(divergence);
@@ -32,7 +32,7 @@ struct LikelihoodCommand {
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
     const auto start = std::chrono::steady_clock::now();
-    const LikelihoodResult r = log_likelihood(*sde, *model, x, o);
+    const LikelihoodResult r = log_likelihood(*p.sde, *p.model, x, o);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!out_path.empty()) write_output(out_path, r.log_likelihood);
     fmt::print("log-likelihood {}; {} divergence, NFE/sample {:.1f}, {:.3f} s, {} x {}{}\ndata: {}\n",

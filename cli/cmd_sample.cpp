@@ -51,9 +51,8 @@ struct SampleCommand {
   std::map<std::string, std::string> sampler_options;  // key -> value as given
 
   void execute() const {
-    const auto sde = problem.make_sde();
-    const GaussianMixture target = problem.load_target();
-    const auto model = exact_model(target, *sde);
+    const Problem p = problem.load();
+    const Sde& sde = *p.sde;
     SamplerOptions options;
     for (const auto& [key, value] : sampler_options) options.set(key, value);
     auto solver = make_sampler(sampler, options);
@@ -61,7 +60,7 @@ struct SampleCommand {
     std::vector<double> times;
     if (!times_path.empty()) {
       times = read_npy_vector(times_path, "--times");
-      validate_grid(*sde, times);
+      validate_grid(sde, times);
     } else {
       GridOptions g;
       g.spacing = grid_spacing_from_string(grid);
@@ -69,14 +68,14 @@ struct SampleCommand {
       g.t_start = t_start.value_or(-1.0);
       g.t_end = t_end.value_or(-1.0);
       g.rho = rho;
-      times = make_grid(*sde, g);
+      times = make_grid(sde, g);
     }
     std::optional<Matrix> init;
     if (!init_path.empty()) {
       init = read_npy_matrix(init_path, "--init");
-      if (init->cols() != target.dim()) {
-        throw InvalidArgument(fmt::format("--init has {} columns but the target's dimension is {}",
-                                          init->cols(), target.dim()));
+      if (p.dim() != 0 && init->cols() != p.dim()) {
+        throw InvalidArgument(
+            fmt::format("--init has {} columns but the model's dimension is {}", init->cols(), p.dim()));
       }
     }
     SampleOptions o;
@@ -86,7 +85,7 @@ struct SampleCommand {
     o.denoise = denoise;
     o.init = init ? &*init : nullptr;
     o.labels = problem.labels.labels(init ? static_cast<std::size_t>(init->rows()) : count);
-    const SampleResult r = sample(*sde, *model, *solver, times, o);
+    const SampleResult r = sample(sde, *p.model, *solver, times, o);
     write_output(out_path, r.samples);
     const std::string steps_text =
         solver->traits().adaptive
@@ -104,7 +103,7 @@ struct SampleCommand {
 
 Runner add_sample_command(CLI::App& app) {
   auto cmd = std::make_shared<SampleCommand>();
-  CLI::App* sub = app.add_subcommand("sample", "draw samples from a Gaussian-mixture target");
+  CLI::App* sub = app.add_subcommand("sample", "draw samples from a Gaussian-mixture target or a trained model");
   cmd->problem.add_to(*sub);
   cmd->run.add_to(*sub);
   sub->add_option("--sampler", cmd->sampler, "sampler name (see tweedie info)")->capture_default_str();

@@ -10,19 +10,45 @@
 namespace tweedie::cli {
 
 void ProblemOptions::add_to(CLI::App& app) {
-  app.add_option("--target", target, "Gaussian-mixture target: a JSON file or builtin:ring")
-      ->required();
-  app.add_option("--sde", sde.family, "forward SDE family: vp, subvp, ve, cosine or edm")
-      ->capture_default_str();
-  app.add_option("--beta-min", sde.beta_min, "VP/sub-VP beta_min (0.1)");
-  app.add_option("--beta-max", sde.beta_max, "VP/sub-VP beta_max (20)");
-  app.add_option("--sigma-min", sde.sigma_min, "VE sigma_min (0.01); EDM sigma_min (0.002)");
-  app.add_option("--sigma-max", sde.sigma_max, "VE sigma_max (50); EDM sigma_max (80)");
-  app.add_option("--cosine-s", sde.cosine_s, "cosine schedule offset s (0.008)");
+  auto* target_flag = app.add_option("--target", target, "Gaussian-mixture target: a JSON file or builtin:ring");
+  model.add_to(app);
+  target_flag->excludes(app.get_option("--model"));
+  family_flags_ = {
+      app.add_option("--sde", sde.family, "forward SDE family: vp, subvp, ve, cosine or edm (a model's own by default)")
+          ->capture_default_str(),
+      app.add_option("--beta-min", sde.beta_min, "VP/sub-VP beta_min (0.1)"),
+      app.add_option("--beta-max", sde.beta_max, "VP/sub-VP beta_max (20)"),
+      app.add_option("--sigma-min", sde.sigma_min, "VE sigma_min (0.01); EDM sigma_min (0.002)"),
+      app.add_option("--sigma-max", sde.sigma_max, "VE sigma_max (50); EDM sigma_max (80)"),
+      app.add_option("--cosine-s", sde.cosine_s, "cosine schedule offset s (0.008)")};
   labels.add_to(app);
 }
 
-std::unique_ptr<Sde> ProblemOptions::make_sde() const { return tweedie::make_sde(sde); }
+std::optional<SdeSpec> ProblemOptions::given_sde() const {
+  for (const auto* flag : family_flags_) {
+    if (flag->count() > 0) return sde;
+  }
+  return std::nullopt;
+}
+
+Problem ProblemOptions::load() const {
+  Problem p;
+  if (model.given()) {
+    LoadedModel loaded = load_model(model, given_sde());
+    p.sde = tweedie::make_sde(loaded.sde.value_or(sde));
+    p.model = std::move(loaded.model);
+    p.description = std::move(loaded.description);
+    return p;
+  }
+  if (target.empty()) throw InvalidArgument("give the distribution: --target FILE.json|builtin:ring or --model FILE");
+  p.sde = tweedie::make_sde(sde);
+  p.target = load_target();
+  p.model = exact_model(*p.target, *p.sde);
+  p.description = fmt::format("exact Gaussian mixture {} (d = {}, {} components{})", target, p.target->dim(),
+                              p.target->components(),
+                              p.target->classes() > 0 ? fmt::format(", {} classes", p.target->classes()) : "");
+  return p;
+}
 
 GaussianMixture ProblemOptions::load_target() const {
   if (target == "builtin:ring") return GaussianMixture::ring();
@@ -76,9 +102,8 @@ FlowOptions FlowFlags::options(const RunOptions& run) const {
 
 Matrix read_rows(const std::string& path, const std::string& flag, Eigen::Index dim) {
   Matrix m = read_npy_matrix(path, flag);
-  if (m.cols() != dim) {
-    throw InvalidArgument(
-        fmt::format("{} has {} columns but the target's dimension is {}", flag, m.cols(), dim));
+  if (dim != 0 && m.cols() != dim) {
+    throw InvalidArgument(fmt::format("{} has {} columns but the model's dimension is {}", flag, m.cols(), dim));
   }
   if (m.rows() < 1) throw InvalidArgument(fmt::format("{} has no rows", flag));
   return m;
@@ -127,11 +152,9 @@ Matrix DataOptions::model_data(Eigen::Index dim, std::uint64_t seed, const Execu
 
 DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& data, const RunOptions& run) {
   DataProblem p;
-  p.sde = problem.make_sde();
-  const GaussianMixture target = problem.load_target();
-  p.model = exact_model(target, *p.sde);
+  p.problem = problem.load();
   p.encoding = data.encoding();
-  p.x = data.model_data(target.dim(), run.seed, run.execution());
+  p.x = data.model_data(p.problem.dim(), run.seed, run.execution());
   return p;
 }
 

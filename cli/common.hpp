@@ -4,25 +4,46 @@
 #include <tweedie/tweedie.hpp>
 
 #include "labels.hpp"
+#include "model_options.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tweedie::cli {
 
-/// --target, the family options (--sde --beta-min --beta-max --sigma-min --sigma-max --cosine-s)
-/// and the class labels (--class, --labels).
+/// What a command evaluates: the family, the model (a target's exact score or a trained network)
+/// and, with --target, the target itself.
+struct Problem {
+  std::unique_ptr<Sde> sde;
+  std::optional<GaussianMixture> target;  ///< with --target
+  std::unique_ptr<ScoreModel> model;      ///< may refer to *sde
+  std::string description;                ///< one line: what the model is
+  /// The dimension of a sample (0 when the model accepts any).
+  Eigen::Index dim() const { return model->dim(); }
+};
+
+/// --target or --model, the family options (--sde --beta-min --beta-max --sigma-min --sigma-max
+/// --cosine-s) and the class labels (--class, --labels).
 struct ProblemOptions {
   std::string target;
   SdeSpec sde;
   LabelOptions labels;
+  ModelOptions model;
   void add_to(CLI::App& app);
-  std::unique_ptr<Sde> make_sde() const;
+  /// Loads the target or the model and the family: a model that carries its family fixes it
+  /// (family flags that contradict it are refused), otherwise the flags (default vp) do.
+  Problem load() const;
   /// A JSON target file, or "builtin:ring" (8 Gaussians of std 0.15 on a circle of radius 2).
   GaussianMixture load_target() const;
+
+ private:
+  /// The family flags the user gave explicitly, or empty when none.
+  std::optional<SdeSpec> given_sde() const;
+  std::vector<const CLI::Option*> family_flags_;
 };
 
 /// --threads --seed --chunk.
@@ -54,7 +75,8 @@ struct FlowFlags {
   FlowOptions options(const RunOptions& run) const;
 };
 
-/// Reads the (n, d) .npy given to `flag`: at least one row, and `dim` columns (the target's).
+/// Reads the (n, d) .npy given to `flag`: at least one row, and `dim` columns (the model's; any
+/// when dim is 0).
 Matrix read_rows(const std::string& path, const std::string& flag, Eigen::Index dim);
 
 /// --data --data-scale --data-shift --bits --dequantize: the user's data y and how they become the
@@ -73,11 +95,10 @@ struct DataOptions {
   Matrix model_data(Eigen::Index dim, std::uint64_t seed, const Execution& execution) const;
 };
 
-/// What a command that evaluates data under the target needs (likelihood, elbo): the family, the
-/// target's exact model and the user's data as the model's data.
+/// What a command that evaluates data needs (likelihood, elbo): the problem and the user's data
+/// as the model's data.
 struct DataProblem {
-  std::unique_ptr<Sde> sde;
-  std::unique_ptr<ScoreModel> model;  ///< refers to *sde
+  Problem problem;
   DataEncoding encoding;
   Matrix x;
 };

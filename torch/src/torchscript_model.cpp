@@ -199,8 +199,12 @@ TorchScriptModel::TorchScriptModel(const std::filesystem::path& path, const Torc
     }
     dtype = p.scalar_type();
   };
+  // The parameters set the dtype; buffers (frequency tables, kept in float64 by tweedie_net's
+  // export whatever the weights) only when there are no parameters.
   for (const auto& p : impl->module.parameters()) visit(p);
-  for (const auto& b : impl->module.buffers()) visit(b);
+  if (!dtype) {
+    for (const auto& b : impl->module.buffers()) visit(b);
+  }
   impl->dtype = dtype.value_or(torch::kFloat64);
   if (impl->dtype != torch::kFloat64 && impl->dtype != torch::kFloat32) {
     impl->refuse(fmt::format("computes in {}; float32 and float64 are supported", c10::toString(impl->dtype)));

@@ -1,0 +1,149 @@
+// The trained models shipped in models/: the Eigen runtime against PyTorch's outputs, samples
+// against held-out data, and the CLI's --model.
+#include "cli_util.hpp"
+#include "test_util.hpp"
+
+#include <tweedie/tweedie.hpp>
+#include <tweedie/mlp_model.hpp>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+using namespace tweedie;
+
+namespace {
+
+std::string shipped(const std::string& name, const std::string& suffix) {
+  return std::string(TWEEDIE_MODELS) + "/" + name + "." + suffix;
+}
+
+// max over rows of |a_i - b_i|_inf / max(|b_i|_inf, 1e-300).
+double max_row_error(const Matrix& a, const Matrix& b) {
+  double worst = 0.0;
+  for (Eigen::Index i = 0; i < a.rows(); ++i) {
+    const double scale = std::max(b.row(i).lpNorm<Eigen::Infinity>(), 1e-300);
+    worst = std::max(worst, (a.row(i) - b.row(i)).lpNorm<Eigen::Infinity>() / scale);
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("every shipped model gives PyTorch's outputs on its reference inputs") {
+  for (const std::string name : {"ring", "moons", "swissroll", "checkerboard", "digits"}) {
+    CAPTURE(name);
+    const Matrix x = read_npy_matrix(shipped(name, "ref.x.npy"));
+    const std::vector<double> tv = read_npy_vector(shipped(name, "ref.t.npy"));
+    const Vector t = Eigen::Map<const Vector>(tv.data(), static_cast<Eigen::Index>(tv.size()));
+    std::vector<int> labels;
+    for (double v : read_npy(shipped(name, "ref.labels.npy")).values) labels.push_back(static_cast<int>(v));
+    for (const Precision p : {Precision::float64, Precision::float32}) {
+      const auto model = MlpModel::load(shipped(name, "safetensors"), {.precision = p});
+      Matrix out(x.rows(), x.cols());
+      model->evaluate(ModelInput{t, x, {}, labels}, out);
+      const Matrix ref = read_npy_matrix(shipped(name, p == Precision::float64 ? "ref.out64.npy" : "ref.out32.npy"));
+      CHECK(max_row_error(out, ref) < (p == Precision::float64 ? 1e-12 : 1e-5));
+    }
+  }
+}
+
+TEST_CASE("samples of the shipped ring model are as close to held-out data as the data to itself") {
+  // The bound: the same sampler with the exact score of the ring's mixture (builtin:ring) measures
+  // the sampler's own error and the noise of n samples; the sliced W2 distance between two
+  // independent halves of the held-out data is the noise of the measurement itself (~0.075 at
+  // n = 2000). A faithful model is within one floor of the exact score; a model of another data
+  // set (moons) is at ~2.
+  const auto model = MlpModel::load(shipped("ring", "safetensors"));
+  const auto sde = make_sde(model->spec().sde);
+  const Matrix held = read_npy_matrix(shipped("ring", "heldout.npy"));
+  const Eigen::Index n = 2000;
+  REQUIRE(held.rows() >= 2 * n);
+  const double floor = sliced_wasserstein(held.topRows(n), held.middleRows(n, n), 256, 3);
+  MESSAGE(fmt::format("data floor {:.4f}", floor));
+  struct Case {
+    const char* sampler;
+    GridSpacing spacing;
+    int steps;
+  };
+  for (const Case c : {Case{"em", GridSpacing::time_uniform, 200}, Case{"dpm-solver++", GridSpacing::log_snr, 20},
+                       Case{"dopri5", GridSpacing::log_snr, 1}}) {
+    CAPTURE(c.sampler);
+    SampleOptions o;
+    o.num_samples = static_cast<std::size_t>(n);
+    o.seed = 17;
+    const Matrix x = sample(*sde, *model, *make_sampler(c.sampler), make_grid(*sde, {.spacing = c.spacing, .steps = c.steps}), o).samples;
+    const double d = sliced_wasserstein(x, held.topRows(n), 256, 3);
+    const auto exact = exact_model(GaussianMixture::ring(), *sde);
+    const Matrix y = sample(*sde, *exact, *make_sampler(c.sampler), make_grid(*sde, {.spacing = c.spacing, .steps = c.steps}), o).samples;
+    const double d_exact = sliced_wasserstein(y, held.topRows(n), 256, 3);
+    MESSAGE(fmt::format("{}: SW2 {:.4f}, exact score {:.4f}, floor {:.4f}", c.sampler, d, d_exact, floor));
+    CHECK(d < d_exact + floor);
+  }
+  // The bound can fail: another data set's model is far off.
+  const auto moons = MlpModel::load(shipped("moons", "safetensors"));
+  const auto moons_sde = make_sde(moons->spec().sde);
+  SampleOptions o;
+  o.num_samples = static_cast<std::size_t>(n);
+  const Matrix wrong = sample(*moons_sde, *moons, *make_sampler("dpm-solver++"),
+                              make_grid(*moons_sde, {.spacing = GridSpacing::log_snr, .steps = 20}), o).samples;
+  CHECK(sliced_wasserstein(wrong, held.topRows(n), 256, 3) > 4.0 * floor);
+}
+
+TEST_CASE("the shipped ring model's exact-divergence likelihood agrees with Hutchinson's estimate") {
+  const auto model = MlpModel::load(shipped("ring", "safetensors"));
+  const auto sde = make_sde(model->spec().sde);
+  const Matrix held = read_npy_matrix(shipped("ring", "heldout.npy")).topRows(64);
+  LikelihoodOptions exact;
+  exact.t_min = 1e-3;
+  const LikelihoodResult e = log_likelihood(*sde, *model, held, exact);
+  LikelihoodOptions hutch = exact;
+  hutch.divergence = Divergence::hutchinson;
+  hutch.probes = 64;
+  hutch.seed = 5;
+  const LikelihoodResult h = log_likelihood(*sde, *model, held, hutch);
+  // Per sample the difference is Hutchinson's Monte Carlo error; its mean over 64 samples is
+  // compared with the standard error of the mean difference.
+  const Vector diff = h.log_likelihood - e.log_likelihood;
+  const double se = std::sqrt((diff.array() - diff.mean()).square().sum() / 63.0 / 64.0);
+  MESSAGE(fmt::format("mean log-likelihood {:.4f} (exact), {:.4f} (Hutchinson); data entropy 1.1258 "
+                      "(-mean log p should be near it)", e.log_likelihood.mean(), h.log_likelihood.mean()));
+  CHECK(std::abs(diff.mean()) < 3.0 * se + 1e-6);
+  CHECK(-e.log_likelihood.mean() == doctest::Approx(1.15).epsilon(0.15));  // its card: 1.152 +- 0.032
+}
+
+TEST_CASE("tweedie --model: sample, likelihood, info, and a family that contradicts the model") {
+  tweedie::test::TempDir dir;
+  const std::string ring = shipped("ring", "safetensors");
+  const auto r = tweedie::test::run_cli(fmt::format(
+      "sample --model {} --sampler dpm-solver++ --steps 10 --grid log-snr -n 50 --out {}", ring, dir.file("x.npy")));
+  CHECK(r.status == 0);
+  CHECK(read_npy_matrix(dir.file("x.npy")).rows() == 50);
+  const auto digits = tweedie::test::run_cli(fmt::format(
+      "sample --model {} --sampler em --steps 20 -n 4 --class 3 --out {}", shipped("digits", "safetensors"),
+      dir.file("d.npy")));
+  CHECK(digits.status == 0);
+  const auto info = tweedie::test::run_cli("info --model " + ring);
+  CHECK(info.status == 0);
+  CHECK(info.output.find("prediction noise") != std::string::npos);
+  const auto contradiction = tweedie::test::run_cli(fmt::format(
+      "sample --model {} --sde ve --sampler ddim --steps 5 -n 2 --out {}", ring, dir.file("y.npy")));
+  CHECK(contradiction.status == 2);
+  CHECK(contradiction.output.find("trained with vp") != std::string::npos);
+  const auto pt = tweedie::test::run_cli(fmt::format(
+      "sample --model {} --sampler dpm-solver++ --steps 10 --grid log-snr -n 50 --out {}", shipped("ring", "pt"),
+      dir.file("p.npy")));
+  if (pt.output.find("without libtorch") == std::string::npos) {
+    REQUIRE(pt.status == 0);
+    // The TorchScript twin (float32 weights computed in float32) gives the float64 runtime's samples
+    // to float32 rounding.
+    const Matrix a = read_npy_matrix(dir.file("x.npy")), b = read_npy_matrix(dir.file("p.npy"));
+    CHECK((a - b).cwiseAbs().maxCoeff() < 1e-3);
+  }
+  const auto likelihood = tweedie::test::run_cli(fmt::format(
+      "likelihood --model {} --data {} --t-min 1e-3", ring, dir.file("x.npy")));
+  CHECK(likelihood.status == 0);
+}
