@@ -6,11 +6,24 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 namespace tweedie::cli {
 
 namespace {
+
+// The model card shipped beside a model (models/ring.md for models/ring.safetensors or .pt).
+void print_card(const std::string& model_path) {
+  const auto card = std::filesystem::path(model_path).replace_extension(".md");
+  std::ifstream in(card);
+  if (!in) return;
+  std::ostringstream text;
+  text << in.rdbuf();
+  fmt::print("\nmodel card ({}):\n{}", card.string(), text.str());
+}
 
 // What a model declares: tweedie info --model FILE.
 void print_model(const ModelOptions& options) {
@@ -27,6 +40,7 @@ void print_model(const ModelOptions& options) {
                                             c.has_null_class() ? fmt::format(", null class {}", c.null_class) : ""));
   fmt::print("  divergence {}, JVP {}, VJP {}, batch-invariant {}\n", m.has_divergence() ? "yes" : "no",
              m.has_jvp() ? "yes" : "no", m.has_vjp() ? "yes" : "no", m.batch_invariant() ? "yes" : "no");
+  print_card(options.path);
 }
 
 }  // namespace

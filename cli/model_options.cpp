@@ -1,9 +1,8 @@
 #include "model_options.hpp"
 
+#include "torch_plugin.hpp"
+
 #include <tweedie/mlp_model.hpp>
-#if TWEEDIE_WITH_TORCH
-#include <tweedie/torchscript_model.hpp>
-#endif
 
 #include <fmt/format.h>
 
@@ -34,7 +33,8 @@ SdeSpec overlay(SdeSpec base, const SdeSpec& given) {
 
 LoadedModel load_safetensors(const ModelOptions& o, const std::optional<SdeSpec>& sde) {
   for (auto [flag, given] : {std::pair{"--prediction", o.prediction.has_value()},
-                             {"--time-input", o.time_input.has_value()}, {"--time-scale", o.time_scale.has_value()}}) {
+                             {"--time-input", o.time_input.has_value()}, {"--time-scale", o.time_scale.has_value()},
+                             {"--time-shift", o.time_shift.has_value()}}) {
     if (given) {
       throw InvalidArgument(fmt::format("{} is for TorchScript models: the safetensors model {} declares its own",
                                         flag, o.path));
@@ -67,14 +67,9 @@ LoadedModel load_torchscript([[maybe_unused]] const ModelOptions& o,
   if (o.prediction) options.prediction = prediction_from_string(*o.prediction);
   if (o.time_input) options.time_input = time_input_from_string(*o.time_input);
   options.time_scale = o.time_scale;
+  options.time_shift = o.time_shift;
   options.sde = sde;
-  auto model = std::make_unique<TorchScriptModel>(o.path, options);
-  LoadedModel r;
-  r.sde = model->sde_spec();
-  r.description = fmt::format("TorchScript network ({}), time input {}", model->dtype(),
-                              to_string(model->time_input().kind));
-  r.model = std::move(model);
-  return r;
+  return load_torchscript_plugin(o.path, options);
 #else
   throw InvalidArgument(fmt::format("{}: this tweedie was built without libtorch, so it cannot run TorchScript "
                                     "models (install libtorch-dev and rebuild)",
@@ -92,6 +87,7 @@ void ModelOptions::add_to(CLI::App& app) {
   app.add_option("--time-input", time_input,
                  "the time a TorchScript network takes when it does not say: t, scaled-t, sigma or c-noise");
   app.add_option("--time-scale", time_scale, "the factor of --time-input scaled-t (default 999)");
+  app.add_option("--time-shift", time_shift, "the offset of --time-input scaled-t: s = scale t + shift (default 0)");
 }
 
 LoadedModel load_model(const ModelOptions& options, const std::optional<SdeSpec>& sde) {

@@ -18,6 +18,7 @@ struct ModelOptions {
   std::optional<std::string> prediction;     ///< --prediction (TorchScript without the attribute)
   std::optional<std::string> time_input;     ///< --time-input t|scaled-t|sigma|c-noise (TorchScript)
   std::optional<double> time_scale;          ///< --time-scale (TorchScript, scaled-t)
+  std::optional<double> time_shift;          ///< --time-shift (TorchScript, scaled-t)
   void add_to(CLI::App& app);
   bool given() const { return !path.empty(); }
 };

@@ -37,6 +37,7 @@ constexpr NumericFlag kNumericFlags[] = {
     {"--bits", true, 1, tweedie::max_data_bits},
     {"--class", true, 0, 2147483647},
     {"--time-scale", false, -inf, inf},
+    {"--time-shift", false, -inf, inf},
     {"--t-start", false, 0, inf},
     {"--t-end", false, 0, inf},  // 0 is EDM's sigma = 0
     {"--t-min", false, 0, inf, true},

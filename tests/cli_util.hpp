@@ -23,8 +23,9 @@ struct Outcome {
   std::string output;  ///< stdout and stderr
 };
 
-inline Outcome run_cli(const std::string& args) {
-  const std::string command = fmt::format("'{}' {} 2>&1", TWEEDIE_CLI, args);
+/// Runs `program` (a copy of the tweedie program, say) with `args` through the shell.
+inline Outcome run_program(const std::string& program, const std::string& args) {
+  const std::string command = fmt::format("'{}' {} 2>&1", program, args);
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string output;
@@ -33,6 +34,8 @@ inline Outcome run_cli(const std::string& args) {
   const int raw = ::pclose(pipe);
   return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, output};
 }
+
+inline Outcome run_cli(const std::string& args) { return run_program(TWEEDIE_CLI, args); }
 
 struct SplitOutcome {
   int status;       ///< exit status, -1 if it did not exit normally

@@ -31,11 +31,13 @@ struct FlowResult {
 };
 
 /// The latents x(T) of every row of `data` taken as x(t_min): the probability-flow ODE
-/// dx/dt = f(t) x - g(t)^2 s(x, t) / 2 integrated forward from t_min to T, each sample alone, by
-/// the guarded controlled dopri5 loop of the dopri5 sampler (the same per-row integration as
-/// log_likelihood, whose latents these are up to the solver tolerance: log_likelihood controls the
-/// error of the log-density too, so it takes other steps). Each result is bitwise independent of
-/// the batch, the chunking and the thread count. The model may use any parameterisation.
+/// dx/dt = f(t) x - g(t)^2 s(x, t) / 2 integrated forward from t_min to T by the dopri5 sampler's
+/// controlled integration (src/adaptive_rk: each sample keeps its own step size and error control,
+/// and each stage calls the model once on all the chunk's rows still running; the same
+/// integration as log_likelihood, whose latents these are up to the solver tolerance:
+/// log_likelihood controls the error of the log-density too, so it takes other steps). Each
+/// result is bitwise independent of the batch, the chunking and the thread count for a
+/// batch-invariant model. The model may use any parameterisation.
 /// Throws InvalidArgument on bad options or data (wrong dimension, non-finite values), and
 /// NonFiniteError naming the sample, the step and t if the model's output is not finite.
 FlowResult encode(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& data,

@@ -52,9 +52,10 @@ struct LikelihoodResult {
 /// probability-flow ODE dx/dt = f(t) x - g(t)^2 s(x, t) / 2, integrated forward from t_min to T
 /// with d(delta)/dt = div of the drift = d f(t) - g(t)^2 div s(x, t) / 2 (delta(t_min) = 0):
 ///   log p_{t_min}(x) = log prior(x_T) + delta(T).
-/// Each sample is integrated alone (state (x, delta) of d + 1 values) by the per-sample loop of
-/// `encode` (the guarded controlled dopri5 of the dopri5 sampler), so each result is independent
-/// of the batch, the chunking and the thread count (bitwise).
+/// Each sample's state (x, delta) of d + 1 values is integrated by `encode`'s controlled dopri5,
+/// with its own steps and error control, the model called once per stage on all the chunk's rows
+/// still running, so each result is independent of the batch, the chunking and the thread count
+/// (bitwise, for a batch-invariant model).
 /// Divergence, and the NFE per right-hand side (the score row counts 1, and each JVP row counts
 /// like a model row):
 ///  - `exact`: when has_divergence(), the score and its divergence from one fused call,
