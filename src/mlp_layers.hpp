@@ -21,25 +21,32 @@ using TileVector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 template <class S>
 using RowVec = Eigen::Matrix<S, 1, Eigen::Dynamic>;
 
-/// y = x W^T + b, stored as wt = W^T (in x out, column-major: the bytes of torch's [out, in]).
+/// y = x W^T + b, stored as wt = W^T (in x out, column-major: the bytes of torch's [out, in]),
+/// and packed once for tiles of `tile_rows` rows: wt for the forward product, W for the adjoint.
 template <class S>
 struct Dense {
   TileMatrix<S> wt;
   RowVec<S> b;
+  PackedRhs<S> forward, adjoint;
   Eigen::Index in() const { return wt.rows(); }
   Eigen::Index out() const { return wt.cols(); }
+  void pack(Eigen::Index tile_rows) {
+    forward = pack_rhs<S>(tile_rows, out(), in(), wt.data(), in(), false);
+    adjoint = pack_rhs<S>(tile_rows, in(), out(), wt.data(), in(), true);
+  }
 };
 
 /// y += x W^T (no bias): the forward product and the tangent's.
 template <class S>
 void add_product(const TileMatrix<S>& x, const Dense<S>& d, TileMatrix<S>& y, GemmBuffers<S>& buf) {
-  tile_gemm<S>(x.rows(), d.out(), d.in(), x.data(), x.rows(), d.wt.data(), d.in(), false, y.data(), y.rows(), buf);
+  eigen_assert(x.rows() == d.forward.m && y.rows() == d.forward.m);
+  tile_gemm<S>(x.data(), x.rows(), d.forward, y.data(), y.rows(), buf);
 }
 /// g_x += g_y W: the adjoint of add_product.
 template <class S>
 void add_adjoint(const TileMatrix<S>& gy, const Dense<S>& d, TileMatrix<S>& gx, GemmBuffers<S>& buf) {
-  tile_gemm<S>(gy.rows(), d.in(), d.out(), gy.data(), gy.rows(), d.wt.data(), d.in(), true, gx.data(), gx.rows(),
-               buf);
+  eigen_assert(gy.rows() == d.adjoint.m && gx.rows() == d.adjoint.m);
+  tile_gemm<S>(gy.data(), gy.rows(), d.adjoint, gx.data(), gx.rows(), buf);
 }
 /// y = x W^T + b.
 template <class S>

@@ -59,6 +59,7 @@ Dense<S> read_dense(TensorReader& r, const std::string& prefix, Eigen::Index in,
   // torch's row-major [out, in] is the column-major [in, out] of W^T.
   d.wt = Eigen::Map<const Eigen::MatrixXd>(w.values.data(), in, out).cast<S>();
   d.b = Eigen::Map<const Eigen::RowVectorXd>(b.values.data(), out).cast<S>();
+  d.pack(kTileRows<S>);
   return d;
 }
 
