@@ -18,8 +18,8 @@ for m in $models; do
         --time-input scaled_t --time-scale 999 --embedding sinusoidal \
         --steps 10000 --eval-steps 100 --seed 0 --threads 1 --out models/ring ;;
     moons) $PY $T/train.py --dataset moons --prediction data --sde vp \
-        --time-input t --embedding fourier --fourier-scale 2 \
-        --steps 4000 --eval-steps 100 --seed 0 --threads 1 --out models/moons ;;
+        --time-input t --embedding fourier --fourier-scale 16 \
+        --steps 10000 --eval-steps 100 --seed 0 --threads 2 --out models/moons ;;
     swissroll) $PY $T/train.py --dataset swissroll --prediction velocity --sde cosine \
         --time-input log_sigma --embedding sinusoidal \
         --steps 4000 --eval-steps 100 --seed 0 --threads 1 --out models/swissroll ;;
