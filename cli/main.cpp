@@ -1,5 +1,6 @@
 // tweedie: sample score-based diffusion models from the command line.
 #include "commands.hpp"
+#include "library_terms.hpp"
 #include "option_checks.hpp"
 
 #include <tweedie/random.hpp>
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "tweedie: error: {}\n", e.what());
     return 2;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "tweedie: error: {}\n", e.what());
+    fmt::print(stderr, "tweedie: error: {}\n", tweedie::cli::in_cli_terms(e.what()));
     return 2;
   }
   return 0;

@@ -13,7 +13,7 @@ StepSizeUnderflowError::StepSizeUnderflowError(std::size_t sample, double t, dou
       message_(fmt::format(
           "sample {} cannot advance from t = {}: its step size fell to {}, below the resolution "
           "of t, without meeting the tolerance (a tolerance below the rounding error of the "
-          "state, or a model discontinuous in t or x; raise --rtol/--atol)",
+          "state, or a model discontinuous in t or x; raise rtol/atol)",
           sample, t, dt)) {}
 
 double min_step(double t) {

@@ -67,8 +67,8 @@ DivergenceSource divergence_source(const ScoreModel& model, Divergence divergenc
   if (model.has_divergence()) return DivergenceSource::model;
   if (model.has_jvp()) return DivergenceSource::jvp_trace;
   throw InvalidArgument(
-      "this model provides neither a divergence nor a Jacobian-vector product (use --divergence "
-      "hutchinson)");
+      "this model provides neither a divergence nor a Jacobian-vector product (use "
+      "LikelihoodOptions::divergence = hutchinson)");
 }
 
 /// The joint ODE of the rows of a chunk: the PF-ODE on z.leftCols(d) = x, and

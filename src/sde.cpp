@@ -25,8 +25,8 @@ NonFiniteError::NonFiniteError(std::size_t sample, std::size_t step, double t, s
 
 StepLimitError::StepLimitError(std::size_t sample, double t, std::size_t steps)
     : std::runtime_error(fmt::format(
-          "sample {} reached the cap of {} steps at t = {} without finishing (raise --max-steps or "
-          "loosen --rtol/--atol)", sample, steps, t)),
+          "sample {} reached the cap of {} steps at t = {} without finishing (raise max_steps or "
+          "loosen rtol/atol)", sample, steps, t)),
       sample_(sample), t_(t) {}
 
 // ---- Sde ---------------------------------------------------------------------------------

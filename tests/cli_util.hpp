@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tweedie::test {
@@ -60,10 +61,8 @@ inline SplitOutcome run_cli_split(const std::string& args, const std::string& sc
   return r;
 }
 
-/// Starts the program with `args` (no shell), its output discarded; returns its process id.
-inline pid_t spawn_cli(const std::vector<std::string>& args) {
-  std::vector<std::string> argv_storage = {TWEEDIE_CLI};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+/// Starts `argv` (argv[0] a path; no shell), its output discarded; returns its process id.
+inline pid_t spawn_program(std::vector<std::string> argv_storage) {
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -75,10 +74,17 @@ inline pid_t spawn_cli(const std::vector<std::string>& args) {
       ::dup2(::fileno(null), STDOUT_FILENO);
       ::dup2(::fileno(null), STDERR_FILENO);
     }
-    ::execv(argv[0], argv.data());
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   return pid;
+}
+
+/// Starts the program with `args` (no shell), its output discarded; returns its process id.
+inline pid_t spawn_cli(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {TWEEDIE_CLI};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return spawn_program(std::move(argv));
 }
 
 }  // namespace tweedie::test

@@ -100,6 +100,43 @@ TEST_CASE("kill -9 during the computation or the write leaves the previous outpu
   CHECK(killed > 0);
 }
 
+TEST_CASE("without O_TMPFILE (a named temporary), SIGTERM or SIGINT at any moment leaves no temporary") {
+  // The fallback is taken where /proc/self/fd is missing: the program runs in a mount namespace
+  // with an empty /proc (root only; skipped otherwise).
+  TempDir dir;
+  const std::string out = dir.file("x.npy");
+  tweedie::write_npy(out, tweedie::Matrix::Constant(3, 2, 7.0));
+  const std::string previous = file_bytes(out);
+  const auto run = [&](const std::string& target) {
+    std::vector<std::string> argv = {"unshare", "-m", "sh", "-c", "mount -t tmpfs none /proc && exec \"$0\" \"$@\"",
+                                     TWEEDIE_CLI};
+    for (auto& w : words(kSample + "--threads 1 -n 500000 --out " + target)) argv.push_back(w);
+    return tweedie::test::spawn_program(argv);
+  };
+  int status = 0;
+  const auto start = std::chrono::steady_clock::now();
+  ::waitpid(run(dir.file("full.npy")), &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    MESSAGE("skipped: cannot run the program with /proc hidden (needs root and unshare)");
+    return;
+  }
+  const double full = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::remove(dir.file("full.npy").c_str());
+  int signalled = 0;
+  for (int k = 1; k <= 8; ++k) {
+    const pid_t pid = run(out);
+    std::this_thread::sleep_for(std::chrono::duration<double>(full * k / 8.0));
+    ::kill(pid, k % 2 ? SIGTERM : SIGINT);  // sh has exec'd the program: pid is the program
+    ::waitpid(pid, &status, 0);
+    CAPTURE(k);
+    CHECK(dir.files() == 1);  // the named temporary removed by the handler
+    signalled += WIFSIGNALED(status);
+    CHECK((file_bytes(out) == previous || tweedie::read_npy_matrix(out).rows() == 500000));
+  }
+  MESSAGE(fmt::format("{} of 8 runs ended by the signal", signalled));
+  CHECK(signalled > 0);
+}
+
 TEST_CASE("a full disk: exit status 2, one line naming the file and errno, the previous output intact") {
   TempDir dir;
   const std::string small = dir.file("small");

@@ -10,9 +10,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace tweedie;
@@ -93,4 +96,77 @@ TEST_CASE("a model that throws in a 2-thread run ends it with its exception, any
     if (++calls % 7 == 0 && t(0) < 0.5) throw std::logic_error("sometimes");
   });
   CHECK_THROWS_AS(sample(sde, *sometimes, *make_sampler("em"), grid, o), std::logic_error);
+}
+
+namespace {
+
+/// The score of N(0, I) (-x, exact JVP -v), failing as `fail` says for the rows it names: the
+/// flows and the bound see it through their global sample indices, whatever the row's state.
+std::unique_ptr<ScoreModel> failing_gaussian(Eigen::Index dim, std::function<bool(std::uint64_t)> fail_row,
+                                             bool throw_instead) {
+  FunctionModelTraits traits;
+  traits.dim = dim;
+  traits.jvp = [](const ModelInput&, const ConstMatrixRef& v, MatrixRef out) { out = -v; };
+  return make_model(traits, [fail_row, throw_instead](const ModelInput& in, MatrixRef out) {
+    out = -in.x;
+    for (std::size_t i = 0; i < in.samples.size(); ++i) {
+      if (!fail_row(in.samples[i])) continue;
+      if (throw_instead) throw std::runtime_error(fmt::format("the network failed on sample {}", in.samples[i]));
+      out(static_cast<Eigen::Index>(i), 0) = std::nan("");
+    }
+  });
+}
+
+/// Each driver that runs chunks in parallel, on `data` with 2 threads and chunks of 16 rows.
+std::vector<std::pair<std::string, std::function<void(const ScoreModel&)>>> drivers(const Sde& sde,
+                                                                                  const Matrix& data) {
+  const Execution two_threads{2, 16};
+  return {
+      {"sample", [&sde, two_threads, n = data.rows()](const ScoreModel& m) {
+         SampleOptions o;
+         o.num_samples = static_cast<std::size_t>(n);
+         o.execution = two_threads;
+         sample(sde, m, *make_sampler("em"), make_grid(sde, {.steps = 10}), o);
+       }},
+      {"log_likelihood", [&sde, &data, two_threads](const ScoreModel& m) {
+         LikelihoodOptions o;
+         o.execution = two_threads;
+         o.rtol = o.atol = 1e-3;
+         log_likelihood(sde, m, data, o);
+       }},
+      {"encode", [&sde, &data, two_threads](const ScoreModel& m) {
+         FlowOptions o;
+         o.execution = two_threads;
+         o.rtol = o.atol = 1e-3;
+         encode(sde, m, data, o);
+       }},
+      {"elbo", [&sde, &data, two_threads](const ScoreModel& m) {
+         ElboOptions o;
+         o.execution = two_threads;
+         o.draws = 8;
+         elbo(sde, m, data, o);
+       }},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("every parallel driver ends a 2-thread run with the lowest non-finite sample or the model's exception") {
+  const VpSde sde;
+  const Matrix data = sample_prior(sde, 2, 2100, 0, PhiloxNoise(4)) * 0.5;
+  const auto nan_at = failing_gaussian(2, [](std::uint64_t s) { return s == 40 || s == 2040; }, false);
+  // Chunks from the middle on throw (the second thread starts there, so they fail first in time).
+  const auto throws_late = failing_gaussian(2, [](std::uint64_t s) { return s >= 1000; }, true);
+  for (const auto& [name, run] : drivers(sde, data)) {
+    CAPTURE(name);
+    for (int repeat = 0; repeat < 5; ++repeat) {
+      try {
+        run(*nan_at);
+        FAIL("no error");
+      } catch (const NonFiniteError& e) {
+        CHECK(e.sample() == 40);
+      }
+      CHECK_THROWS_WITH_AS(run(*throws_late), "the network failed on sample 1000", std::runtime_error);
+    }
+  }
 }

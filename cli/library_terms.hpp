@@ -1,0 +1,15 @@
+// The library's errors name its parameters (LikelihoodOptions::divergence, max_steps, rtol/atol);
+// the program's user knows its flags. This is where one is translated into the other.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tweedie::cli {
+
+/// `message` with every library parameter it names replaced by the flag that sets it, e.g.
+/// "use LikelihoodOptions::divergence = hutchinson" -> "use --divergence hutchinson". A message
+/// naming none is returned as it is.
+std::string in_cli_terms(std::string_view message);
+
+}  // namespace tweedie::cli
