@@ -6,6 +6,15 @@
 // output while the others go on. Problems: a mixture with far-apart modes (rows finish at very
 // different times) on VP, VE and EDM.
 //
+// The error lines of adaptive-sde and dpm-solver-adaptive were recorded again when those moved
+// onto detail::StepControl (their steps, NFE and outputs unchanged, bitwise): a failing batch now
+// reports, as every other adaptive solver, the lowest failing sample with its accepted steps (it
+// reported the first sample to fail in the lockstep rounds, and dpm-solver-adaptive the round).
+//
+// adaptive-sde's records depend on the noise: they are those of PhiloxNoise's stream version 1
+// (rng_stream_version 1, Box-Muller one pair at a time), which SampleOptions' default noise
+// gives today. If another stream becomes the default, these cases must select stream 1.
+//
 // TWEEDIE_RECORD_GOLDEN=<file> writes the records instead of checking them (run once, on the
 // reference implementation).
 #include "sampling_util.hpp"
