@@ -65,7 +65,7 @@ struct Counted {
 
 }  // namespace
 
-TEST_CASE("adaptive-sde and dpm-solver-adaptive evaluate the running rows of a chunk together") {
+TEST_CASE("adaptive-sde, dpm-solver-adaptive and bulirsch-stoer evaluate the running rows of a chunk together") {
   const GaussianMixture target = far_modes();
   for (const std::string family : {"vp", "ve"}) {
     const auto sde = test::family(family);
@@ -82,7 +82,7 @@ TEST_CASE("adaptive-sde and dpm-solver-adaptive evaluate the running rows of a c
     o.num_samples = 256;
     o.execution = one_chunk;
     const std::vector<double> grid{1.0, family == "ve" ? 1e-5 : 1e-3};
-    for (const std::string name : {"adaptive-sde", "dpm-solver-adaptive"}) {
+    for (const std::string name : {"adaptive-sde", "dpm-solver-adaptive", "bulirsch-stoer"}) {
       CAPTURE(family);
       CAPTURE(name);
       n = {};
@@ -104,7 +104,7 @@ TEST_CASE("a failing row leaves the batch: the rows below it finish, the lowest 
   // the failure: the error is already known) is evaluated again after sample 1's failure.
   const VpSde sde;
   const GaussianMixture target = far_modes();
-  for (const std::string name : {"adaptive-sde", "dpm-solver-adaptive", "dopri5"}) {
+  for (const std::string name : {"adaptive-sde", "dpm-solver-adaptive", "dopri5", "bulirsch-stoer"}) {
     CAPTURE(name);
     bool failed = false;
     double last_t0 = 1.0;
