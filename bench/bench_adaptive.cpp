@@ -48,9 +48,21 @@ struct Timed {
   }
 };
 
-void report(benchmark::State& state, const Timed& p, std::int64_t wall_ns, double rows, std::size_t n,
-            const tweedie::bench::LoadMonitor& load) {
-  state.counters["nfe_per_sample"] = rows / static_cast<double>(n);
+/// Runs `call` once per iteration on a quiet machine (see bench_util.hpp), timing it, and sets the
+/// counters for n samples per iteration.
+template <class Call>
+void timed(benchmark::State& state, Timed& p, std::size_t n, Call&& call) {
+  tweedie::bench::wait_until_idle();
+  p.timer.reset();
+  tweedie::bench::LoadMonitor load;
+  std::int64_t wall_ns = 0;
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    call();
+    wall_ns += elapsed_ns(start);
+  }
+  const auto rows = static_cast<double>(p.timer.rows.load());
+  state.counters["nfe_per_sample"] = rows / static_cast<double>(n * state.iterations());
   state.counters["ns_per_row_eval"] = static_cast<double>(wall_ns) / rows;
   state.counters["model_pct"] = 100.0 * static_cast<double>(p.timer.ns.load()) / static_cast<double>(wall_ns);
   state.counters["others_cores"] = load.others_cores();
@@ -74,17 +86,10 @@ void run_sample(benchmark::State& state, const std::string& name, int d, std::si
   o.init = &init;
   o.execution.chunk_rows = kChunk;
   o.execution.threads = 1;
-  tweedie::bench::wait_until_idle();
-  p.timer.reset();
-  tweedie::bench::LoadMonitor load;
-  std::int64_t wall_ns = 0;
-  for (auto _ : state) {
-    const auto start = Clock::now();
+  timed(state, p, n, [&] {
     SampleResult r = sample(p.sde, *p.model, *sampler, grid, o);
-    wall_ns += elapsed_ns(start);
     benchmark::DoNotOptimize(r.samples.data());
-  }
-  report(state, p, wall_ns, static_cast<double>(p.timer.rows.load()), n * state.iterations(), load);
+  });
 }
 
 void run_flow(benchmark::State& state, bool forward, int d, std::size_t n) {
@@ -95,17 +100,10 @@ void run_flow(benchmark::State& state, bool forward, int d, std::size_t n) {
   o.t_min = kTmin;
   o.execution.chunk_rows = kChunk;
   o.execution.threads = 1;
-  tweedie::bench::wait_until_idle();
-  p.timer.reset();
-  tweedie::bench::LoadMonitor load;
-  std::int64_t wall_ns = 0;
-  for (auto _ : state) {
-    const auto start = Clock::now();
+  timed(state, p, n, [&] {
     FlowResult r = forward ? encode(p.sde, *p.model, x, o) : decode(p.sde, *p.model, x, o);
-    wall_ns += elapsed_ns(start);
     benchmark::DoNotOptimize(r.x.data());
-  }
-  report(state, p, wall_ns, static_cast<double>(p.timer.rows.load()), n * state.iterations(), load);
+  });
 }
 
 void register_all() {

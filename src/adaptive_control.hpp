@@ -1,8 +1,9 @@
-// The step-size control that every adaptive sampler and every PF-ODE flow shares, one sample at
-// a time: the tolerances, the step cap, the step-size floor, the landing on the end point, the
-// rejection of a non-finite error or proposal, the error norms and the next step. The solvers
-// (solvers/odeint.*, solvers/adaptive_sde.*, solvers/dpm_solver_adaptive.cpp) and the flows
-// (src/pf_ode.*) hold only their stages.
+// The step-size control that every adaptive sampler and every PF-ODE flow shares, one controller
+// per sample: the tolerances, the step cap, the step-size floor, the landing on the end point, the
+// rejection of a non-finite error or proposal, the error norms and the next step, and the
+// bookkeeping of rows that fail while the rest of their chunk goes on. The integrators
+// (src/adaptive_rk.*, src/adaptive_bs.*, solvers/adaptive_sde.*, solvers/dpm_solver_adaptive.cpp)
+// hold only their stages and call the model once per stage on all the rows still running.
 #pragma once
 
 #include <tweedie/sampler.hpp>

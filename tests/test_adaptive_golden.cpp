@@ -37,17 +37,6 @@ using namespace tweedie;
 
 namespace {
 
-/// Far-apart modes of very different widths: rows heading to different modes take very
-/// different numbers of steps.
-GaussianMixture far_modes() {
-  Vector w(3);
-  w << 0.5, 0.3, 0.2;
-  Matrix mu(3, 2), sd(3, 2);
-  mu << -4.0, 0.0, 0.0, 3.0, 6.0, -1.0;
-  sd << 0.1, 0.1, 0.5, 0.5, 0.05, 0.2;
-  return {w, mu, sd};
-}
-
 /// The exact score, except NaN for rows with x_0 < -3 below time t_bad: the rows heading to the
 /// mode at x_0 = -4 fail mid-way, the others go on.
 std::unique_ptr<ScoreModel> nan_model(const GaussianMixture& g, const Sde& sde, double t_bad) {
@@ -250,7 +239,7 @@ Record flow_record(const Sde& sde, const ScoreModel& model, Flow f, const Matrix
 /// Every case, computed with execution `ex` (the records: chunks of 5 rows, 1 thread).
 Golden compute(const Execution& ex) {
   Golden g;
-  const GaussianMixture target = far_modes();
+  const GaussianMixture target = test::far_modes();
   for (const Family& fam : families()) {
     const auto sde = test::family(fam.name);
     const auto model = exact_model(target, *sde);
