@@ -1,5 +1,6 @@
 // The adaptive samplers and the flows call the model on many rows at a time: a counting model
 // reports the mean rows per call (each sample keeps its own steps; see test_adaptive_golden.cpp).
+#include "adaptive_util.hpp"
 #include "test_util.hpp"
 
 #include <tweedie/tweedie.hpp>

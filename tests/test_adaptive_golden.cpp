@@ -18,6 +18,7 @@
 // TWEEDIE_RECORD_GOLDEN=<file> writes the records instead of checking them (run once, on the
 // reference implementation).
 #include "sampling_util.hpp"
+#include "adaptive_util.hpp"
 #include "test_util.hpp"
 #include "flow_util.hpp"
 
