@@ -65,27 +65,28 @@ void BrownianPath::forget_above(double t) {
 
 // ---- one step ------------------------------------------------------------------------------
 
+void ggf_increment(const Sde& sde, const ConstVectorRef& t, const ConstVectorRef& t_next,
+                   const ConstVectorRef& t_eval, const ConstMatrixRef& x, const ConstMatrixRef& score,
+                   const ConstMatrixRef& dw, MatrixRef k) {
+  const auto dynamics = ReverseDynamics::reverse_sde(sde);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const double dt = t_next(i) - t(i);  // < 0
+    dynamics.drift(t_eval(i), x.row(i), score.row(i), k.row(i));
+    k.row(i) = dt * k.row(i) + sde.g(t_eval(i)) * dw.row(i);
+  }
+}
+
 void ggf_proposals(ChunkContext& ctx, std::span<const Eigen::Index> rows,
                    std::span<const std::size_t> steps, const ConstVectorRef& t,
                    const ConstVectorRef& t_next, const ConstMatrixRef& x, const ConstMatrixRef& dw,
                    MatrixRef x_low, MatrixRef x_high, MatrixRef err) {
   const Sde& sde = ctx.sde();
-  const auto dynamics = ReverseDynamics::reverse_sde(sde);
-  const Eigen::Index m = x.rows();
-  Matrix score(m, x.cols()), k1(m, x.cols()), k2(m, x.cols());
+  Matrix score(x.rows(), x.cols()), k1(x.rows(), x.cols()), k2(x.rows(), x.cols());
   predict_rows(ctx, Prediction::score, t, x, score, rows, steps);
-  for (Eigen::Index k = 0; k < m; ++k) {
-    const double dt = t_next(k) - t(k);  // < 0
-    dynamics.drift(t(k), x.row(k), score.row(k), k1.row(k));
-    k1.row(k) = dt * k1.row(k) + sde.g(t(k)) * dw.row(k);
-  }
+  ggf_increment(sde, t, t_next, t, x, score, dw, k1);
   x_low = x + k1;
   predict_rows(ctx, Prediction::score, t_next, x_low, score, rows, steps);
-  for (Eigen::Index k = 0; k < m; ++k) {
-    const double dt = t_next(k) - t(k);
-    dynamics.drift(t_next(k), x_low.row(k), score.row(k), k2.row(k));
-    k2.row(k) = dt * k2.row(k) + sde.g(t_next(k)) * dw.row(k);
-  }
+  ggf_increment(sde, t, t_next, t_next, x_low, score, dw, k2);
   x_high = x + 0.5 * (k1 + k2);
   err = 0.5 * (k2 - k1);
 }
@@ -108,13 +109,6 @@ SamplerTraits adaptive_sde_traits() {
   return t;
 }
 
-/// The per-sample state of the step-size controller.
-struct RowState {
-  double t = 0.0, h = 0.0;
-  std::size_t accepted = 0, rejected = 0;
-  bool last_non_finite = false;
-};
-
 }  // namespace
 
 AdaptiveSde::AdaptiveSde(AdaptiveTolerances tolerances)
@@ -126,102 +120,115 @@ double AdaptiveSde::atol(const Sde& sde) const {
 }
 
 void AdaptiveSde::integrate(ChunkContext& ctx, MatrixRef x, std::vector<BrownianPath>* paths) const {
+  const Sde& sde = ctx.sde();
   const auto grid = ctx.grid();
   const Eigen::Index n = x.rows(), d = x.cols();
-  const double t_start = grid.front(), t_stop = adaptive_end(ctx.sde(), grid);
-  const double atol = this->atol(ctx.sde()), rtol = tol_.rtol;
+  const double t_start = grid.front(), t_stop = adaptive_end(sde, grid);
+  const double atol = this->atol(sde), rtol = tol_.rtol;
   const bool keep = paths != nullptr;
 
   std::vector<BrownianPath> own;
   std::vector<BrownianPath>& path = keep ? *paths : own;
   path.assign(static_cast<std::size_t>(n), BrownianPath(t_start, d));
-  std::vector<RowState> state(static_cast<std::size_t>(n));
-  for (auto& s : state) {
-    s.t = t_start;
-    s.h = std::min(h_init, t_start - t_stop);
+  // One controller per sample (dt < 0: the integration runs down in t).
+  std::vector<detail::StepControl> control(static_cast<std::size_t>(n));
+  for (auto& c : control) {
+    c.t = t_start;
+    c.dt = -std::min(h_init, t_start - t_stop);
   }
+  auto at = [&](Eigen::Index r) -> detail::StepControl& { return control[static_cast<std::size_t>(r)]; };
+  auto sample = [&](Eigen::Index r) { return ctx.first_row() + static_cast<std::uint64_t>(r); };
+  detail::RowFailures failures(n);
   Matrix x_prev = x;  // GGF's x_prev starts at the initial state
+  Matrix z(n, d);
 
-  // Scratch for the rows still running, compacted to the top.
-  std::vector<Eigen::Index> rows;
-  std::vector<std::size_t> steps;
-  rows.reserve(static_cast<std::size_t>(n));
-  steps.reserve(static_cast<std::size_t>(n));
-  Vector t(n), t_next(n);
-  Matrix xs(n, d), dw(n, d), x_low(n, d), x_high(n, d), err(n, d), z(n, d);
-
+  // Every running row attempts a step in every round, so a row's own attempt index is the round.
   for (std::size_t attempt = 0;; ++attempt) {
-    rows.clear();
-    steps.clear();
-    for (Eigen::Index r = 0; r < n; ++r) {
-      if (state[static_cast<std::size_t>(r)].t != t_stop) rows.push_back(r);
+    // The rows still running, their step cap, the step each tries (GGF's h clipped to the
+    // remaining interval; landing on t_stop exactly) and its floor.
+    std::vector<Eigen::Index> rows;
+    std::vector<std::size_t> steps;
+    std::vector<double> from, to;
+    for (Eigen::Index r = 0; r < n && failures.keeps(r); ++r) {
+      detail::StepControl& c = at(r);
+      if (c.t == t_stop) continue;
+      detail::guarded(failures, r, [&] { c.check_cap(sample(r), tol_.max_steps); });
+      const double h = std::min(-c.dt, c.t - t_stop);
+      const double tn = h >= c.t - t_stop ? t_stop : std::max(c.t - h, t_stop);
+      if (tn != t_stop) detail::guarded(failures, r, [&] { c.check_floor(sample(r), tn - c.t); });
+      if (!failures.keeps(r)) break;
+      rows.push_back(r);
+      steps.push_back(c.counts.accepted);
+      from.push_back(c.t);
+      to.push_back(tn);
     }
     if (rows.empty()) break;
-    const auto m = static_cast<Eigen::Index>(rows.size());
-    for (Eigen::Index k = 0; k < m; ++k) {
-      const Eigen::Index r = rows[static_cast<std::size_t>(k)];
-      RowState& s = state[static_cast<std::size_t>(r)];
-      const std::uint64_t sample = ctx.first_row() + static_cast<std::uint64_t>(r);
-      if (attempt >= tol_.max_steps) throw StepLimitError(sample, s.t, tol_.max_steps);
-      const double h = std::min(s.h, s.t - t_stop);
-      const double tn = h >= s.t - t_stop ? t_stop : std::max(s.t - h, t_stop);
-      if (tn != t_stop && s.t - tn < min_step(s.t)) {
-        if (s.last_non_finite) {
-          throw NonFiniteError(sample, s.accepted, s.t,
-                               fmt::format("the error estimate or the proposal of the adaptive step "
-                                           "stayed non-finite down to step size {}", tn - s.t));
-        }
-        throw StepSizeUnderflowError(sample, s.t, tn - s.t);
-      }
-      t(k) = s.t;
-      t_next(k) = tn;
-      xs.row(k) = x.row(r);
-      steps.push_back(s.accepted);
-    }
+    auto m = static_cast<Eigen::Index>(rows.size());
+    Vector t = Eigen::Map<const Vector>(from.data(), m), t_next = Eigen::Map<const Vector>(to.data(), m);
+    Matrix xs = x(rows, Eigen::all), dw(m, d);
     // One draw per attempt for every row up to the last one running: row r takes row r of it,
-    // keyed by (seed, sample, attempt), which is the sample's own attempt index.
-    const Eigen::Index top = rows.back() + 1;
-    ctx.noise(attempt, 0, NoiseStream::diffusion, z.topRows(top));
+    // keyed by (seed, sample, attempt). (Noise stream 1 of PhiloxNoise, the sampler's default.)
+    ctx.noise(attempt, 0, NoiseStream::diffusion, z.topRows(rows.back() + 1));
     for (Eigen::Index k = 0; k < m; ++k) {
       BrownianPath& p = path[static_cast<std::size_t>(rows[static_cast<std::size_t>(k)])];
       if (!p.known(t_next(k))) p.add(t_next(k), z.row(rows[static_cast<std::size_t>(k)]));
       dw.row(k) = p.at(t_next(k)) - p.at(t(k));
     }
-    ggf_proposals(ctx, rows, steps, t.head(m), t_next.head(m), xs.topRows(m), dw.topRows(m),
-                  x_low.topRows(m), x_high.topRows(m), err.topRows(m));
+    // The two stages, each one model call on the rows still running; a row whose score is not
+    // finite fails, and it and the rows above it leave the batch.
+    Matrix score(m, d), k1(m, d), k2(m, d), x_low(m, d);
+    auto predict = [&](const Vector& te, const Matrix& xe) {
+      score.resize(xe.rows(), d);
+      if (ctx.predict(Prediction::score, te, xe, score, steps, rows, [&](Eigen::Index k, const NonFiniteError& e) {
+            failures.fail(rows[static_cast<std::size_t>(k)], std::make_exception_ptr(e));
+          })) {
+        return;
+      }
+      const auto keep_rows = detail::kept_positions(failures, rows);
+      for (auto* v : {&t, &t_next}) detail::keep_positions(*v, keep_rows);
+      for (auto* v : {&xs, &dw, &score, &k1, &x_low}) detail::keep_positions(*v, keep_rows);
+      detail::keep_positions(rows, keep_rows);
+      detail::keep_positions(steps, keep_rows);
+      m = static_cast<Eigen::Index>(rows.size());
+    };
+    predict(t, xs);
+    if (m == 0) continue;
+    ggf_increment(sde, t, t_next, t, xs, score, dw, k1);
+    x_low = xs + k1;
+    predict(t_next, x_low);
+    if (m == 0) continue;
+    k2.resize(m, d);
+    ggf_increment(sde, t, t_next, t_next, x_low, score, dw, k2);
+    const Matrix x_high = xs + 0.5 * (k1 + k2);
+    const Matrix err = 0.5 * (k2 - k1);
+
+    // Per row: GGF's error norm, accept/reject, the next step (at most what remains).
     for (Eigen::Index k = 0; k < m; ++k) {
       const Eigen::Index r = rows[static_cast<std::size_t>(k)];
-      RowState& s = state[static_cast<std::size_t>(r)];
+      detail::StepControl& c = at(r);
       const double h = t(k) - t_next(k);
-      // GGF: delta = max(atol, rtol max(|x_prev|, |x_low|)), E = ||err / delta||_2 / sqrt(d).
-      const Eigen::Array<double, 1, Eigen::Dynamic> delta =
-          (rtol * x_prev.row(r).cwiseAbs().cwiseMax(x_low.row(k).cwiseAbs())).cwiseMax(atol).array();
-      const double e = std::sqrt((err.row(k).array() / delta).square().sum() / static_cast<double>(d));
+      const double e = detail::rms_error(err.row(k), x_low.row(k), x_prev.row(r), rtol, atol);
       const bool finite = std::isfinite(e) && x_high.row(k).allFinite() && x_low.row(k).allFinite();
       if (finite && e <= 1.0) {
         x.row(r) = x_high.row(k);
         x_prev.row(r) = x_low.row(k);
-        s.t = t_next(k);
-        ++s.accepted;
-        if (!keep) path[static_cast<std::size_t>(r)].forget_above(s.t);
+        c.accept(t_next(k), -detail::power_law_step(h, e, safety, exponent, std::max(t_next(k) - t_stop, 0.0)));
+        if (!keep) path[static_cast<std::size_t>(r)].forget_above(c.t);
       } else {
-        ++s.rejected;
+        c.reject(finite, -h, -detail::power_law_step(h, e, safety, exponent, std::max(c.t - t_stop, 0.0)));
       }
-      s.last_non_finite = !finite;
-      const double h_max = std::max(s.t - t_stop, 0.0);
-      s.h = finite ? std::min(h_max, safety * h * std::pow(e, -exponent))  // e = 0: h_max
-                   : std::min(h_max, 0.2 * h);
     }
   }
+  failures.rethrow();
 
   std::size_t accepted = 0, rejected = 0;
   std::vector<std::size_t> accepted_per_row(static_cast<std::size_t>(n));
-  for (std::size_t r = 0; r < state.size(); ++r) {
-    accepted += state[r].accepted;
-    rejected += state[r].rejected;
-    accepted_per_row[r] = state[r].accepted;
+  for (Eigen::Index r = 0; r < n; ++r) {
+    accepted += at(r).counts.accepted;
+    rejected += at(r).counts.rejected;
+    accepted_per_row[static_cast<std::size_t>(r)] = at(r).counts.accepted;
   }
-  if (ends_noiseless(ctx.sde(), grid)) {
+  if (ends_noiseless(sde, grid)) {
     finish_noiseless(ctx, x, accepted_per_row);
     accepted += static_cast<std::size_t>(n);
   }

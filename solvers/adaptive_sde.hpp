@@ -42,6 +42,12 @@ class BrownianPath {
   std::vector<double> values_;  // W at times_[i] in values_[i d, (i + 1) d)
 };
 
+/// One stage of GGF's step for rows each with its own step t -> t_next: k = dt [f(t_e) x -
+/// g(t_e)^2 score] + g(t_e) dw with dt = t_next - t, from the score at (x, t_e).
+void ggf_increment(const Sde& sde, const ConstVectorRef& t, const ConstVectorRef& t_next,
+                   const ConstVectorRef& t_eval, const ConstMatrixRef& x, const ConstMatrixRef& score,
+                   const ConstMatrixRef& dw, MatrixRef k);
+
 /// The two proposals of one step from t to t_next < t for rows of a chunk (given compactly:
 /// row k of t, t_next, x and dw belongs to chunk row rows[k], whose step count for error
 /// messages is steps[k]), with dt = t_next - t and dw = W(t_next) - W(t):
@@ -65,13 +71,14 @@ void ggf_proposals(ChunkContext& ctx, std::span<const Eigen::Index> rows,
 ///  - the Brownian path is kept consistent when a step is rejected (BrownianPath; the reference
 ///    draws fresh noise for the retry, which biases the accepted increments towards small ones);
 ///  - rows advance in lockstep (one batched model call per stage over the rows still running),
-///    but each sample's noise is keyed by (seed, sample, its own attempt index): results do not
-///    depend on the batch; finished rows are not evaluated again (the reference re-evaluates
-///    every row until the whole batch is done);
+///    each with its own detail::StepControl, and each sample's noise is keyed by (seed, sample,
+///    its own attempt index): results do not depend on the batch; finished rows are not
+///    evaluated again (the reference re-evaluates every row until the whole batch is done);
 ///  - the end is reached exactly (the reference stops within 1e-6 of it);
 ///  - a non-finite E or proposal rejects the step with h <- h/5 (the reference would propagate
 ///    a NaN step size); a step below min_step(t) throws; more than --max-steps attempts per
-///    sample throw StepLimitError;
+///    sample throw StepLimitError; a sample that fails (so, or with a non-finite score) leaves
+///    the batch, the rows below it finish, and the lowest failing sample's error is thrown;
 ///  - a grid ending at sigma = 0 stops at grid[N-1] and takes the denoising last step.
 class AdaptiveSde final : public Sampler {
  public:

@@ -1,28 +1,17 @@
 #include "dpm_solver_adaptive.hpp"
 
+#include "adaptive_control.hpp"
+
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
 
 namespace tweedie::solvers {
 namespace {
 
 constexpr ExpForm kForm = ExpForm::noise;  // DPM-Solver-12/23 of the paper: noise prediction
-
-// Per-row coefficients of exp_step for the active rows.
-struct RowSteps {
-  Eigen::ArrayXd base, scale, hh;
-  explicit RowSteps(Eigen::Index n) : base(n), scale(n), hh(n) {}
-  void set(Eigen::Index i, const ExpStep& c) {
-    base(i) = c.base;
-    scale(i) = c.scale;
-    hh(i) = c.hh;
-  }
-};
-
-// out = base x - scale phi1 m, row by row.
-Matrix first_order(const RowSteps& c, const Matrix& x, const Matrix& m) {
-  const Eigen::ArrayXd phi1 = c.hh.unaryExpr([](double v) { return std::expm1(v); });
-  return (x.array().colwise() * c.base - m.array().colwise() * (c.scale * phi1)).matrix();
-}
 
 }  // namespace
 
@@ -49,92 +38,109 @@ void DpmSolverAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
   const double r1 = order == 2 ? 0.5 : 1.0 / 3.0, r2 = 2.0 / 3.0;
   const Prediction want = prediction_of(kForm);
 
+  // One controller per sample, in lambda (its t is lambda_s, its dt the step h in lambda).
   std::vector<SchedulePoint> s(static_cast<std::size_t>(rows), start);
-  std::vector<double> h(static_cast<std::size_t>(rows), options_.h_init);
-  std::vector<std::size_t> accepted(static_cast<std::size_t>(rows), 0), tried(accepted);
-  Matrix x_prev = x;
-  std::size_t accepted_total = 0, rejected_total = 0;
-  auto active_rows = [&] {
-    std::vector<Eigen::Index> active;
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      const auto k = static_cast<std::size_t>(i);
-      if (std::abs(s[k].t - t_stop) > options_.t_err && !(terminal && s[k].t <= options_.t_err)) {
-        active.push_back(i);
-      }
-    }
-    return active;
+  std::vector<detail::StepControl> control(static_cast<std::size_t>(rows));
+  for (auto& c : control) {
+    c.t = start.lambda;
+    c.dt = options_.h_init;
+  }
+  auto at = [&](Eigen::Index i) -> detail::StepControl& { return control[static_cast<std::size_t>(i)]; };
+  auto sample = [&](Eigen::Index i) { return ctx.first_row() + static_cast<std::uint64_t>(i); };
+  auto running = [&](Eigen::Index i) {
+    const SchedulePoint& p = s[static_cast<std::size_t>(i)];
+    return std::abs(p.t - t_stop) > options_.t_err && !(terminal && p.t <= options_.t_err);
   };
-  for (std::size_t iteration = 0;; ++iteration) {
-    const std::vector<Eigen::Index> active = active_rows();
-    if (active.empty()) break;
-    const auto n = static_cast<Eigen::Index>(active.size());
-    Matrix xa(n, d), prev(n, d), m_s(n, d), m_s1(n, d), m_s2(n, d);
-    Vector ts(n), t1(n), t2(n);
-    RowSteps full(n), to1(n), to2(n);
-    Eigen::ArrayXd phi22(n);
-    std::vector<SchedulePoint> targets;
-    for (Eigen::Index a = 0; a < n; ++a) {
-      const auto k = static_cast<std::size_t>(active[static_cast<std::size_t>(a)]);
-      if (tried[k] >= options_.max_steps) {
-        throw StepLimitError(ctx.first_row() + k, s[k].t, options_.max_steps);
-      }
-      ++tried[k];
-      xa.row(a) = x.row(active[static_cast<std::size_t>(a)]);
-      prev.row(a) = x_prev.row(active[static_cast<std::size_t>(a)]);
-      const SchedulePoint& p = s[k];
-      const double l_t = p.lambda + h[k];
-      const SchedulePoint t = l_t >= lambda_end ? end : schedule_point(sde, sde.t_of_lambda(l_t));
+  detail::RowFailures failures(rows);
+  Matrix x_prev = x;
+  for (;;) {
+    // The rows still running, their step cap, the points of the step each tries, its floor.
+    std::vector<Eigen::Index> active;
+    std::vector<std::size_t> steps;
+    std::vector<SchedulePoint> from, targets, mid1, mid2;
+    for (Eigen::Index i = 0; i < rows && failures.keeps(i); ++i) {
+      if (!running(i)) continue;
+      detail::StepControl& c = at(i);
+      const SchedulePoint& p = s[static_cast<std::size_t>(i)];
+      detail::guarded(failures, i, [&] { c.check_cap(sample(i), options_.max_steps, p.t); });
+      const double l_t = p.lambda + c.dt;
+      const bool lands = l_t >= lambda_end;
       const double hl = l_t - p.lambda;
-      targets.push_back(t);
-      ts(a) = p.t;
-      full.set(a, exp_step(kForm, p, t));
-      const SchedulePoint p1 = schedule_point(sde, sde.t_of_lambda(p.lambda + r1 * hl));
-      const SchedulePoint p2 = schedule_point(sde, sde.t_of_lambda(p.lambda + r2 * hl));
-      t1(a) = p1.t;
-      t2(a) = p2.t;
-      to1.set(a, exp_step(kForm, p, p1));
-      to2.set(a, exp_step(kForm, p, p2));
-      phi22(a) = std::expm1(r2 * full.hh(a)) / (r2 * full.hh(a)) - 1.0;
+      if (!lands) detail::guarded(failures, i, [&] { c.check_floor(sample(i), hl, p.t); });
+      if (!failures.keeps(i)) break;
+      active.push_back(i);
+      steps.push_back(c.counts.accepted);
+      from.push_back(p);
+      targets.push_back(lands ? end : schedule_point(sde, sde.t_of_lambda(l_t)));
+      mid1.push_back(schedule_point(sde, sde.t_of_lambda(p.lambda + r1 * hl)));
+      if (order == 3) mid2.push_back(schedule_point(sde, sde.t_of_lambda(p.lambda + r2 * hl)));
     }
-    ctx.predict(want, ts, xa, m_s, iteration, active);
-    ctx.predict(want, t1, first_order(to1, xa, m_s), m_s1, iteration, active);
-    const Eigen::ArrayXd phi1 = full.hh.unaryExpr([](double v) { return std::expm1(v); });
-    const Matrix base_part = first_order(full, xa, m_s);
-    // DPM-Solver-2 with r1: base_part - (0.5/r1) scale phi1 (m_s1 - m_s)
-    const Matrix second = base_part - ((m_s1 - m_s).array().colwise() * (0.5 / r1 * full.scale * phi1)).matrix();
-    Matrix x_low, x_high;
-    if (order == 2) {
-      x_low = base_part;
-      x_high = second;
-    } else {
-      const Matrix x_s2 = first_order(to2, xa, m_s) -
-                          ((m_s1 - m_s).array().colwise() * (r2 / r1 * to2.scale * phi22)).matrix();
-      ctx.predict(want, t2, x_s2, m_s2, iteration, active);
-      const Eigen::ArrayXd phi2 = phi1 / full.hh - 1.0;
-      x_low = second;
-      x_high = base_part - ((m_s2 - m_s).array().colwise() * (1.0 / r2 * full.scale * phi2)).matrix();
-    }
-    for (Eigen::Index a = 0; a < n; ++a) {
-      const Eigen::Index i = active[static_cast<std::size_t>(a)];
-      const auto k = static_cast<std::size_t>(i);
-      const Eigen::ArrayXd delta =
-          (options_.rtol * x_low.row(a).array().abs().max(prev.row(a).array().abs())).max(options_.atol);
-      const double e = std::sqrt(((x_high.row(a).array() - x_low.row(a).array()) / delta.transpose())
-                                     .square()
-                                     .mean());
-      if (std::isfinite(e) && e <= 1.0 && x_high.row(a).allFinite()) {
-        x.row(i) = x_high.row(a);
-        x_prev.row(i) = x_low.row(a);
-        s[k] = targets[static_cast<std::size_t>(a)];
-        ++accepted[k];
-        ++accepted_total;
-      } else {
-        ++rejected_total;
+    if (active.empty()) break;
+    SinglestepRows update(kForm, r1, r2, from, targets, mid1, mid2);
+    Matrix xa = x(active, Eigen::all), prev = x_prev(active, Eigen::all);
+    Matrix m_s, m_s1, m_s2;
+    auto times = [&](const std::vector<SchedulePoint>& points) {
+      Vector t(static_cast<Eigen::Index>(points.size()));
+      for (std::size_t k = 0; k < points.size(); ++k) t(static_cast<Eigen::Index>(k)) = points[k].t;
+      return t;
+    };
+    // One model call on the rows still running; a row with a non-finite output fails, and it and
+    // the rows above it leave the batch.
+    auto predict = [&](const std::vector<SchedulePoint>& points, const Matrix& xe, Matrix& out) {
+      out.resize(xe.rows(), d);
+      if (ctx.predict(want, times(points), xe, out, steps, active, [&](Eigen::Index k, const NonFiniteError& e) {
+            failures.fail(active[static_cast<std::size_t>(k)], std::make_exception_ptr(e));
+          })) {
+        return !active.empty();
       }
-      const double remaining = lambda_end - s[k].lambda;
-      h[k] = std::isfinite(e) ? std::min(options_.theta * h[k] * std::pow(e, -1.0 / order), remaining)
-                              : 0.2 * h[k];
+      const auto keep = detail::kept_positions(failures, active);
+      for (Matrix* v : {&xa, &prev, &m_s, &m_s1, &m_s2}) {
+        if (v->rows() > 0) detail::keep_positions(*v, keep);
+      }
+      for (auto* v : {&from, &targets, &mid1, &mid2}) {
+        if (!v->empty()) detail::keep_positions(*v, keep);
+      }
+      detail::keep_positions(active, keep);
+      detail::keep_positions(steps, keep);
+      update.keep(keep);
+      return !active.empty();
+    };
+    if (!predict(from, xa, m_s)) continue;
+    if (!predict(mid1, update.at_s1(xa, m_s), m_s1)) continue;
+    Matrix x_low, x_high;
+    if (order == 2) {  // DPM-Solver-1 / DPM-Solver-2 (r1 = 1/2)
+      x_low = update.first_order(xa, m_s);
+      x_high = update.second_order(xa, m_s, m_s1);
+    } else {  // DPM-Solver-2 (r1 = 1/3) / DPM-Solver-3
+      if (!predict(mid2, update.at_s2(xa, m_s, m_s1), m_s2)) continue;
+      x_low = update.second_order(xa, m_s, m_s1);
+      x_high = update.third_order(xa, m_s, m_s2);
     }
+    // Per row: the error norm, accept/reject, the next h (at most what remains to lambda_end).
+    for (std::size_t a = 0; a < active.size(); ++a) {
+      const auto k = static_cast<Eigen::Index>(a);
+      const Eigen::Index i = active[a];
+      detail::StepControl& c = at(i);
+      const double e = detail::rms_error(x_high.row(k) - x_low.row(k), x_low.row(k), prev.row(k),
+                                         options_.rtol, options_.atol);
+      const bool finite = std::isfinite(e) && x_high.row(k).allFinite();
+      const double exponent = 1.0 / order;
+      if (finite && e <= 1.0) {
+        x.row(i) = x_high.row(k);
+        x_prev.row(i) = x_low.row(k);
+        s[static_cast<std::size_t>(i)] = targets[a];
+        c.accept(targets[a].lambda,
+                 detail::power_law_step(c.dt, e, options_.theta, exponent, lambda_end - targets[a].lambda));
+      } else {
+        c.reject(finite, c.dt, detail::power_law_step(c.dt, e, options_.theta, exponent, lambda_end - c.t));
+      }
+    }
+  }
+  failures.rethrow();
+  std::size_t accepted = 0, rejected = 0;
+  for (const auto& c : control) {
+    accepted += c.counts.accepted;
+    rejected += c.counts.rejected;
   }
   if (terminal) {  // the exact first-order step onto sigma = 0
     Vector ts(rows);
@@ -143,7 +149,7 @@ void DpmSolverAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
     ctx.predict(Prediction::data, ts, x, x0, grid.size() - 1, {});
     x = end.alpha * x0;
   }
-  ctx.count_steps(accepted_total + (terminal ? static_cast<std::size_t>(rows) : 0), rejected_total);
+  ctx.count_steps(accepted + (terminal ? static_cast<std::size_t>(rows) : 0), rejected);
   ctx.check_state(x, grid.size() - 1, grid.back());
 }
 

@@ -67,6 +67,42 @@ inline void terminal_step(ExpForm form, const ModelValue& m, const SchedulePoint
 void multistep_update(ExpForm form, int order, std::span<const ModelValue> history,
                       const SchedulePoint& t, MatrixRef x, bool taylor_d2 = false);
 
+/// DPM-Solver(++)'s singlestep updates (solver_type 'dpmsolver') for rows that each take their
+/// own step s_i -> t_i, through intermediate points s1_i (and s2_i) at lambda fractions r1 (r2)
+/// of the step, written once for the fixed-step sampler (singlestep_update: every row the same
+/// step) and dpm-solver-adaptive (a step per sample, whose lower- and higher-order updates share
+/// their model values). The caller evaluates the model at the points the stages give:
+///   x_s1 = at_s1(x, m_s), m_s1 = model(x_s1, s1);  x_s2 = at_s2(x, m_s, m_s1), m_s2 = model(...)
+///   order 1: first_order(x, m_s); order 2: second_order(x, m_s, m_s1) (r1);
+///   order 3: third_order(x, m_s, m_s2) (r2, with m_s2 from at_s2).
+/// Row i of every argument is row i of the step (t_i not noiseless: see terminal_step).
+class SinglestepRows {
+ public:
+  /// s1 and s2 may be empty (orders 1 and 2 do not need them).
+  SinglestepRows(ExpForm form, double r1, double r2, std::span<const SchedulePoint> s,
+                 std::span<const SchedulePoint> t, std::span<const SchedulePoint> s1,
+                 std::span<const SchedulePoint> s2);
+  Matrix first_order(const ConstMatrixRef& x, const ConstMatrixRef& m_s) const;
+  Matrix at_s1(const ConstMatrixRef& x, const ConstMatrixRef& m_s) const;
+  Matrix at_s2(const ConstMatrixRef& x, const ConstMatrixRef& m_s, const ConstMatrixRef& m_s1) const;
+  Matrix second_order(const ConstMatrixRef& x, const ConstMatrixRef& m_s, const ConstMatrixRef& m_s1) const;
+  Matrix third_order(const ConstMatrixRef& x, const ConstMatrixRef& m_s, const ConstMatrixRef& m_s2) const;
+  /// The rows at the given positions, in that order (rows leaving an adaptive batch).
+  void keep(const std::vector<Eigen::Index>& positions);
+
+ private:
+  /// exp_step's coefficients, one per row.
+  struct Coefficients {
+    Eigen::ArrayXd base, scale, hh;
+    void set(ExpForm form, std::span<const SchedulePoint> from, std::span<const SchedulePoint> to);
+    void keep(const std::vector<Eigen::Index>& positions);
+    /// base x - scale phi1 m, row by row.
+    Matrix first_order(const ConstMatrixRef& x, const ConstMatrixRef& m) const;
+  };
+  double r1_, r2_;
+  Coefficients full_, to_s1_, to_s2_;
+};
+
 /// Singlestep update of order 1, 2 or 3 from s to t with intermediate points at lambda fractions
 /// r1 (and r2) of the step: DPM-Solver(++)'s singlestep updates, solver_type 'dpmsolver'.
 /// `m_s` is the model value at s; the intermediate evaluations are made here through ctx, with

@@ -3,10 +3,11 @@
 //
 // State type: Eigen::VectorXd with odeint's vector_space_algebra (odeint's Eigen support; an
 // Eigen::Matrix state with more than one column does not compile there under Eigen 3.4). RK4
-// advances a whole chunk as one vector of rows * d values (all rows share the time);
-// bulirsch-stoer advances one sample at a time (a vector of d values) with its own steps.
+// advances a whole chunk as one vector of rows * d values (all rows share the time); the
+// adaptive steppers run every row with its own steps (src/adaptive_rk.cpp, src/adaptive_bs.cpp).
 #include "odeint.hpp"
 
+#include "adaptive_bs.hpp"
 #include "adaptive_rk.hpp"
 
 #include <tweedie/reverse.hpp>
@@ -97,29 +98,6 @@ class ChunkSystem {
   Matrix score_;
 };
 
-/// One sample (chunk row `row`) as a state of d values.
-class RowSystem {
- public:
-  RowSystem(ChunkContext& ctx, Eigen::Index row, Eigen::Index dim)
-      : ctx_(ctx), dynamics_(ReverseDynamics::probability_flow(ctx.sde())), row_(row), dim_(dim),
-        time_(1), score_(1, dim) {}
-  void operator()(const State& z, State& dzdt, double t) {
-    const Eigen::Map<const Matrix> x(z.data(), 1, dim_);
-    Eigen::Map<Matrix> out(dzdt.data(), 1, dim_);
-    time_(0) = t;
-    ctx_.predict(Prediction::score, time_, x, score_, step, std::span<const Eigen::Index>(&row_, 1));
-    dynamics_.drift(t, x, score_, out);
-  }
-  std::size_t step = 0;  ///< accepted steps of this sample so far, for error messages
-
- private:
-  ChunkContext& ctx_;
-  ReverseDynamics dynamics_;
-  Eigen::Index row_, dim_;
-  Vector time_;
-  Matrix score_;
-};
-
 /// odeint copies the system at every call: hand it a pointer.
 template <class System>
 struct SystemRef {
@@ -141,82 +119,6 @@ SamplerTraits rk4_traits() {
 }
 
 // ---- adaptive steppers -------------------------------------------------------------------
-
-/// odeint's Bulirsch-Stoer (modified midpoint with polynomial extrapolation, its own order and
-/// step control). Its error checker is not replaceable: a non-finite extrapolated state is
-/// caught by the caller's finiteness test of `out` instead (a NaN error makes odeint reject the
-/// step, since its test is `error < 1.0`, but then proposes a larger step).
-struct BulirschStoerDriver {
-  using Stepper = odeint::bulirsch_stoer<State, double, State, double, Algebra, Operations>;
-  static constexpr bool fsal = false;
-  static constexpr int heuristic_order = 4;  // odeint's initial k_opt = 4
-  Stepper stepper;
-  explicit BulirschStoerDriver(const AdaptiveTolerances& tol) : stepper(tol.atol, tol.rtol, 1.0, 1.0) {}
-  template <class Sys>
-  odeint::controlled_step_result attempt(Sys sys, const State& in, const State& dxdt, double& t,
-                                         State& out, State&, double& dt) {
-    return stepper.try_step(sys, in, dxdt, t, out, dt);
-  }
-};
-
-/// The initial step of detail::initial_probe / initial_finish, with its evaluation through sys.
-template <class Sys>
-double initial_step(Sys& sys, const State& x0, const State& f0, double t0, double t1, int order,
-                    const AdaptiveTolerances& tol) {
-  const double interval = std::fabs(t1 - t0);
-  const double direction = t1 < t0 ? -1.0 : 1.0;
-  const detail::InitialStep s = detail::initial_probe(x0, f0, interval, tol);
-  const State x1 = x0 + (s.h0 * direction) * f0;
-  State f1(x0.size());
-  sys(x1, f1, t0 + s.h0 * direction);
-  return detail::initial_finish(s, f0, f1, interval, order);
-}
-
-/// Integrates one sample from t0 to t1 (either direction, t1 != t0) in place with the driver's
-/// controlled stepper, under the guards of StepControl. `System` has operator()(z, dzdt, t) and a
-/// member `step` (accepted steps so far, for error messages).
-template <class Driver, class System>
-AdaptiveCounts integrate_row(System& system, State& x, double t0, double t1,
-                             const AdaptiveTolerances& tol, std::uint64_t sample) {
-  Driver driver(tol);  // a fresh stepper per sample: no state carries over between samples
-  const SystemRef<System> sys{&system};
-  const double direction = t1 < t0 ? -1.0 : 1.0;
-  const auto d = x.size();
-  State dxdt(d), out(d), dxdt_out(d);
-  system.step = 0;
-  system(x, dxdt, t0);
-  detail::StepControl c;
-  c.t = t0;
-  c.dt = direction * initial_step(system, x, dxdt, t0, t1, Driver::heuristic_order, tol);
-  bool have_dxdt = true;
-  while (c.t != t1) {
-    c.check_cap(sample, tol.max_steps);
-    system.step = c.counts.accepted;
-    if (!have_dxdt) {
-      system(x, dxdt, c.t);
-      have_dxdt = true;
-    }
-    bool last = false;
-    double step = c.next_step(t1, last);
-    if (!last) c.check_floor(sample, step);
-    const double tried = step;
-    double t_new = c.t;
-    const auto result = driver.attempt(sys, x, dxdt, t_new, out, dxdt_out, step);
-    const bool finite = out.allFinite() && (!Driver::fsal || dxdt_out.allFinite());
-    if (result == odeint::success && finite) {
-      x.swap(out);
-      c.accept(last ? t1 : t_new, step);
-      if constexpr (Driver::fsal) {
-        dxdt.swap(dxdt_out);
-      } else {
-        have_dxdt = false;
-      }
-    } else {
-      c.reject(finite, tried, step);
-    }
-  }
-  return c.counts;
-}
 
 struct MethodInfo {
   const char* name;
@@ -259,23 +161,6 @@ SamplerTraits adaptive_traits(OdeintMethod m) {
   return t;
 }
 
-/// Each row of the chunk alone through the driver (bulirsch-stoer): the accepted and rejected
-/// steps of every row.
-template <class Driver>
-std::vector<AdaptiveCounts> each_row(ChunkContext& ctx, MatrixRef x, double t0, double t1,
-                                     const AdaptiveTolerances& tol) {
-  std::vector<AdaptiveCounts> counts(static_cast<std::size_t>(x.rows()));
-  State state(x.cols());
-  for (Eigen::Index r = 0; r < x.rows(); ++r) {
-    RowSystem system(ctx, r, x.cols());
-    state = x.row(r).transpose();
-    counts[static_cast<std::size_t>(r)] =
-        integrate_row<Driver>(system, state, t0, t1, tol, ctx.first_row() + static_cast<std::uint64_t>(r));
-    x.row(r) = state.transpose();
-  }
-  return counts;
-}
-
 /// The PF-ODE drift of a batch of rows, each at its own time: one model call.
 class ChunkRhs final : public detail::BatchRhs {
  public:
@@ -301,13 +186,13 @@ void integrate_chunk(OdeintMethod method, ChunkContext& ctx, MatrixRef x, const 
   const double t0 = grid.front(), t1 = adaptive_end(ctx.sde(), grid);
   std::vector<AdaptiveCounts> counts(static_cast<std::size_t>(x.rows()));
   if (t1 != t0) {  // t1 == t0: a one-step grid that ends at sigma = 0, only the last step remains
+    ChunkRhs rhs(ctx);
     if (method == OdeintMethod::bulirsch_stoer) {
-      counts = each_row<BulirschStoerDriver>(ctx, x, t0, t1, tol);
+      counts = detail::integrate_bulirsch_stoer(rhs, x, t0, t1, tol, ctx.first_row());
     } else {
       const detail::RkPair pair = method == OdeintMethod::dopri5        ? detail::RkPair::dopri5
                                   : method == OdeintMethod::cash_karp54 ? detail::RkPair::cash_karp54
                                                                         : detail::RkPair::fehlberg78;
-      ChunkRhs rhs(ctx);
       counts = detail::integrate_rk(pair, rhs, x, t0, t1, tol, ctx.first_row());
     }
   }

@@ -91,8 +91,9 @@ enum class OdeintMethod { dopri5, cash_karp54, fehlberg78, bulirsch_stoer };
 /// dopri5, cash-karp54 and fehlberg78 run every row of the chunk together (detail::integrate_rk:
 /// one model call per stage on all rows still running, each at its own time), in odeint's
 /// arithmetic, so each sample's result is bitwise that of the sample integrated alone.
-/// bulirsch-stoer, whose extrapolation depth and evaluations per attempt vary per sample,
-/// integrates one sample at a time through odeint's own stepper (one-row model calls).
+/// bulirsch-stoer, whose extrapolation depth and evaluations per attempt vary per sample, runs
+/// every row as a state machine of odeint's bulirsch_stoer (detail::integrate_bulirsch_stoer):
+/// one model call per round on every row waiting for an evaluation, each row bitwise as alone.
 class OdeintAdaptive final : public Sampler {
  public:
   OdeintAdaptive(OdeintMethod method, AdaptiveTolerances tolerances);

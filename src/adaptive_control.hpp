@@ -1,8 +1,9 @@
-// The step-size control that every adaptive sampler and every PF-ODE flow shares, one sample at
-// a time: the tolerances, the step cap, the step-size floor, the landing on the end point, the
-// rejection of a non-finite error or proposal, the error norms and the next step. The solvers
-// (solvers/odeint.*, solvers/adaptive_sde.*, solvers/dpm_solver_adaptive.cpp) and the flows
-// (src/pf_ode.*) hold only their stages.
+// The step-size control that every adaptive sampler and every PF-ODE flow shares, one controller
+// per sample: the tolerances, the step cap, the step-size floor, the landing on the end point, the
+// rejection of a non-finite error or proposal, the error norms and the next step, and the
+// bookkeeping of rows that fail while the rest of their chunk goes on. The integrators
+// (src/adaptive_rk.*, src/adaptive_bs.*, solvers/adaptive_sde.*, solvers/dpm_solver_adaptive.cpp)
+// hold only their stages and call the model once per stage on all the rows still running.
 #pragma once
 
 #include <tweedie/sampler.hpp>
@@ -11,6 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <span>
+#include <utility>
+#include <vector>
 #include <string>
 
 namespace tweedie::detail {
@@ -53,10 +57,14 @@ struct StepControl {
   bool last_non_finite = false;  ///< whether the last attempt was rejected as non-finite
 
   /// Throws StepLimitError (naming the sample and t) when max_steps attempts are spent.
-  void check_cap(std::uint64_t sample, std::size_t max_steps) const;
+  void check_cap(std::uint64_t sample, std::size_t max_steps) const { check_cap(sample, max_steps, t); }
   /// For a step that does not land on the end: throws when |step| < min_step(t), as
   /// NonFiniteError if the last rejection was non-finite, StepSizeUnderflowError otherwise.
-  void check_floor(std::uint64_t sample, double step) const;
+  void check_floor(std::uint64_t sample, double step) const { check_floor(sample, step, t); }
+  /// The same for an integrator whose variable is not the time (dpm-solver-adaptive steps in
+  /// lambda): the floor is that of the variable, the messages name the time `time`.
+  void check_cap(std::uint64_t sample, std::size_t max_steps, double time) const;
+  void check_floor(std::uint64_t sample, double step, double time) const;
   /// The step to try from t towards `end` with dt: dt itself, or end - t when it reaches the end
   /// (`lands` tells which).
   double next_step(double end, bool& lands) const;
@@ -107,5 +115,31 @@ class RowFailures {
   Eigen::Index first_;
   std::exception_ptr error_;
 };
+
+/// Records what `check` throws as the failure of chunk row `row` (the guards of the controller,
+/// which must not stop the other rows).
+template <class Check>
+void guarded(RowFailures& failures, Eigen::Index row, Check&& check) {
+  try {
+    check();
+  } catch (...) {
+    failures.fail(row, std::current_exception());
+  }
+}
+
+/// The positions k of a compacted batch (row k is chunk row rows[k]) whose rows `failures` still
+/// keeps, in order; all of them when none has failed.
+std::vector<Eigen::Index> kept_positions(const RowFailures& failures, std::span<const Eigen::Index> rows);
+
+/// v restricted to the positions `keep` (from kept_positions), in place.
+template <class T>
+void keep_positions(std::vector<T>& v, const std::vector<Eigen::Index>& keep) {
+  std::vector<T> w;
+  w.reserve(keep.size());
+  for (Eigen::Index k : keep) w.push_back(v[static_cast<std::size_t>(k)]);
+  v = std::move(w);
+}
+inline void keep_positions(Matrix& m, const std::vector<Eigen::Index>& keep) { m = Matrix(m(keep, Eigen::all)); }
+inline void keep_positions(Vector& v, const std::vector<Eigen::Index>& keep) { v = Vector(v(keep)); }
 
 }  // namespace tweedie::detail
