@@ -1,6 +1,7 @@
 // Euler-Maruyama ("em") and probability-flow Euler ("euler") on K = 10 Gaussian mixtures, through
 // the public driver tweedie::sample, for d in {2, 16, 64, 256}, n in {1e2, 1e4, 1e5} and 1 or 2
-// threads (SampleOptions.execution.threads).
+// threads (SampleOptions.execution.threads); multistep DPM-Solver++ ("dpm-solver++") at d = 64,
+// n = 1e4.
 //
 // Method. The exact mixture score (GaussianMixture::score) is wrapped with tweedie::make_model;
 // the wrapper times every evaluate call (one call per chunk of 256 rows and step) with
@@ -140,6 +141,19 @@ void register_all() {
         }
       }
     }
+  }
+  // The multistep exponential integrator, whose step is as cheap as euler's (one model value,
+  // a linear combination): its share outside the model at d = 64.
+  for (int threads : {1, 2}) {
+    const std::string name = "dpm-solver++";
+    const int d = 64;
+    const long n = 10000;
+    benchmark::RegisterBenchmark(fmt::format("{}/d:{}/n:{}/threads:{}", name, d, n, threads).c_str(),
+                                 [name, d, n, threads](benchmark::State& s) {
+                                   run_sampler(s, name, d, static_cast<std::size_t>(n), threads);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
   // A longer grid: the per-run costs (copying `init`, first touch of the n x d result) spread
   // over 100 steps instead of 10.

@@ -7,6 +7,9 @@
 //                                    call the driver makes)
 //   parallel/d:D/K:K/threads:T       tweedie::for_each_chunk over the 10^4 rows with T threads
 //   score/.../t:T                    the same as score/... with rows of p_T at time T (not 0.5)
+//   times/d:D/K:K/shared|distinct    the same rows of p_0.5, 256 a call, all at t = 0.5 (shared)
+//                                    or each at its own t in [0.45, 0.55] (distinct, as adaptive
+//                                    solvers ask for them)
 //
 // items_per_second = sample evaluations per second (wall clock); per_thread = that / threads;
 // others_cores = CPU used by other processes meanwhile (see bench_util.hpp).
@@ -49,8 +52,8 @@ void finish(benchmark::State& state, int threads, const tweedie::bench::LoadMoni
   state.counters["others_cores"] = load.others_cores();
 }
 
-void score_direct(benchmark::State& state, int d, int k, Eigen::Index chunk, double time = kTime) {
-  Batch b(d, k, time);
+// Calls GaussianMixture::score on the batch, `chunk` rows a call.
+void score_calls(benchmark::State& state, Batch& b, Eigen::Index chunk) {
   tweedie::bench::wait_until_idle();
   const tweedie::bench::LoadMonitor load;
   for (auto _ : state) {
@@ -62,6 +65,11 @@ void score_direct(benchmark::State& state, int d, int k, Eigen::Index chunk, dou
     benchmark::ClobberMemory();
   }
   finish(state, 1, load);
+}
+
+void score_direct(benchmark::State& state, int d, int k, Eigen::Index chunk, double time = kTime) {
+  Batch b(d, k, time);
+  score_calls(state, b, chunk);
 }
 
 void score_model(benchmark::State& state, int d, int k, Eigen::Index chunk) {
@@ -98,6 +106,12 @@ void score_parallel(benchmark::State& state, int d, int k, int threads) {
   finish(state, threads, load);
 }
 
+void score_times(benchmark::State& state, int d, int k, bool distinct) {
+  Batch b(d, k);
+  if (distinct) b.t = Vector::LinSpaced(kRows, 0.45, 0.55);
+  score_calls(state, b, 256);
+}
+
 template <class F>
 void add(const std::string& name, F f) {
   benchmark::RegisterBenchmark(name.c_str(), f)->UseRealTime()->Unit(benchmark::kMicrosecond);
@@ -122,6 +136,13 @@ void register_all() {
     for (Eigen::Index chunk : {24, 64, 1024, 10000}) {
       add(fmt::format("score/d:{}/K:{}/chunk:{}", d, k, chunk),
           [d = d, k = k, chunk](benchmark::State& s) { score_direct(s, d, k, chunk); });
+    }
+  }
+  // One time per call against one time per row, on the same rows.
+  for (auto [d, k] : {std::pair{64, 10}, std::pair{16, 6}}) {
+    for (bool distinct : {false, true}) {
+      add(fmt::format("times/d:{}/K:{}/{}", d, k, distinct ? "distinct" : "shared"),
+          [d = d, k = k, distinct](benchmark::State& s) { score_times(s, d, k, distinct); });
     }
   }
   // The time changes the data (rows of p_t) and so the softmax: at small t the components are

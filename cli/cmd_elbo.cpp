@@ -31,6 +31,7 @@ struct ElboCommand {
     o.time_sampling = elbo_time_sampling_from_string(time_sampling);
     o.draws = draws;
     o.seed = run.seed;
+    o.noise_stream = run.noise_stream;
     o.execution = run.execution();
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
@@ -42,10 +43,10 @@ struct ElboCommand {
     const double mc_error = r.standard_error.norm() / static_cast<double>(x.rows());
     const std::string kind = steps == 0 ? "continuous-time" : fmt::format("{}-step {}", steps, spacing);
     fmt::print("elbo {} ({} bound; Monte Carlo part of the error {:.6f} nats); reconstruction {:.4f}, "
-               "prior KL {:.4f}, diffusion {:.4f}; NFE/sample {} ({} draws), {:.3f} s, {} x {}{}\ndata: {}\n",
+               "prior KL {:.4f}, diffusion {:.4f}; NFE/sample {} ({} draws), {:.3f} s, {} x {}{} ({})\ndata: {}\n",
                nats_and_bits(r.elbo, encoding, x.cols()), kind, mc_error, r.reconstruction.mean(),
                r.prior_kl.mean(), r.diffusion.mean(), draws, time_sampling, wall, x.rows(), x.cols(),
-               out_path.empty() ? "" : " -> " + out_path, to_string(encoding));
+               out_path.empty() ? "" : " -> " + out_path, run.noise_settings(), to_string(encoding));
   }
 };
 
@@ -57,6 +58,7 @@ Runner add_elbo_command(CLI::App& app) {
       "elbo", "variational lower bound (ELBO) of data under a Gaussian-mixture target's diffusion");
   cmd->problem.add_to(*sub);
   cmd->run.add_to(*sub);
+  cmd->run.add_noise_stream_to(*sub);
   cmd->data.add_to(*sub);
   sub->add_option("--t-min", cmd->t_min, "time of the first latent, where the decoder reads the data")
       ->capture_default_str();

@@ -68,7 +68,8 @@ Runner add_info_command(CLI::App& app) {
                  e.options_help.empty() ? "" : fmt::format(" [{}]", e.options_help));
     }
     fmt::print("\nGrids: time-uniform, log-snr, time-quadratic, karras (--rho, default 7)\n");
-    fmt::print("Noise: Philox4x32-10 + Box-Muller, stream layout version {}\n", rng_stream_version);
+    fmt::print("Noise: Philox4x32-10 + Box-Muller, stream layout version {} (--noise-stream {} .. {})\n",
+               rng_stream_version, oldest_rng_stream_version, rng_stream_version);
   };
 }
 

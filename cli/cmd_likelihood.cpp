@@ -29,15 +29,18 @@ struct LikelihoodCommand {
     o.probes = probes;
     o.probe_kind = probe_kind_from_string(probe);
     o.seed = run.seed;
+    o.noise_stream = run.noise_stream;
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
     const auto start = std::chrono::steady_clock::now();
     const LikelihoodResult r = log_likelihood(*p.sde, *p.model, x, o);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!out_path.empty()) write_output(out_path, r.log_likelihood);
-    fmt::print("log-likelihood {}; {} divergence, NFE/sample {:.1f}, {:.3f} s, {} x {}{}\ndata: {}\n",
+    // The seed and noise stream fix Hutchinson's probes; the exact divergence draws no noise.
+    const std::string noise = o.divergence == Divergence::hutchinson ? " (" + run.noise_settings() + ")" : "";
+    fmt::print("log-likelihood {}; {} divergence, NFE/sample {:.1f}, {:.3f} s, {} x {}{}{}\ndata: {}\n",
                nats_and_bits(r.log_likelihood, encoding, x.cols()), divergence, r.nfe.mean(), wall, x.rows(),
-               x.cols(), out_path.empty() ? "" : " -> " + out_path, to_string(encoding));
+               x.cols(), out_path.empty() ? "" : " -> " + out_path, noise, to_string(encoding));
   }
 };
 
@@ -49,6 +52,7 @@ Runner add_likelihood_command(CLI::App& app) {
       "likelihood", "exact log-likelihood of data under a Gaussian-mixture target's diffusion (PF-ODE)");
   cmd->problem.add_to(*sub);
   cmd->run.add_to(*sub);
+  cmd->run.add_noise_stream_to(*sub);
   cmd->data.add_to(*sub);
   sub->add_option("--divergence", cmd->divergence, "exact or hutchinson")->capture_default_str();
   sub->add_option("--probes", cmd->probes, "Hutchinson probes per sample")->capture_default_str();

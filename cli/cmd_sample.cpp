@@ -81,6 +81,7 @@ struct SampleCommand {
     SampleOptions o;
     o.num_samples = count;
     o.seed = run.seed;
+    o.noise_stream = run.noise_stream;
     o.execution = run.execution();
     o.denoise = denoise;
     o.init = init ? &*init : nullptr;
@@ -92,10 +93,10 @@ struct SampleCommand {
             ? fmt::format("adaptive, accepted/rejected steps per sample {:.1f}/{:.1f}",
                           r.stats.accepted_steps_per_sample, r.stats.rejected_steps_per_sample)
             : fmt::format("{} steps", r.stats.steps);
-    fmt::print("{}: {}, NFE/sample {:g}, {:.3f} s, {:.4g} samples/s, {} x {} -> {}\n",
+    fmt::print("{}: {}, NFE/sample {:g}, {:.3f} s, {:.4g} samples/s, {} x {} -> {} ({})\n",
                r.stats.sampler, steps_text, r.stats.nfe_per_sample,
                r.stats.wall_seconds, r.stats.samples_per_second, r.samples.rows(), r.samples.cols(),
-               out_path);
+               out_path, run.noise_settings());
   }
 };
 
@@ -106,6 +107,7 @@ Runner add_sample_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("sample", "draw samples from a Gaussian-mixture target or a trained model");
   cmd->problem.add_to(*sub);
   cmd->run.add_to(*sub);
+  cmd->run.add_noise_stream_to(*sub);
   sub->add_option("--sampler", cmd->sampler, "sampler name (see tweedie info)")->capture_default_str();
   for (const auto& f : kSamplerFlags) {
     const std::string key = f.key;

@@ -65,6 +65,17 @@ void RunOptions::add_to(CLI::App& app) {
       ->capture_default_str();
 }
 
+void RunOptions::add_noise_stream_to(CLI::App& app) {
+  app.add_option("--noise-stream", noise_stream,
+                 fmt::format("layout version of the noise ({} .. {}; earlier versions reproduce earlier runs)",
+                             oldest_rng_stream_version, rng_stream_version))
+      ->capture_default_str();
+}
+
+std::string RunOptions::noise_settings() const {
+  return fmt::format("seed {}, noise stream {}", seed, noise_stream);
+}
+
 MeanSe mean_se(const Vector& v) {
   const auto n = static_cast<double>(v.size());
   const double m = v.mean();

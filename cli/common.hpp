@@ -46,12 +46,18 @@ struct ProblemOptions {
   std::vector<const CLI::Option*> family_flags_;
 };
 
-/// --threads --seed --chunk.
+/// --threads --seed --chunk, and --noise-stream for the commands that draw normals.
 struct RunOptions {
   int threads = 0;
   std::uint64_t seed = 0;
   std::size_t chunk = 256;
+  int noise_stream = rng_stream_version;  ///< layout version of the normals (random.hpp)
   void add_to(CLI::App& app);
+  /// --noise-stream 1|2 (sample, likelihood, elbo; encode and decode draw only uniforms, which
+  /// both layouts share).
+  void add_noise_stream_to(CLI::App& app);
+  /// "seed S, noise stream V": the settings that fix a run's noise, for its summary line.
+  std::string noise_settings() const;
   Execution execution() const { return {threads, chunk}; }
 };
 

@@ -1,6 +1,7 @@
 #include "option_checks.hpp"
 
 #include <tweedie/data_encoding.hpp>
+#include <tweedie/random.hpp>
 #include <tweedie/types.hpp>
 
 #include <fmt/format.h>
@@ -29,6 +30,7 @@ constexpr NumericFlag kNumericFlags[] = {
     {"--threads", true, 0, 1024},           // Execution::max_threads
     {"--chunk", true, 1, 16777216},         // Execution::max_chunk_rows
     {"--seed", true, 0, 4294967295.0},      // the Philox key holds 32 bits
+    {"--noise-stream", true, tweedie::oldest_rng_stream_version, tweedie::rng_stream_version},
     {"--count", true, 1, 4294967296.0},     // sample indices are 32-bit counters
     {"--steps", true, 0, 10000000},         // elbo: 0 = continuous time; sample: the grid refuses 0
     {"--max-steps", true, 1, 1000000000},

@@ -18,7 +18,7 @@ void Ddim::run(ChunkContext& ctx, MatrixRef x) const {
   Matrix eps(x.rows(), x.cols()), z(traits_.stochastic ? x.rows() : 0, x.cols());
   for (std::size_t i = 0; i + 1 < points.size(); ++i) {
     const SchedulePoint &s = points[i], &t = points[i + 1];
-    ctx.predict(Prediction::noise, s.t, x, eps, i);
+    ctx.predict_for_step(Prediction::noise, s.t, x, eps, i);
     const Matrix x0 = (x - s.sigma * eps) / s.alpha;
     if (t.noiseless()) {
       x = t.alpha * x0;

@@ -49,7 +49,8 @@ void DpmSolver::run_multistep(ChunkContext& ctx, MatrixRef x) const {
   const auto order = static_cast<std::size_t>(options_.order);
   std::vector<ModelValue> history;  // newest last, at most `order` entries
   history.push_back({points[0], Matrix(x.rows(), x.cols())});
-  ctx.predict(prediction_of(form_), points[0].t, x, history.back().value, 0);
+  // Each model value is checked through the state it updates (predict_for_step).
+  ctx.predict_for_step(prediction_of(form_), points[0].t, x, history.back().value, 0);
   for (std::size_t step = 1; step <= n; ++step) {
     // Warm-up with orders 1, 2, ..., then `order`; lower orders at the end of short runs.
     std::size_t step_order = std::min(order, step);
@@ -60,9 +61,11 @@ void DpmSolver::run_multistep(ChunkContext& ctx, MatrixRef x) const {
                      options_.taylor_d2);
     ctx.check_state(x, step - 1, points[step].t);
     if (step == n) break;  // the final model value is not needed
+    // The oldest value's storage holds the new one (no allocation per step).
+    Matrix storage = history.size() == order ? std::move(history.front().value) : Matrix(x.rows(), x.cols());
     if (history.size() == order) history.erase(history.begin());
-    history.push_back({points[step], Matrix(x.rows(), x.cols())});
-    ctx.predict(prediction_of(form_), points[step].t, x, history.back().value, step);
+    history.push_back({points[step], std::move(storage)});
+    ctx.predict_for_step(prediction_of(form_), points[step].t, x, history.back().value, step);
   }
 }
 

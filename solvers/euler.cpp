@@ -2,7 +2,6 @@
 
 #include <tweedie/reverse.hpp>
 
-#include <cmath>
 
 namespace tweedie::solvers {
 namespace {
@@ -32,11 +31,12 @@ void EulerKernel::run(ChunkContext& ctx, MatrixRef x) const {
   for (std::size_t i = 0; i + 1 < grid.size(); ++i) {
     const double t = grid[i];
     const double dt = grid[i + 1] - t;  // negative: time runs backwards
-    ctx.predict(Prediction::score, t, x, score, i);
-    dynamics.euler_step(t, dt, score, x);
+    ctx.predict_for_step(Prediction::score, t, x, score, i);
     if (stochastic_) {
       ctx.noise(i, 0, NoiseStream::diffusion, z);
-      x += (dynamics.diffusion(t) * std::sqrt(-dt)) * z;
+      dynamics.euler_maruyama_step(t, dt, score, z, x);
+    } else {
+      dynamics.euler_step(t, dt, score, x);
     }
     ctx.check_state(x, i, grid[i + 1]);
   }

@@ -143,16 +143,14 @@ void predictor_step(Predictor kind, Discretisation d, const SchedulePoint& from,
                     MatrixRef score, MatrixRef z) {
   if (kind == Predictor::none) return;
   require_supported(kind, d, ctx.sde());
-  ctx.predict(Prediction::score, from.t, x, score, step);
+  ctx.predict_for_step(Prediction::score, from.t, x, score, step);  // run checks the new state
   if (kind == Predictor::euler_maruyama ||
       (kind == Predictor::reverse_diffusion && d == Discretisation::euler_maruyama)) {
     // EulerMaruyamaPredictor, and ReverseDiffusionPredictor on SDE.discretize's EM step: the
     // update of the em sampler (same arithmetic, same noise), through ReverseDynamics.
     const double dt = to.t - from.t;
-    const auto dynamics = ReverseDynamics::reverse_sde(ctx.sde());
-    dynamics.euler_step(from.t, dt, score, x);
     ctx.noise(step, 0, NoiseStream::diffusion, z);
-    x += (dynamics.diffusion(from.t) * std::sqrt(-dt)) * z;
+    ReverseDynamics::reverse_sde(ctx.sde()).euler_maruyama_step(from.t, dt, score, z, x);
     return;
   }
   const AffineStep c = kind == Predictor::ancestral ? ancestral_step(d, from, to)

@@ -89,7 +89,7 @@ void correct(const CorrectorOptions& options, double alpha, const SchedulePoint&
 
 /// One predictor step from `from` = grid[step] to `to` = grid[step + 1] in place (one NFE per row
 /// unless none), with the normals of stream `diffusion` at (step, stage 0). `score` and `z` are
-/// scratch. Throws InvalidArgument for the ancestral predictor on a family it does not support.
+/// scratch; the caller checks the new state (ChunkContext::check_state) before `score` changes. Throws InvalidArgument for the ancestral predictor on a family it does not support.
 void predictor_step(Predictor kind, Discretisation d, const SchedulePoint& from,
                     const SchedulePoint& to, std::size_t step, ChunkContext& ctx, MatrixRef x,
                     MatrixRef score, MatrixRef z);

@@ -38,6 +38,7 @@ void ElboOptions::validate() const {
     throw InvalidArgument(fmt::format("draws must be even and >= 2 (strata are paired), got {}", draws));
   }
   if (seed > max_seed) throw InvalidArgument(fmt::format("seed must be < 2^32, got {}", seed));
+  check_stream_version(noise_stream);
   execution.validate();
 }
 
@@ -115,7 +116,7 @@ ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& d
   const double t_max = sde.T(), alpha_t = sde.alpha(t_max), sigma_t = sde.sigma(t_max);
   const double prior_var = sde.prior_std() * sde.prior_std();
   const double reconstruction = dd * (sde.lambda(options.t_min) - 0.5 * (1.0 + std::log(2.0 * std::numbers::pi)));
-  const PhiloxNoise noise(options.seed);
+  const PhiloxNoise noise(options.seed, options.noise_stream);
   const Eigen::Index draws = options.draws;
   // The times are shared by all samples (stage 0 of sample 0's stream), so that each model call
   // evaluates a whole chunk at one time; the noises are each sample's own (stage 1).

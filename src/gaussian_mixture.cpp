@@ -38,13 +38,24 @@ struct MarginalTables {
   Eigen::RowVectorXd curvature_offset;  // sum_j m^2 P^2 - sum_j P
 };
 
-MarginalTables marginal_tables(const GaussianMixture& g, double a, double s, bool divergence) {
-  const Eigen::Index d = g.dim();
-  const Eigen::ArrayXXd var = (a * a) * g.stds().array().square() + s * s;
-  const Eigen::ArrayXXd p = var.inverse();
-  const Eigen::ArrayXXd m = a * g.means().array();
-  const Eigen::ArrayXXd mp = m * p;
+// Everything evaluate_run computes into, allocated once per call of evaluate_all (one-row runs,
+// as per-row times make, would otherwise allocate all of it for every row).
+struct Scratch {
   MarginalTables tab;
+  Eigen::ArrayXXd var, p, m, mp, p2;  // K x d, the tables' ingredients
+  ColMatrix features, logits, resp, weighted, score, curvature, direction, projections, projected;
+  Eigen::VectorXd top, total, score_v;
+  Eigen::Index zeroed_from = 0;  // rows of `features` from here on are zero
+};
+
+void marginal_tables(const GaussianMixture& g, double a, double s, bool divergence, Scratch& scratch) {
+  const Eigen::Index d = g.dim();
+  Eigen::ArrayXXd &var = scratch.var, &p = scratch.p, &m = scratch.m, &mp = scratch.mp;
+  var = (a * a) * g.stds().array().square() + s * s;
+  p = var.inverse();
+  m = a * g.means().array();
+  mp = m * p;
+  MarginalTables& tab = scratch.tab;
   tab.logit_weights.resize(2 * d, g.components());
   tab.logit_weights.topRows(d) = (-0.5 * p).matrix().transpose();
   tab.logit_weights.bottomRows(d) = mp.matrix().transpose();
@@ -57,13 +68,13 @@ MarginalTables marginal_tables(const GaussianMixture& g, double a, double s, boo
                          .matrix()
                          .transpose();
   if (divergence) {
-    const Eigen::ArrayXXd p2 = p.square();
+    Eigen::ArrayXXd& p2 = scratch.p2;
+    p2 = p.square();
     tab.curvature_weights.resize(2 * d, g.components());
     tab.curvature_weights.topRows(d) = p2.matrix().transpose();
     tab.curvature_weights.bottomRows(d) = (-2.0 * m * p2).matrix().transpose();
     tab.curvature_offset = ((m.square() * p2).rowwise().sum() - p.rowwise().sum()).matrix().transpose();
   }
-  return tab;
 }
 
 struct Outputs {
@@ -76,25 +87,30 @@ struct Outputs {
 
 // Evaluates the requested outputs for rows [begin, end) that share the time t.
 void evaluate_run(const GaussianMixture& g, const Sde& sde, double t, const ConstMatrixRef& x,
-                  Eigen::Index begin, Eigen::Index end, const Outputs& out) {
+                  Eigen::Index begin, Eigen::Index end, const Outputs& out, Scratch& scratch) {
   const Eigen::Index d = g.dim();
   const bool want_div = out.divergence != nullptr;
   const bool want_jvp = out.jvp != nullptr;
-  const MarginalTables tab = marginal_tables(g, sde.alpha(t), sde.sigma(t), want_div);
-  ColMatrix features(kTile, 2 * d);  // [x^2, x]
-  ColMatrix logits(kTile, g.components()), resp(kTile, g.components());
-  ColMatrix weighted(kTile, 2 * d), curvature, direction, projections, projected;
+  marginal_tables(g, sde.alpha(t), sde.sigma(t), want_div, scratch);
+  const MarginalTables& tab = scratch.tab;
+  ColMatrix& features = scratch.features;  // [x^2, x], kTile x 2d
+  ColMatrix &logits = scratch.logits, &resp = scratch.resp, &weighted = scratch.weighted;
+  ColMatrix &score = scratch.score, &curvature = scratch.curvature, &direction = scratch.direction;
+  ColMatrix &projections = scratch.projections, &projected = scratch.projected;
+  Eigen::VectorXd &top = scratch.top, &total = scratch.total;
   for (Eigen::Index r0 = begin; r0 < end; r0 += kTile) {
     const Eigen::Index rows = std::min(kTile, end - r0);
-    features.setZero();
+    // Rows past `rows` must be zero: only those a longer tile left behind are cleared.
+    if (scratch.zeroed_from > rows) features.middleRows(rows, scratch.zeroed_from - rows).setZero();
+    scratch.zeroed_from = rows;
     features.topRightCorner(rows, d) = x.middleRows(r0, rows);
-    features.leftCols(d) = features.rightCols(d).array().square().matrix();
+    features.topLeftCorner(rows, d) = features.topRightCorner(rows, d).array().square().matrix();
     logits.noalias() = features * tab.logit_weights;
     logits.rowwise() += tab.logit_offset;
-    const Eigen::VectorXd top = logits.rowwise().maxCoeff();
+    top = logits.rowwise().maxCoeff();
     logits.colwise() -= top;
     resp = logits.array().exp().matrix();  // in place first: Eigen vectorises this exp
-    const Eigen::VectorXd total = resp.rowwise().sum();
+    total = resp.rowwise().sum();
     resp.array().colwise() /= total.array();
     if (out.log_density) {
       out.log_density->segment(r0, rows) =
@@ -102,8 +118,7 @@ void evaluate_run(const GaussianMixture& g, const Sde& sde, double t, const Cons
     }
     if (!out.score && !want_div && !want_jvp) continue;
     weighted.noalias() = resp * tab.score_weights;
-    const ColMatrix score = weighted.leftCols(d) -
-                            (features.rightCols(d).array() * weighted.rightCols(d).array()).matrix();
+    score = weighted.leftCols(d) - (features.rightCols(d).array() * weighted.rightCols(d).array()).matrix();
     if (out.score) out.score->middleRows(r0, rows) = score.topRows(rows);
     if (want_div) {
       // div s = sum_k r_k (|s_k|^2 - sum_j P_kj) - |s|^2 with s_k = (m_k - x) P_k.
@@ -124,7 +139,8 @@ void evaluate_run(const GaussianMixture& g, const Sde& sde, double t, const Cons
       projections.array() *= resp.array();
       projected.noalias() = projections * tab.score_weights;
       const ColMatrix along = direction.rightCols(d);
-      const Eigen::VectorXd score_v = (score.array() * along.array()).rowwise().sum();
+      Eigen::VectorXd& score_v = scratch.score_v;
+      score_v = (score.array() * along.array()).rowwise().sum();
       const ColMatrix hv =
           projected.leftCols(d) - (features.rightCols(d).array() * projected.rightCols(d).array()).matrix() -
           (weighted.rightCols(d).array() * along.array()).matrix() -
@@ -144,10 +160,17 @@ void evaluate_all(const GaussianMixture& g, const Sde& sde, const ConstVectorRef
   if (t.size() != x.rows()) {
     throw InvalidArgument(fmt::format("{} times given for {} rows", t.size(), x.rows()));
   }
+  Scratch scratch;
+  const Eigen::Index d = g.dim();
+  scratch.features.setZero(kTile, 2 * d);
+  scratch.zeroed_from = 0;
+  scratch.logits.resize(kTile, g.components());
+  scratch.resp.resize(kTile, g.components());
+  scratch.weighted.resize(kTile, 2 * d);
   for (Eigen::Index begin = 0; begin < x.rows();) {
     Eigen::Index end = begin + 1;
     while (end < x.rows() && t(end) == t(begin)) ++end;
-    evaluate_run(g, sde, t(begin), x, begin, end, out);
+    evaluate_run(g, sde, t(begin), x, begin, end, out, scratch);
     begin = end;
   }
 }

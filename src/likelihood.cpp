@@ -42,6 +42,7 @@ void LikelihoodOptions::validate() const {
   FlowOptions::validate();
   if (probes < 1) throw InvalidArgument(fmt::format("probes must be >= 1, got {}", probes));
   if (seed > max_seed) throw InvalidArgument(fmt::format("seed must be < 2^32, got {}", seed));
+  check_stream_version(noise_stream);
 }
 
 namespace {
@@ -175,7 +176,7 @@ LikelihoodResult log_likelihood(const Sde& sde, const ScoreModel& model, const C
   detail::check_flow_inputs(sde, model, data, options, "data");
   const DivergenceSource source = divergence_source(model, options.divergence);
   const Eigen::Index n = data.rows(), d = data.cols();
-  const PhiloxNoise noise(options.seed);
+  const PhiloxNoise noise(options.seed, options.noise_stream);
   detail::FlowRun run = detail::integrate_rows(
       data, 1, options.t_min, sde.T(), options,
       [&](std::uint64_t first, Eigen::Index rows, std::span<const int> labels) {

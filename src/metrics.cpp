@@ -10,7 +10,7 @@
 namespace tweedie {
 
 double sliced_wasserstein(const ConstMatrixRef& a, const ConstMatrixRef& b, int projections,
-                          std::uint64_t seed) {
+                          std::uint64_t seed, int noise_stream) {
   if (a.rows() != b.rows() || a.cols() != b.cols() || a.rows() == 0) {
     throw InvalidArgument(fmt::format("sliced_wasserstein: sample sets of shapes {}x{} and {}x{} "
                                       "(they must be equal and non-empty)",
@@ -18,7 +18,7 @@ double sliced_wasserstein(const ConstMatrixRef& a, const ConstMatrixRef& b, int 
   }
   if (projections < 1) throw InvalidArgument("sliced_wasserstein: projections must be >= 1");
   Matrix directions(projections, a.cols());
-  PhiloxNoise(seed).normal(0, 0, 0, NoiseStream::probe, directions);
+  PhiloxNoise(seed, noise_stream).normal(0, 0, 0, NoiseStream::probe, directions);
   directions.rowwise().normalize();
   const Matrix pa = a * directions.transpose(), pb = b * directions.transpose();
   std::vector<double> u(static_cast<std::size_t>(a.rows())), v(u.size());

@@ -6,6 +6,9 @@
 #include <Random123/philox.h>
 #include <Random123/uniform.hpp>
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
 #include <utility>
 
 namespace tweedie {
@@ -45,7 +48,108 @@ void fill_pairs(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step,
   }
 }
 
+// ---- layout version 2: the polynomial Box-Muller -------------------------------------------
+// Plain IEEE double arithmetic without branches (random.cpp is built with -ffp-contract=off, as
+// the whole library, and -fno-math-errno so that sqrt vectorises): the same bits on every
+// instruction set and C library.
+
+/// log(u) for u in [2^-65, 1]: u = m 2^k with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s),
+/// s = (m - 1) / (m + 1), |s| <= 0.172; the series to s^23 leaves under 1e-17 relative.
+inline double log_poly(double u) {
+  const auto bits = std::bit_cast<std::uint64_t>(u);
+  const auto e = static_cast<double>(static_cast<std::int64_t>(bits >> 52) - 1023);
+  const double m1 = std::bit_cast<double>((bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+  const bool big = m1 > 1.4142135623730951;
+  const double m = big ? 0.5 * m1 : m1;
+  const double k = big ? e + 1.0 : e;
+  const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+  const double p =
+      1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 * (1.0 / 11 + s2 * (1.0 / 13 + s2 * (1.0 / 15 +
+      s2 * (1.0 / 17 + s2 * (1.0 / 19 + s2 * (1.0 / 21 + s2 * (1.0 / 23))))))))));
+  constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  return k * ln2_hi + (2.0 * s + (2.0 * s * s2 * p + k * ln2_lo));
+}
+
+/// sin(pi x), cos(pi x) for x in [-1, 1]: quadrant q = round(2x) in {-2, ..., 2} (rounded by
+/// adding and subtracting 1.5 2^52: std::floor does not vectorise without -fno-trapping-math),
+/// a = pi (x - q/2) in [-pi/4, pi/4], Taylor polynomials to a^17 and a^18 (|a|^19 / 19! < 1e-19),
+/// then the quadrant's rotation.
+inline void sincospi_poly(double x, double& s_out, double& c_out) {
+  const double y = 2.0 * x;
+  const double q = (y + 0x1.8p52) - 0x1.8p52;
+  const double a = 3.14159265358979323846 * (0.5 * (y - q)), a2 = a * a;
+  const double sp =
+      1.0 / 6 - a2 * (1.0 / 120 - a2 * (1.0 / 5040 - a2 * (1.0 / 362880 - a2 * (1.0 / 39916800 -
+      a2 * (1.0 / 6227020800 - a2 * (1.0 / 1307674368000 - a2 * (1.0 / 355687428096000)))))));
+  const double sn = a - a * a2 * sp;
+  const double cp =
+      1.0 / 2 - a2 * (1.0 / 24 - a2 * (1.0 / 720 - a2 * (1.0 / 40320 - a2 * (1.0 / 3628800 -
+      a2 * (1.0 / 479001600 - a2 * (1.0 / 87178291200 - a2 * (1.0 / 20922789888000 -
+      a2 * (1.0 / 6402373705728000))))))));
+  const double cs = 1.0 - a2 * cp;
+  // sin(a + q pi/2), cos(a + q pi/2), with q mod 4 read off q in {-2, ..., 2}.
+  const double aq = std::fabs(q);
+  const bool odd = aq == 1.0;
+  const double s1 = odd ? cs : sn, c1 = odd ? sn : cs;
+  s_out = (aq == 2.0 || q == -1.0) ? -s1 : s1;
+  c_out = (aq == 2.0 || q == 1.0) ? -c1 : c1;
+}
+
+/// Layout version 2 on `out`: the (row, block) pairs of the whole matrix in batches of `batch`,
+/// first every Philox block of a batch (a loop the compiler vectorises), then every Box-Muller.
+void normal_v2(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step, std::uint32_t stage,
+               NoiseStream stream, MatrixRef out) {
+  constexpr std::size_t batch = 64;
+  const Eigen::Index d = out.cols(), blocks = (d + 1) / 2;
+  if (out.rows() == 0 || d == 0) return;
+  row_key(first_row + static_cast<std::uint64_t>(out.rows() - 1));  // the last row's index must fit
+  const auto stream_word = static_cast<std::uint32_t>(stream);
+  alignas(64) std::uint32_t rows[batch], counters[batch];
+  alignas(64) std::uint64_t u0[batch], u1[batch];
+  alignas(64) double xs[batch], ys[batch];
+  Eigen::Index i = 0, j = 0;  // the next (row, block) to draw
+  while (i < out.rows()) {
+    std::size_t n = 0;
+    for (; n < batch && i < out.rows(); ++n) {
+      rows[n] = static_cast<std::uint32_t>(i);
+      counters[n] = static_cast<std::uint32_t>(j);
+      if (++j == blocks) j = 0, ++i;
+    }
+    const auto row0 = static_cast<std::uint32_t>(first_row);
+    const Philox rng;
+    for (std::size_t k = 0; k < n; ++k) {
+      const Philox::key_type key = {{row0 + rows[k], seed}};
+      const Philox::ctr_type ctr = {{counters[k], step, stage, stream_word}};
+      const auto w = rng(ctr, key);
+      u0[k] = join(w[0], w[1]);
+      u1[k] = join(w[2], w[3]);
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      // r123::uneg11<double>(u0) and r123::u01<double>(u1), spelled out (the same operations).
+      const double v0 = static_cast<double>(static_cast<std::int64_t>(u0[k])) * 0x1p-63 + 0x1p-64;
+      const double v1 = static_cast<double>(u1[k]) * 0x1p-64 + 0x1p-65;
+      const double r = std::sqrt(-2.0 * log_poly(v1));
+      double sn = 0.0, cs = 0.0;
+      sincospi_poly(v0, sn, cs);
+      xs[k] = r * sn;
+      ys[k] = r * cs;
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      const Eigen::Index c = 2 * static_cast<Eigen::Index>(counters[k]);
+      out(rows[k], c) = xs[k];
+      if (c + 1 < d) out(rows[k], c + 1) = ys[k];
+    }
+  }
+}
+
 }  // namespace
+
+void check_stream_version(int version) {
+  if (version < oldest_rng_stream_version || version > rng_stream_version) {
+    throw InvalidArgument(fmt::format("noise stream version {} is not one of {} .. {}", version,
+                                      oldest_rng_stream_version, rng_stream_version));
+  }
+}
 
 std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
                                            std::array<std::uint32_t, 2> key) {
@@ -56,7 +160,8 @@ std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
   return {r[0], r[1], r[2], r[3]};
 }
 
-PhiloxNoise::PhiloxNoise(std::uint64_t seed) {
+PhiloxNoise::PhiloxNoise(std::uint64_t seed, int stream_version) : version_(stream_version) {
+  check_stream_version(stream_version);
   if (seed > max_seed) {
     throw InvalidArgument(fmt::format("seed {} does not fit in 32 bits (at most {})", seed, max_seed));
   }
@@ -65,6 +170,7 @@ PhiloxNoise::PhiloxNoise(std::uint64_t seed) {
 
 void PhiloxNoise::normal(std::uint64_t first_row, std::uint32_t step, std::uint32_t stage,
                          NoiseStream stream, MatrixRef out) const {
+  if (version_ >= 2) return normal_v2(seed_, first_row, step, stage, stream, out);
   fill_pairs(seed_, first_row, step, stage, stream, out, [](std::uint64_t u0, std::uint64_t u1) {
     const auto z = r123::boxmuller(u0, u1);
     return std::pair{static_cast<double>(z.x), static_cast<double>(z.y)};

@@ -1,5 +1,7 @@
 #include <tweedie/reverse.hpp>
 
+#include <cmath>
+
 namespace tweedie {
 
 void ReverseDynamics::drift(const ConstVectorRef& t, const ConstMatrixRef& x,
@@ -20,6 +22,13 @@ void ReverseDynamics::drift(double t, const ConstMatrixRef& x, const ConstMatrix
 void ReverseDynamics::euler_step(double t, double dt, const ConstMatrixRef& score, MatrixRef x) const {
   // (1 + f dt) x - c g^2 dt s: the same arithmetic as x + drift dt with f x dt folded in.
   x = (1.0 + sde_.f(t) * dt) * x - (score_factor_ * sde_.g2(t) * dt) * score;
+}
+
+void ReverseDynamics::euler_maruyama_step(double t, double dt, const ConstMatrixRef& score,
+                                          const ConstMatrixRef& z, MatrixRef x) const {
+  if (!stochastic_) return euler_step(t, dt, score, x);
+  const double noise_scale = diffusion(t) * std::sqrt(-dt);
+  x = ((1.0 + sde_.f(t) * dt) * x - (score_factor_ * sde_.g2(t) * dt) * score) + noise_scale * z;
 }
 
 }  // namespace tweedie

@@ -17,6 +17,7 @@ void SampleOptions::validate() const {
   if (seed > max_seed) {
     throw InvalidArgument(fmt::format("seed {} does not fit in 32 bits (at most {})", seed, max_seed));
   }
+  check_stream_version(noise_stream);
   const std::size_t n = init ? static_cast<std::size_t>(init->rows()) : num_samples;
   if (n > max_samples || first_sample > max_samples - n) {
     throw InvalidArgument(fmt::format("samples {} .. {} exceed the 2^32 indices of one seed",
@@ -55,7 +56,7 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
   detail::check_labels(model, options.labels, n, options.first_sample);
   std::optional<PhiloxNoise> philox;
   const NoiseSource* noise = options.noise;
-  if (!noise) noise = &philox.emplace(options.seed);
+  if (!noise) noise = &philox.emplace(options.seed, options.noise_stream);
 
   const auto start = std::chrono::steady_clock::now();
   Matrix x = options.init ? *options.init : Matrix(static_cast<Eigen::Index>(n), dim);
@@ -72,6 +73,7 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
         options.labels.empty() ? std::span<const int>() : std::span(options.labels).subspan(begin, end - begin);
     ChunkContext ctx(sde, model, *noise, grid, first, rows.rows(), labels);
     sampler.run(ctx, rows);
+    ctx.finish_checks();
     if (options.denoise) {
       const std::size_t last = grid.size() - 1;
       Matrix x0(rows.rows(), dim);

@@ -57,15 +57,33 @@ void ChunkContext::check_output(Prediction want, const ConstVectorRef& t, const 
 
 void ChunkContext::predict(Prediction want, double t, const ConstMatrixRef& x, MatrixRef out,
                            std::size_t step) {
+  predict_for_step(want, t, x, out, step);
+  finish_checks();
+}
+
+void ChunkContext::predict_for_step(Prediction want, double t, const ConstMatrixRef& x, MatrixRef out,
+                                    std::size_t step) {
+  finish_checks();
   times_.setConstant(t);
   const auto times = times_.head(x.rows());
   evaluate_as(model_, sde_, want, input(times, x, {}), out);
   row_evaluations_ += static_cast<std::size_t>(x.rows());
-  check_output(want, times, out, step, {});
+  pending_ = PendingOutput{want, out.data(), out.rows(), out.cols(), out.outerStride(), step};
+}
+
+void ChunkContext::finish_checks() {
+  if (!pending_) return;
+  const PendingOutput p = *pending_;
+  pending_.reset();
+  using Stride = Eigen::OuterStride<>;
+  const Eigen::Map<const Matrix, 0, Stride> out(p.data, p.rows, p.cols, Stride(p.stride));
+  // times_ still holds the time of that predict: nothing else writes it in between.
+  check_output(p.want, times_.head(p.rows), out, p.step, {});
 }
 
 void ChunkContext::predict(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& x,
                            MatrixRef out, std::size_t step, std::span<const Eigen::Index> rows) {
+  finish_checks();
   evaluate_as(model_, sde_, want, input(t, x, rows), out);
   row_evaluations_ += static_cast<std::size_t>(x.rows());
   check_output(want, t, out, step, rows);
@@ -75,6 +93,7 @@ bool ChunkContext::predict(Prediction want, const ConstVectorRef& t, const Const
                            MatrixRef out, std::span<const std::size_t> steps,
                            std::span<const Eigen::Index> rows,
                            const std::function<void(Eigen::Index, const NonFiniteError&)>& on_non_finite) {
+  finish_checks();
   evaluate_as(model_, sde_, want, input(t, x, rows), out);
   row_evaluations_ += static_cast<std::size_t>(x.rows());
   if (all_finite(out)) return true;
@@ -93,8 +112,12 @@ void ChunkContext::noise(std::size_t step, std::uint32_t stage, NoiseStream stre
   noise_.normal(first_row_, static_cast<std::uint32_t>(step), stage, stream, out);
 }
 
-void ChunkContext::check_state(const ConstMatrixRef& x, std::size_t step, double t) const {
-  if (all_finite(x)) return;
+void ChunkContext::check_state(const ConstMatrixRef& x, std::size_t step, double t) {
+  if (all_finite(x)) {
+    pending_.reset();  // a non-finite output would have made the state non-finite
+    return;
+  }
+  finish_checks();  // the model's output, when it is the cause, is named as such
   const auto [i, j] = first_non_finite(x);
   throw NonFiniteError(first_row_ + static_cast<std::uint64_t>(i), step, t,
                        fmt::format("the state became {} in component {}", x(i, j), j));

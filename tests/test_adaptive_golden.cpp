@@ -143,7 +143,7 @@ std::vector<double> row(const Matrix& m, Eigen::Index i) {
 
 /// Starting points: exact samples of p at the start of the grid (samplers) or of p_{t_min}.
 Matrix starts(const GaussianMixture& g, const Sde& sde, double t) {
-  return g.sample(sde, t, kSamples, PhiloxNoise(11));
+  return g.sample(sde, t, kSamples, PhiloxNoise(11, 1));  // recorded with noise layout version 1
 }
 
 Execution chunked(std::size_t chunk, int threads) {
@@ -165,6 +165,7 @@ Record sampler_record(const Sde& sde, const ScoreModel& model, const std::string
       o.init = &one;
       o.first_sample = static_cast<std::uint64_t>(i);
       o.seed = 3;
+      o.noise_stream = 1;  // the layout the records were made with
       const auto res = sample(sde, model, *sampler, grid, o);
       r.counts.push_back({res.stats.accepted_steps_per_sample, res.stats.rejected_steps_per_sample,
                           res.stats.nfe_per_sample});
@@ -173,6 +174,7 @@ Record sampler_record(const Sde& sde, const ScoreModel& model, const std::string
   SampleOptions o;
   o.init = &x0;
   o.seed = 3;
+  o.noise_stream = 1;
   o.execution = ex;
   try {
     const auto res = sample(sde, model, *sampler, grid, o);
@@ -213,6 +215,7 @@ Record flow_record(const Sde& sde, const ScoreModel& model, Flow f, const Matrix
   o.execution = ex;
   o.probes = 2;
   o.seed = 5;
+  o.noise_stream = 1;
   o.divergence = f == Flow::likelihood_hutchinson ? Divergence::hutchinson : Divergence::exact;
   try {
     Matrix out;

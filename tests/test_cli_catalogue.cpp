@@ -109,6 +109,7 @@ std::vector<BadInput> catalogue() {
       {"options", s + "--steps 1000000000000", "--steps: must be an integer in 0..10000000"},
       {"options", s + "--steps 0", "steps = 0 must be at least 1"},
       {"options", s + "--seed 4294967296", "--seed: must be an integer in 0..4294967295"},
+      {"options", s + "--noise-stream 3", "--noise-stream: must be an integer in 1..2"},
       {"options", s + "--t-end -0.1", "--t-end: must be a finite number >= 0, got '-0.1'"},
       {"options", s + "--t-end nan", "--t-end: must be a finite number >= 0, got 'nan'"},
       {"options", s + "--t-start 1e400", "--t-start: must be a finite number >= 0, got '1e400'"},

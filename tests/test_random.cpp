@@ -28,30 +28,62 @@ TEST_CASE("philox4x32_10 matches Random123's known-answer vectors") {
         Words{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1});
 }
 
-TEST_CASE("normals pin rng_stream_version 1 (golden values)") {
-  // A regression test of the stream layout: the first 4 normals of seed 7, row 0, step 0,
-  // stage 0, stream prior. They were derived independently of the library from the layout
-  // documented in random.hpp (a separate Philox4x32-10 that reproduces the known answers,
-  // key {row, seed}, counter {component/2, step, stage, stream}, Random123's Box-Muller with
-  // u01/uneg11 of the 64-bit words) and agree with the library to the bit. Changing the layout
-  // bumps rng_stream_version and these values in the same commit.
-  static_assert(tweedie::rng_stream_version == 1);
+TEST_CASE("normals pin noise layout versions 1 and 2 (golden values)") {
+  // A regression test of the stream layouts: the first 4 normals of seed 7, row 0, step 0,
+  // stage 0, stream prior, and 3 of another counter. They were derived independently of the
+  // library from the layouts documented in random.hpp (tests/data/noise_golden.py: a separate
+  // Philox4x32-10 that reproduces the known answers, key {row, seed}, counter {component/2, step,
+  // stage, stream}, u01/uneg11 of the 64-bit words; version 1 with the C library's log, sin and
+  // cos, version 2 with the polynomials spelled out in the header) and agree with the library to
+  // the bit. A changed layout is a new version with its own values here; old ones stay.
+  static_assert(tweedie::oldest_rng_stream_version == 1 && tweedie::rng_stream_version == 2);
   Matrix z(1, 4);
-  PhiloxNoise(7).normal(0, 0, 0, NoiseStream::prior, z);
+  PhiloxNoise(7, 1).normal(0, 0, 0, NoiseStream::prior, z);
   CHECK(z(0, 0) == 0x1.0b3cc1138ad8fp-1);   //  0.5219478927951274
   CHECK(z(0, 1) == -0x1.018dac400ff82p-1);  // -0.5030340030861995
   CHECK(z(0, 2) == -0x1.a4d8bc740eaf1p-2);  // -0.4109830327831068
   CHECK(z(0, 3) == -0x1.eaaaee1f96c5fp-1);  // -0.9583353437004795
+  PhiloxNoise(7, 2).normal(0, 0, 0, NoiseStream::prior, z);
+  CHECK(z(0, 0) == 0x1.0b3cc1138ad8fp-1);   //  0.5219478927951274
+  CHECK(z(0, 1) == -0x1.018dac400ff83p-1);  // -0.5030340030861996
+  CHECK(z(0, 2) == -0x1.a4d8bc740eaebp-2);  // -0.4109830327831065
+  CHECK(z(0, 3) == -0x1.eaaaee1f96c60p-1);  // -0.9583353437004796
+  Matrix w(1, 3);
+  PhiloxNoise(0xfffffffe).normal(123456, 9, 2, NoiseStream::diffusion, w);  // the default: version 2
+  CHECK(w(0, 0) == -0x1.fb2676f69fe49p+0);  // -1.9810556747542185
+  CHECK(w(0, 1) == -0x1.0bec2c5addfefp+0);  // -1.046572467979782
+  CHECK(w(0, 2) == -0x1.02585d7ac4c2fp+0);  // -1.0091608452537562
+  CHECK(PhiloxNoise(1).stream_version() == tweedie::rng_stream_version);
 }
 
-TEST_CASE("normals have the moments, distribution and tails of N(0, 1)") {
-  // 10^6 normals: 1000 rows (keys) x 1000 components (counters). Each statistic is checked
-  // within 4 standard errors of its N(0, 1) value: mean 1/sqrt(n), variance sqrt(2/n),
-  // skewness sqrt(6/n), excess kurtosis sqrt(24/n).
+TEST_CASE("normals of version 2 are those of version 1 to rounding") {
+  // The same Philox words and the same Box-Muller, only log, sin and cos evaluated differently:
+  // over 10^6 normals the two versions differ by a few units in the last place of |z| <= 6
+  // (measured largest difference 1.8e-15), and never by more than 4e-15.
+  Matrix z1(1000, 1000), z2(1000, 1000);
+  PhiloxNoise(4242, 1).normal(0, 5, 0, NoiseStream::diffusion, z1);
+  PhiloxNoise(4242, 2).normal(0, 5, 0, NoiseStream::diffusion, z2);
+  CHECK((z2 - z1).cwiseAbs().maxCoeff() <= 4e-15);
+  CHECK((z2.array() != z1.array()).any());  // a different stream, not the same bits
+}
+
+TEST_CASE("noise layout versions outside 1 .. 2 are refused") {
+  CHECK_THROWS_WITH_AS(PhiloxNoise(1, 0), doctest::Contains("noise stream version 0 is not one of 1 .. 2"),
+                       tweedie::InvalidArgument);
+  CHECK_THROWS_WITH_AS(PhiloxNoise(1, 3), doctest::Contains("noise stream version 3"), tweedie::InvalidArgument);
+}
+
+namespace {
+
+// 10^6 normals of layout `version`: 1000 rows (keys) x 1000 components (counters). Each
+// statistic is checked within 4 standard errors of its N(0, 1) value: mean 1/sqrt(n), variance
+// sqrt(2/n), skewness sqrt(6/n), excess kurtosis sqrt(24/n).
+void check_standard_normal(int version) {
+  CAPTURE(version);
   constexpr Eigen::Index rows = 1000, cols = 1000;
   const double n = static_cast<double>(rows * cols);
   Matrix z(rows, cols);
-  PhiloxNoise(12345).normal(0, 3, 1, NoiseStream::diffusion, z);
+  PhiloxNoise(12345, version).normal(0, 3, 1, NoiseStream::diffusion, z);
   std::vector<double> v(z.data(), z.data() + z.size());
   double m1 = 0.0;
   for (double x : v) m1 += x;
@@ -67,7 +99,9 @@ TEST_CASE("normals have the moments, distribution and tails of N(0, 1)") {
   CHECK(std::fabs(m3 / std::pow(m2, 1.5)) <= 4.0 * std::sqrt(6.0 / n));
   CHECK(std::fabs(m4 / (m2 * m2) - 3.0) <= 4.0 * std::sqrt(24.0 / n));
 
-  // Kolmogorov-Smirnov: sqrt(n) D < 1.95 is the p = 0.001 critical value.
+  // Kolmogorov-Smirnov against the normal CDF: under N(0, 1), sqrt(n) D_n tends to Kolmogorov's
+  // distribution, whose 0.999 quantile is 1.949 (P(K > x) = 2 sum_k (-1)^(k-1) exp(-2 k^2 x^2)
+  // = 0.001 at x = 1.949); at n = 10^6 the finite-n correction (about 0.12 / sqrt(n)) is negligible.
   std::sort(v.begin(), v.end());
   double d = 0.0;
   for (std::size_t i = 0; i < v.size(); ++i) {
@@ -86,6 +120,13 @@ TEST_CASE("normals have the moments, distribution and tails of N(0, 1)") {
   }
 }
 
+}  // namespace
+
+TEST_CASE("normals have the moments, distribution and tails of N(0, 1) in both layouts") {
+  check_standard_normal(1);
+  check_standard_normal(2);
+}
+
 TEST_CASE("normals of a row do not depend on the batch it is drawn in") {
   const PhiloxNoise noise(99);
   Matrix batch(10, 5), alone(1, 5);
@@ -95,6 +136,31 @@ TEST_CASE("normals of a row do not depend on the batch it is drawn in") {
   Matrix tail(3, 5);
   noise.normal(7, 4, 2, NoiseStream::diffusion, tail);
   CHECK(bitwise_equal(tail, batch.bottomRows(3)));
+}
+
+TEST_CASE("normals of a row are the same in any block shape, position and stride (both layouts)") {
+  // Version 2 draws the (row, block) pairs of a whole matrix in batches that cross rows: each
+  // row must still get only its own counters. 129 columns: 65 blocks, more than one batch.
+  for (int version : {1, 2}) {
+    CAPTURE(version);
+    const PhiloxNoise noise(31, version);
+    Matrix batch(37, 129);
+    noise.normal(1000, 2, 1, NoiseStream::diffusion, batch);
+    for (Eigen::Index i : {0, 1, 17, 36}) {
+      Matrix alone(1, 129);
+      noise.normal(1000 + static_cast<std::uint64_t>(i), 2, 1, NoiseStream::diffusion, alone);
+      CHECK(bitwise_equal(alone, batch.row(i)));
+    }
+    Matrix wide = Matrix::Zero(40, 140);  // a strided block of a larger matrix
+    noise.normal(1005, 2, 1, NoiseStream::diffusion, wide.block(3, 5, 20, 129));
+    CHECK(bitwise_equal(wide.block(3, 5, 20, 129), batch.middleRows(5, 20)));
+    CHECK(wide.leftCols(5).isZero(0.0));
+    CHECK(wide.rightCols(6).isZero(0.0));
+    Matrix narrow(300, 2), narrow_alone(1, 2);  // one block per row: 64 rows per batch
+    noise.normal(0, 0, 0, NoiseStream::prior, narrow);
+    noise.normal(250, 0, 0, NoiseStream::prior, narrow_alone);
+    CHECK(bitwise_equal(narrow_alone, narrow.row(250)));
+  }
 }
 
 TEST_CASE("normals differ between seeds, streams, steps, stages and rows") {

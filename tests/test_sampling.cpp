@@ -169,6 +169,38 @@ TEST_CASE("a NaN from the model names the sample, the step and t") {
   }
 }
 
+TEST_CASE("every fixed-step sampler names a non-finite model output as such, with sample, step and t") {
+  // The steps that check only their new state (ChunkContext::predict_for_step) search the model's
+  // output when that check fails: the message must still be the model output's, as it is for the
+  // samplers that check each output when it arrives.
+  Problem p;
+  for (const auto& entry : sampler_entries()) {
+    if (entry.traits.adaptive) continue;
+    for (double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+      CAPTURE(entry.traits.name);
+      CAPTURE(bad);
+      std::size_t calls = 0;
+      const auto poisoned = make_model(Prediction::score, 16, [&](const auto& t, const auto& x, auto out) {
+        p.model->evaluate(t, x, out);
+        if (calls++ == 0) out(5, 3) = bad;  // the first call: chunk 0 (rows 0 .. 15), step 0
+      });
+      SampleOptions o;
+      o.num_samples = 40;
+      o.execution = {1, 16};
+      try {
+        run(p.sde, *poisoned, entry.traits.name, p.grid, o);
+        FAIL("no error");
+      } catch (const NonFiniteError& e) {
+        CHECK(e.sample() == 5);
+        CHECK(e.step() == 0);
+        CHECK(e.time() == p.grid[0]);
+        CHECK(std::string(e.what()).find("output") != std::string::npos);
+        CHECK(std::string(e.what()).find("in component 3") != std::string::npos);
+      }
+    }
+  }
+}
+
 TEST_CASE("a NaN in a parallel run is reported for the sample that produced it") {
   Problem p;
   Matrix init = sample_prior(p.sde, 16, 500, 0, PhiloxNoise(1));

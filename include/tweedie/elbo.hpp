@@ -5,6 +5,7 @@
 #include <tweedie/grid.hpp>
 #include <tweedie/model.hpp>
 #include <tweedie/parallel.hpp>
+#include <tweedie/random.hpp>
 #include <tweedie/sde.hpp>
 #include <tweedie/types.hpp>
 
@@ -31,6 +32,7 @@ struct ElboOptions {
   ElboTimeSampling time_sampling = ElboTimeSampling::log_snr;
   int draws = 1024;  ///< Monte Carlo draws (t, eps) per sample: even, >= 2
   std::uint64_t seed = 0;  ///< < 2^32
+  int noise_stream = rng_stream_version;  ///< layout version of the noise (random.hpp)
   Execution execution;
   /// Class labels of a conditional model, one per row (the bound of p(x | y)); empty: unconditional.
   std::vector<int> labels;

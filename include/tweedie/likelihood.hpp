@@ -5,6 +5,7 @@
 #include <tweedie/encode.hpp>
 #include <tweedie/model.hpp>
 #include <tweedie/parallel.hpp>
+#include <tweedie/random.hpp>
 #include <tweedie/sde.hpp>
 #include <tweedie/types.hpp>
 
@@ -35,6 +36,7 @@ struct LikelihoodOptions : FlowOptions {
   int probes = 1;  ///< Hutchinson probes per sample (>= 1)
   ProbeKind probe_kind = ProbeKind::rademacher;
   std::uint64_t seed = 0;  ///< probe noise seed (< 2^32)
+  int noise_stream = rng_stream_version;  ///< layout version of the probe noise (random.hpp)
   /// log-density of the prior at T for one row; empty = the family's N(0, prior_std^2 I). Called
   /// from the calling thread, once per sample, after the solves.
   std::function<double(const Eigen::Ref<const Eigen::RowVectorXd>&)> prior_log_density;

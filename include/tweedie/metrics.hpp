@@ -1,6 +1,7 @@
 // Distances between sample sets and exact distributions, for comparing samplers.
 #pragma once
 
+#include <tweedie/random.hpp>
 #include <tweedie/types.hpp>
 
 #include <cstdint>
@@ -8,10 +9,10 @@
 namespace tweedie {
 
 /// Sliced 2-Wasserstein distance between two equally sized sample sets: the root mean over
-/// `projections` random unit directions (drawn from `seed`) of the squared W2 distance of the
-/// projected, sorted samples.
+/// `projections` random unit directions (drawn from `seed` in noise layout version
+/// `noise_stream`) of the squared W2 distance of the projected, sorted samples.
 double sliced_wasserstein(const ConstMatrixRef& a, const ConstMatrixRef& b, int projections = 128,
-                          std::uint64_t seed = 0);
+                          std::uint64_t seed = 0, int noise_stream = rng_stream_version);
 
 /// Sample mean (row vector) and unbiased sample covariance of the rows.
 Eigen::RowVectorXd sample_mean(const ConstMatrixRef& x);

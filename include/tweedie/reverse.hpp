@@ -22,6 +22,13 @@ class ReverseDynamics {
              MatrixRef out) const;
   /// One explicit step of the drift over dt (< 0 going back): x += drift(t, x, score) dt, in place.
   void euler_step(double t, double dt, const ConstMatrixRef& score, MatrixRef x) const;
+  /// One Euler-Maruyama step of the reverse SDE over dt (< 0) with standard normals z, in place:
+  ///   x += drift(t, x, score) dt + g(t) sqrt(-dt) z,
+  /// in one pass, with the arithmetic of euler_step followed by x += (g sqrt(-dt)) z (the em
+  /// sampler and score_sde's EM predictor share it). Without noise (the probability-flow ODE)
+  /// it is euler_step.
+  void euler_maruyama_step(double t, double dt, const ConstMatrixRef& score, const ConstMatrixRef& z,
+                           MatrixRef x) const;
   /// g(t): multiplies dW_bar; 0 for the probability-flow ODE.
   double diffusion(double t) const { return stochastic_ ? sde_.g(t) : 0.0; }
   bool stochastic() const { return stochastic_; }

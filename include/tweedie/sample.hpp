@@ -16,13 +16,14 @@ namespace tweedie {
 struct SampleOptions {
   std::size_t num_samples = 1;  ///< ignored when `init` is given (its row count is used)
   std::uint64_t seed = 0;       ///< < 2^32; with the global sample index it keys all noise
+  int noise_stream = rng_stream_version;  ///< layout version of the noise (random.hpp)
   /// Global index of the first row: rows are samples first_sample, first_sample + 1, ... so a
   /// large job split into several calls (or processes) gives the samples of one big call.
   std::uint64_t first_sample = 0;
   Execution execution;          ///< threads and chunk size
   bool denoise = false;         ///< finish with Tweedie's x0 = E[x_0 | x_t_end] (one more NFE)
   const Matrix* init = nullptr;  ///< optional initial state (rows = samples, already scaled)
-  const NoiseSource* noise = nullptr;  ///< optional noise source; default PhiloxNoise(seed)
+  const NoiseSource* noise = nullptr;  ///< optional noise source; default PhiloxNoise(seed, noise_stream)
   /// Class labels of a conditional model, one per sample (row i of the result is sample
   /// first_sample + i with label labels[i]); empty: unconditional (the model's null class).
   std::vector<int> labels;

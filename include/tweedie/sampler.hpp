@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -44,6 +45,17 @@ class ChunkContext {
   /// each row's global sample index and label. Counts one evaluation per row and throws
   /// NonFiniteError (naming the sample, step and t) if any output is not finite.
   void predict(Prediction want, double t, const ConstMatrixRef& x, MatrixRef out, std::size_t step);
+  /// The same for a step whose new state depends on every entry of `out` (a non-finite output
+  /// then makes the state non-finite) and which leaves `out` unchanged until the step's
+  /// check_state: the output is not searched here but only when that check_state finds the state
+  /// non-finite, and the error still names the model output, the sample, `step` and t. So a step
+  /// costs one finiteness pass, over the state. (A later predict or finish_checks checks an output
+  /// no check_state has covered.)
+  void predict_for_step(Prediction want, double t, const ConstMatrixRef& x, MatrixRef out,
+                        std::size_t step);
+  /// Checks the output of a predict_for_step that no check_state has covered yet (the driver
+  /// calls it after the sampler; it costs nothing when there is none).
+  void finish_checks();
   /// The same with one time per row, for rows given by their index in the chunk (samplers with
   /// a step size per sample evaluate only the rows still running; empty `rows`: every row in
   /// order). The model sees the sample index and label of each of those rows.
@@ -58,8 +70,9 @@ class ChunkContext {
                const std::function<void(Eigen::Index, const NonFiniteError&)>& on_non_finite);
   /// out = standard normals for these rows at (step, stage, stream).
   void noise(std::size_t step, std::uint32_t stage, NoiseStream stream, MatrixRef out) const;
-  /// Throws NonFiniteError if the state has a non-finite entry after `step` (now at time t).
-  void check_state(const ConstMatrixRef& x, std::size_t step, double t) const;
+  /// Throws NonFiniteError if the state has a non-finite entry after `step` (now at time t),
+  /// naming the model output of the last predict_for_step instead when that output is the cause.
+  void check_state(const ConstMatrixRef& x, std::size_t step, double t);
   /// Model evaluations made so far, summed over rows.
   std::size_t row_evaluations() const { return row_evaluations_; }
   /// Adaptive samplers report their accepted and rejected steps (summed over rows).
@@ -81,6 +94,14 @@ class ChunkContext {
   ModelInput input(const ConstVectorRef& t, const ConstMatrixRef& x, std::span<const Eigen::Index> rows);
   void check_output(Prediction want, const ConstVectorRef& t, const ConstMatrixRef& out,
                     std::size_t step, std::span<const Eigen::Index> rows) const;
+  /// The output of a predict_for_step not yet covered by a check_state.
+  struct PendingOutput {
+    Prediction want;
+    const double* data;
+    Eigen::Index rows, cols, stride;
+    std::size_t step;
+  };
+  std::optional<PendingOutput> pending_;
   Vector times_;  // scratch: one time per row
   std::vector<std::uint64_t> samples_;  // scratch: the global sample index of each row evaluated
   std::vector<int> row_labels_;         // scratch: the label of each row evaluated (gathered)
