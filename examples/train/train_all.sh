@@ -29,8 +29,8 @@ for m in $models; do
         --steps 4000 --eval-steps 100 --seed 0 --threads 1 --out models/checkerboard ;;
     digits) $PY $T/train.py --dataset digits --prediction noise --sde vp \
         --time-input scaled_t --time-scale 999 --embedding sinusoidal --embedding-dim 64 \
-        --width 128 --hidden 256 --blocks 2 --time-mlp 128 --norm --output-norm \
-        --label-dropout 0.15 --batch 128 --lr 1e-3 --steps 2500 --warmup 200 --eval-steps 100 \
+        --width 128 --hidden 256 --blocks 2 --time-mlp 128 --norm \
+        --label-dropout 0.15 --batch 128 --lr 1e-3 --steps 6000 --warmup 200 --eval-steps 100 \
         --seed 0 --threads 2 --out models/digits ;;
     digits_classifier) $PY $T/classifier.py --steps 3000 --seed 0 --threads 1 --out models/digits_classifier ;;
     *) echo "unknown model $m" >&2; exit 2 ;;
