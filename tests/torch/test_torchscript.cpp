@@ -8,6 +8,7 @@
 #include <tweedie/sampler.hpp>
 #include <tweedie/torchscript_model.hpp>
 
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 #include <doctest/doctest.h>
@@ -329,6 +330,33 @@ TEST_CASE("samples are bitwise identical across 1, 2 and 8 threads at a fixed ch
       }
     }
   }
+}
+
+TEST_CASE("a user's own TorchScript module runs from the CLI with only the documented flags") {
+  // issue 8's example: eps(x, t) for VP with continuous t, no attributes; the CLI's samples are
+  // the library's bits for the same module, options and initial state.
+  if (std::string(TWEEDIE_CLI).empty()) return;
+  test::TempDir dir;
+  const Matrix init = test::Inputs(9).uniform(40, 2, -2.0, 2.0);
+  write_npy(dir.file("x.npy"), init);
+  const auto r = test::run_cli(fmt::format(
+      "sample --model {} --prediction noise --sde vp --time-input t --sampler dpm-solver++ --steps 20 "
+      "--init {} --out {}", fixture("bare_f64.pt"), dir.file("x.npy"), dir.file("y.npy")));
+  REQUIRE(r.status == 0);
+  const VpSde vp;
+  SampleOptions o;
+  o.init = &init;
+  o.execution = {.threads = 2, .chunk_rows = 256};  // the CLI's default chunk
+  const TorchScriptModel model(fixture("bare_f64.pt"), bare_options());
+  const Matrix expected = sample(vp, model, *make_sampler("dpm-solver++"), make_grid(vp, {.steps = 20}), o).samples;
+  CHECK(test::bitwise_equal(read_npy_matrix(dir.file("y.npy")), expected));
+  // Without the flags it cannot know, the run is refused with one line naming what is missing.
+  const auto missing = test::run_cli(fmt::format("sample --model {} --sde vp --time-input t --sampler ddim --steps 5 "
+                                                 "--init {} --out {}", fixture("bare_f64.pt"), dir.file("x.npy"),
+                                                 dir.file("z.npy")));
+  CHECK(missing.status == 2);
+  CHECK(contains(missing.output, "no prediction"));
+  CHECK(!std::filesystem::exists(dir.file("z.npy")));
 }
 
 TEST_CASE("conditional samples are bitwise identical across thread counts; labels reach their rows") {
