@@ -1,8 +1,9 @@
 #include "model_options.hpp"
 
-#include "torch_plugin.hpp"
-
 #include <tweedie/mlp_model.hpp>
+#if TWEEDIE_WITH_TORCH
+#include "torch_plugin.hpp"
+#endif
 
 #include <fmt/format.h>
 

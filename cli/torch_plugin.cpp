@@ -1,6 +1,7 @@
+// Compiled only into a program built with tweedie::torch (the rest of this file is empty otherwise).
+#if TWEEDIE_WITH_TORCH
 #include "torch_plugin.hpp"
 
-#if TWEEDIE_WITH_TORCH
 #include <fmt/format.h>
 
 #include <dlfcn.h>
