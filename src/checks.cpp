@@ -51,6 +51,13 @@ void check_batch(const ScoreModel& model, const ConstMatrixRef& x, std::string_v
   }
 }
 
+void check_sample_range(std::uint64_t first_sample, std::size_t n) {
+  if (n > max_samples || first_sample > max_samples - n) {
+    throw InvalidArgument(fmt::format("samples {} .. {} exceed the 2^32 indices of one seed", first_sample,
+                                      first_sample + n - 1));
+  }
+}
+
 void check_labels(const ScoreModel& model, std::span<const int> labels, std::size_t n,
                   std::uint64_t first_sample) {
   const Conditioning c = model.conditioning();

@@ -30,6 +30,10 @@ std::string non_finite_output(Prediction model_prediction, Prediction want, doub
 /// Throws InvalidArgument unless 0 < t_min < T (a data time strictly inside the family's domain).
 void check_t_min(const Sde& sde, double t_min);
 
+/// Throws InvalidArgument unless the n samples first_sample .. first_sample + n - 1 are indices of
+/// one seed's streams (below max_samples): what every driver's first-sample offset must respect.
+void check_sample_range(std::uint64_t first_sample, std::size_t n);
+
 /// Checks a batch `x` named `what` ("data", "latents") in the messages: at least one column, the
 /// model's dimension, at most max_samples rows, finite values (the first bad one named by row
 /// and column). Throws InvalidArgument.

@@ -2,6 +2,7 @@
 #include <tweedie/data_encoding.hpp>
 #include <tweedie/random.hpp>
 
+#include "checks.hpp"
 #include "names.hpp"
 
 #include <fmt/format.h>
@@ -86,10 +87,7 @@ Matrix to_model_data(const ConstMatrixRef& data, const DataEncoding& encoding, s
   execution.validate();
   const PhiloxNoise noise(seed);
   const auto n = static_cast<std::uint64_t>(data.rows());
-  if (n > max_samples || first_sample > max_samples - n) {
-    throw InvalidArgument(fmt::format("first_sample {} + {} rows exceed the 2^32 samples of one seed",
-                                      first_sample, n));
-  }
+  detail::check_sample_range(first_sample, n);
   check_entries(data, encoding);  // serially: the error names the first bad entry, whatever the threads
 
   const bool dequantize = encoding.bits > 0 && encoding.dequantize == Dequantization::uniform;

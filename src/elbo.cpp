@@ -109,7 +109,8 @@ ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& d
   options.validate();
   detail::check_t_min(sde, options.t_min);
   detail::check_batch(model, data, "data");
-  detail::check_labels(model, options.labels, static_cast<std::size_t>(data.rows()));
+  detail::check_sample_range(options.first_sample, static_cast<std::size_t>(data.rows()));
+  detail::check_labels(model, options.labels, static_cast<std::size_t>(data.rows()), options.first_sample);
   const Eigen::Index n = data.rows(), d = data.cols();
 
   const auto dd = static_cast<double>(d);
@@ -147,18 +148,19 @@ ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& d
     Vector sum = Vector::Zero(rows), paired = Vector::Zero(rows);
     Vector predicted = Vector::Zero(rows);  // a: running mean of eps . eps_hat / d over past draws
     std::vector<std::uint64_t> samples(static_cast<std::size_t>(rows));
-    for (std::size_t k = 0; k < samples.size(); ++k) samples[k] = begin + k;
+    const std::uint64_t first_sample = options.first_sample + begin;
+    for (std::size_t k = 0; k < samples.size(); ++k) samples[k] = first_sample + k;
     const std::span<const int> labels =
         options.labels.empty() ? std::span<const int>() : std::span(options.labels).subspan(begin, end - begin);
     for (Eigen::Index j = 0; j < draws; ++j) {
       const auto [tj, weight] = times[static_cast<std::size_t>(j)];
-      noise.normal(begin, static_cast<std::uint32_t>(j), 1, NoiseStream::elbo, eps);
+      noise.normal(first_sample, static_cast<std::uint32_t>(j), 1, NoiseStream::elbo, eps);
       z = sde.alpha(tj) * x + sde.sigma(tj) * eps;
       t.setConstant(tj);
       evaluate_as(model, sde, Prediction::noise, ModelInput{t, z, samples, labels}, eps_hat);
       if (!detail::all_finite(eps_hat)) {
         const auto [k, c] = detail::first_non_finite(eps_hat);
-        throw NonFiniteError(begin + static_cast<std::size_t>(k), static_cast<std::size_t>(j), tj,
+        throw NonFiniteError(first_sample + static_cast<std::uint64_t>(k), static_cast<std::size_t>(j), tj,
                              detail::non_finite_output(model.prediction(), Prediction::noise, eps_hat(k, c), c) +
                                  " (ELBO draw; step = draw index)");
       }

@@ -29,7 +29,7 @@ FlowResult flow(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& s
       start, 0, t0, t1, options, [&](std::uint64_t first, Eigen::Index rows, std::span<const int> labels) {
         return std::make_unique<detail::FlowSystem>(sde, model, d, first, rows, labels);
       });
-  return {std::move(run.state), std::move(run.nfe), std::move(run.accepted_steps),
+  return {std::move(run.x), std::move(run.nfe), std::move(run.accepted_steps),
           std::move(run.rejected_steps)};
 }
 

@@ -199,13 +199,13 @@ LikelihoodResult log_likelihood(const Sde& sde, const ScoreModel& model, const C
       });
 
   LikelihoodResult r;
-  r.latent = run.state.leftCols(d);
+  r.latent = std::move(run.x);
   r.log_likelihood.resize(n);
   for (Eigen::Index i = 0; i < n; ++i) {
     const Eigen::RowVectorXd latent = r.latent.row(i);
     const double prior = options.prior_log_density ? options.prior_log_density(latent)
                                                    : sde.prior_log_density(latent);
-    r.log_likelihood(i) = prior + run.state(i, d);
+    r.log_likelihood(i) = prior + run.extra(i, 0);
   }
   r.nfe = std::move(run.nfe);
   r.accepted_steps = std::move(run.accepted_steps);

@@ -16,7 +16,8 @@ void check_flow_inputs(const Sde& sde, const ScoreModel& model, const ConstMatri
   options.validate();
   check_t_min(sde, options.t_min);
   check_batch(model, x, what);
-  check_labels(model, options.labels, static_cast<std::size_t>(x.rows()));
+  check_sample_range(options.first_sample, static_cast<std::size_t>(x.rows()));
+  check_labels(model, options.labels, static_cast<std::size_t>(x.rows()), options.first_sample);
 }
 
 FlowSystem::FlowSystem(const Sde& sde, const ScoreModel& model, Eigen::Index dim,
@@ -93,7 +94,8 @@ FlowRun integrate_rows(const ConstMatrixRef& start, Eigen::Index extra, double t
                        const FlowOptions& options, const FlowSystemFactory& make_system) {
   const Eigen::Index n = start.rows(), d = start.cols();
   FlowRun r;
-  r.state.resize(n, d + extra);
+  r.x.resize(n, d);
+  r.extra.resize(n, extra);
   r.nfe.resize(n);
   r.accepted_steps.resize(n);
   r.rejected_steps.resize(n);
@@ -105,12 +107,14 @@ FlowRun integrate_rows(const ConstMatrixRef& start, Eigen::Index extra, double t
     const auto b = static_cast<Eigen::Index>(begin), m = static_cast<Eigen::Index>(end - begin);
     const std::span<const int> labels =
         options.labels.empty() ? std::span<const int>() : std::span<const int>(options.labels).subspan(begin, end - begin);
-    const std::unique_ptr<FlowSystem> system = make_system(begin, m, labels);
+    const std::uint64_t first = options.first_sample + begin;
+    const std::unique_ptr<FlowSystem> system = make_system(first, m, labels);
     Matrix z(m, d + extra);
     z.leftCols(d) = start.middleRows(b, m);
     z.rightCols(extra).setZero();
-    const auto counts = integrate_rk(RkPair::dopri5, *system, z, t0, t1, tol, begin);
-    r.state.middleRows(b, m) = z;
+    const auto counts = integrate_rk(RkPair::dopri5, *system, z, t0, t1, tol, first);
+    r.x.middleRows(b, m) = z.leftCols(d);
+    r.extra.middleRows(b, m) = z.rightCols(extra);
     r.nfe.segment(b, m) = system->nfe;
     for (Eigen::Index i = 0; i < m; ++i) {
       r.accepted_steps(b + i) = static_cast<double>(counts[static_cast<std::size_t>(i)].accepted);

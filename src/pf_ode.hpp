@@ -66,9 +66,12 @@ class FlowSystem : public BatchRhs {
   Matrix score_;  // the score at the current evaluation
 };
 
-/// The end state of every sample and what it cost.
+/// The end state of every sample and what it cost. The state's first d columns and its extra
+/// ones are held apart, so that a driver moves x out rather than copying it (the likelihood of
+/// 10^5 x 64 points would hold three copies of the data otherwise).
 struct FlowRun {
-  Matrix state;  ///< n x (d + extra)
+  Matrix x;      ///< n x d
+  Matrix extra;  ///< n x extra
   Vector nfe, accepted_steps, rejected_steps;
 };
 

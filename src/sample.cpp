@@ -19,10 +19,7 @@ void SampleOptions::validate() const {
   }
   check_stream_version(noise_stream);
   const std::size_t n = init ? static_cast<std::size_t>(init->rows()) : num_samples;
-  if (n > max_samples || first_sample > max_samples - n) {
-    throw InvalidArgument(fmt::format("samples {} .. {} exceed the 2^32 indices of one seed",
-                                      first_sample, first_sample + n));
-  }
+  detail::check_sample_range(first_sample, n);
 }
 
 Matrix sample_prior(const Sde& sde, Eigen::Index dim, std::size_t n, std::uint64_t first_row,

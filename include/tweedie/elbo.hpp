@@ -34,6 +34,10 @@ struct ElboOptions {
   std::uint64_t seed = 0;  ///< < 2^32
   int noise_stream = rng_stream_version;  ///< layout version of the noise (random.hpp)
   Execution execution;
+  /// Global index of the first row: row i is sample first_sample + i, which keys its draws and
+  /// names it in errors (a job split into parts gives the results of one call; the draw times
+  /// are shared by all samples).
+  std::uint64_t first_sample = 0;
   /// Class labels of a conditional model, one per row (the bound of p(x | y)); empty: unconditional.
   std::vector<int> labels;
   void validate() const;  ///< throws InvalidArgument naming the bad field

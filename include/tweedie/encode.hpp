@@ -18,6 +18,10 @@ struct FlowOptions {
   double rtol = 1e-5, atol = 1e-5;  ///< dopri5 tolerances (rtol >= 0, atol > 0)
   std::size_t max_steps = 100000;   ///< step attempts (accepted + rejected) allowed per sample
   Execution execution;
+  /// Global index of the first row: row i is sample first_sample + i, which keys its noise (the
+  /// likelihood's Hutchinson probes) and names it in errors, so a job split into parts (or
+  /// processes) gives the results of one call.
+  std::uint64_t first_sample = 0;
   /// Class labels of a conditional model, one per row; empty: unconditional (the null class).
   std::vector<int> labels;
   void validate() const;  ///< throws InvalidArgument naming the bad field

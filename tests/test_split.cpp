@@ -1,0 +1,150 @@
+// A job split into parts with first-sample offsets gives the bits of one call, on every driver
+// whose results use noise (the likelihood's Hutchinson probes, the ELBO's draws, dequantisation)
+// or name samples in errors: what several processes need to reproduce one.
+#include "test_util.hpp"
+
+#include <tweedie/tweedie.hpp>
+
+#include <doctest/doctest.h>
+
+#include <limits>
+#include <utility>
+#include <string>
+
+using namespace tweedie;
+using tweedie::test::bitwise_equal;
+
+namespace {
+
+GaussianMixture mixture() {
+  Matrix means(2, 3);
+  means << -1.5, 0.5, 1.0, 1.0, -0.5, 0.0;
+  Matrix stds(2, 3);
+  stds << 0.4, 0.7, 0.5, 0.6, 0.3, 0.8;
+  return GaussianMixture(Vector::Constant(2, 0.5), means, stds);
+}
+
+Matrix data() {
+  const auto vp = tweedie::test::family("vp");
+  return mixture().sample(*vp, 1e-5, 37, PhiloxNoise(11));
+}
+
+/// Runs `call(rows, first)` on rows [0, 37) whole and as the parts [0, 15), [15, 37) with their
+/// offsets, and returns both results stacked as (whole, parts).
+template <class Call>
+std::pair<Matrix, Matrix> whole_and_parts(const Matrix& x, Call call) {
+  const Matrix whole = call(x, 0);
+  Matrix parts(whole.rows(), whole.cols());
+  parts.topRows(15) = call(x.topRows(15), 0);
+  parts.bottomRows(22) = call(x.bottomRows(22), 15);
+  return {whole, parts};
+}
+
+}  // namespace
+
+TEST_CASE("likelihood with Hutchinson probes: parts with offsets give the bits of one call") {
+  const GaussianMixture target = mixture();
+  const auto sde = tweedie::test::family("vp");
+  const auto model = exact_model(target, *sde);
+  const auto [whole, parts] = whole_and_parts(data(), [&](const Matrix& x, std::uint64_t first) {
+    LikelihoodOptions o;
+    o.divergence = Divergence::hutchinson;
+    o.probes = 2;
+    o.seed = 9;
+    o.rtol = o.atol = 1e-4;
+    o.first_sample = first;
+    o.execution.chunk_rows = 8;
+    const LikelihoodResult r = log_likelihood(*sde, *model, x, o);
+    Matrix out(x.rows(), x.cols() + 2);
+    out << r.log_likelihood, r.latent, r.nfe;
+    return out;
+  });
+  CHECK(bitwise_equal(whole, parts));
+  // Without the offset the second part would reuse the first samples' probes.
+  LikelihoodOptions o;
+  o.divergence = Divergence::hutchinson;
+  o.seed = 9;
+  o.rtol = o.atol = 1e-4;
+  const Vector unshifted = log_likelihood(*sde, *model, data().bottomRows(22), o).log_likelihood;
+  CHECK_FALSE(bitwise_equal(unshifted, whole.col(0).tail(22)));
+}
+
+TEST_CASE("encode: parts with offsets give the bits of one call") {
+  const GaussianMixture target = mixture();
+  const auto sde = tweedie::test::family("ve");
+  const auto model = exact_model(target, *sde);
+  const auto [whole, parts] = whole_and_parts(data(), [&](const Matrix& x, std::uint64_t first) {
+    FlowOptions o;
+    o.first_sample = first;
+    o.execution.chunk_rows = 5;
+    return encode(*sde, *model, x, o).x;
+  });
+  CHECK(bitwise_equal(whole, parts));
+}
+
+TEST_CASE("ELBO: parts with offsets give the bits of one call") {
+  const GaussianMixture target = mixture();
+  const auto sde = tweedie::test::family("subvp");
+  const auto model = exact_model(target, *sde);
+  const auto [whole, parts] = whole_and_parts(data(), [&](const Matrix& x, std::uint64_t first) {
+    ElboOptions o;
+    o.draws = 16;
+    o.seed = 4;
+    o.first_sample = first;
+    o.execution.chunk_rows = 6;
+    const ElboResult r = elbo(*sde, *model, x, o);
+    Matrix out(x.rows(), 3);
+    out << r.elbo, r.standard_error, r.prior_kl;
+    return out;
+  });
+  CHECK(bitwise_equal(whole, parts));
+}
+
+TEST_CASE("dequantised data: parts with offsets give the bits of one call") {
+  DataEncoding encoding;
+  encoding.bits = 8;
+  encoding.dequantize = Dequantization::uniform;
+  Matrix pixels(37, 4);
+  for (Eigen::Index i = 0; i < pixels.size(); ++i) pixels(i) = static_cast<double>((i * 37) % 256);
+  const auto [whole, parts] = whole_and_parts(pixels, [&](const Matrix& x, std::uint64_t first) {
+    return to_model_data(x, encoding, 3, Execution{}, first);
+  });
+  CHECK(bitwise_equal(whole, parts));
+}
+
+TEST_CASE("the offset names samples in errors and is bounded by the 2^32 indices of a seed") {
+  const GaussianMixture target = mixture();
+  const auto sde = tweedie::test::family("vp");
+  const auto model = exact_model(target, *sde);
+  Matrix x = data();
+  x(20, 1) = std::numeric_limits<double>::quiet_NaN();
+  FlowOptions o;
+  o.first_sample = 1000;
+  CHECK_THROWS_WITH_AS(encode(*sde, *model, x, o), doctest::Contains("row 20"), InvalidArgument);
+  o.first_sample = max_samples - 10;
+  CHECK_THROWS_WITH_AS(encode(*sde, *model, data(), o),
+                       doctest::Contains("exceed the 2^32 indices of one seed"), InvalidArgument);
+  ElboOptions e;
+  e.first_sample = max_samples - 36;
+  CHECK_THROWS_AS(elbo(*sde, *model, data(), e), InvalidArgument);
+  e.first_sample = max_samples - 37;
+  e.draws = 2;
+  CHECK_NOTHROW(elbo(*sde, *model, data(), e));
+}
+
+TEST_CASE("a model's non-finite output names the global sample") {
+  const auto sde = tweedie::test::family("vp");
+  // NaN on rows whose x_0 > 2.5: only the last data row (a fixed, hand-made point).
+  const auto model = make_model(Prediction::score, 3, [](const ConstVectorRef&, const ConstMatrixRef& x, MatrixRef out) {
+    out = -x;
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      if (x(i, 0) > 2.5) out(i, 0) = std::numeric_limits<double>::quiet_NaN();
+    }
+  });
+  Matrix x = Matrix::Zero(4, 3);
+  x(3, 0) = 3.0;
+  ElboOptions e;
+  e.draws = 2;
+  e.first_sample = 500;
+  CHECK_THROWS_WITH_AS(elbo(*sde, *model, x, e), doctest::Contains("sample 503"), NonFiniteError);
+}
