@@ -718,7 +718,9 @@ TEST_CASE("--grid karras on EDM is get_sigmas_karras with the appended 0, and he
   REQUIRE(grid.size() == 21);
   for (std::size_t i = 0; i < grid.size(); ++i) {
     CAPTURE(i);
-    CHECK(std::fabs(grid[i] - sigmas[i]) <= 4e-16 * sigmas[i]);  // pow vs t_of_noise_level(pow): rounding
+    // The reference raises its rounded base to the power rho = 7, which multiplies that rounding
+    // by 7 (and it does not land on sigma_min exactly); tweedie's endpoints are exact.
+    CHECK(std::fabs(grid[i] - sigmas[i]) <= 8.0 * 7.0 * 1.2e-16 * sigmas[i]);
   }
   CHECK(make_grid(edm, default_grid("heun", edm, 20)) == grid);  // also the default without --grid
 
@@ -751,5 +753,6 @@ TEST_CASE("--grid karras on EDM is get_sigmas_karras with the appended 0, and he
   }
   CHECK(evaluations == 39);
   // The same arithmetic through the score and Tweedie's formula instead of the posterior mean.
-  CHECK((got.samples - x).cwiseAbs().maxCoeff() <= 1e-9 * (1.0 + x.cwiseAbs().maxCoeff()));
+  // (measured: 1.3e-15 apart; a wrong coefficient or grid point gives > 1e-3)
+  CHECK((got.samples - x).cwiseAbs().maxCoeff() <= 1e-13 * (1.0 + x.cwiseAbs().maxCoeff()));
 }
