@@ -1,5 +1,6 @@
 // tweedie info: the families, samplers (with their traits) and grids.
 #include "commands.hpp"
+#include "library_terms.hpp"
 #include "model_options.hpp"
 
 #include <tweedie/tweedie.hpp>
@@ -59,13 +60,22 @@ Runner add_info_command(CLI::App& app) {
       fmt::print("  {:<8} T = {:<8g} t_end = {:<8g} prior N(0, {:g}^2 I)\n", name, sde->T(),
                  sde->default_t_end(), sde->prior_std());
     }
-    fmt::print("\nSamplers:\n  {:<20} {:>5} {:>9} {:>10} {:>9}  {}\n", "name", "order", "NFE/step",
-               "stochastic", "consumes", "summary");
+    fmt::print("\nSamplers (grid: the default without --grid; karras on edm for every sampler):\n"
+               "  {:<20} {:>5} {:>9} {:>10} {:>9} {:<14}  {}\n",
+               "name", "order", "NFE/step", "stochastic", "consumes", "grid", "summary");
     for (const auto& e : sampler_entries()) {
       const auto& t = e.traits;
-      fmt::print("  {:<20} {:>5} {:>9} {:>10} {:>9}  {}{}\n", t.name, t.order, t.nfe_per_step,
-                 t.stochastic ? "yes" : "no", to_string(t.consumes), t.summary,
-                 e.options_help.empty() ? "" : fmt::format(" [{}]", e.options_help));
+      fmt::print("  {:<20} {:>5} {:>9} {:>10} {:>9} {:<14}  {}\n", t.name, t.order, t.nfe_per_step,
+                 t.stochastic ? "yes" : "no", to_string(t.consumes), to_string(e.default_grid), t.summary);
+    }
+    fmt::print("\nSampler options (flag default, allowed values: what it sets):\n");
+    for (const auto& e : sampler_entries()) {
+      if (e.options.empty()) continue;
+      fmt::print("  {}\n", e.traits.name);
+      for (const auto& o : e.options) {
+        fmt::print("    {} {}, {}: {}\n", flag_of(o.name), o.default_value.empty() ? "auto" : o.default_value,
+                   o.allowed(), o.help);
+      }
     }
     fmt::print("\nGrids: time-uniform, log-snr, time-quadratic, karras (--rho, default 7)\n");
     fmt::print("Noise: Philox4x32-10 + Box-Muller, stream layout version {} (--noise-stream {} .. {})\n",

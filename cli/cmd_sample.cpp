@@ -1,9 +1,11 @@
 // tweedie sample: draw samples through the reverse SDE or the probability-flow ODE.
 #include "commands.hpp"
 #include "common.hpp"
+#include "library_terms.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -11,38 +13,31 @@
 namespace tweedie::cli {
 namespace {
 
-// Sampler options as flags: each given flag becomes the named option of SamplerOptions; the
-// sampler reads the ones it knows and refuses the rest (so --eta with em is an error).
+// Every option a sampler declares is a flag (--NAME, '_' written '-'), given to the sampler as its
+// option NAME; the sampler refuses the ones it does not declare (so --eta with em is an error).
+// One flag per name, its help from the declarations: adding an option to a sampler adds its flag.
 struct SamplerFlag {
-  const char* flag;
-  const char* key;
-  const char* help;
+  std::string name;  // the option's name
+  std::string help;
 };
-constexpr SamplerFlag kSamplerFlags[] = {
-    {"--eta", "eta", "stochasticity of ddim / ancestral samplers"},
-    {"--order", "order", "solver order"},
-    {"--method", "method", "singlestep or multistep"},
-    {"--lower-order-final", "lower_order_final", "on or off"},
-    {"--variant", "variant", "update variant (unipc: bh1|bh2; dpm-solver, dpm++3m-sde: reference|taylor; dpm++2m-sde: midpoint|heun)"},
-    {"--predictor", "predictor", "predictor of pc"},
-    {"--corrector", "corrector", "corrector of pc: langevin, ald or none"},
-    {"--snr", "snr", "Langevin signal-to-noise ratio"},
-    {"--corrector-steps", "corrector_steps", "corrector steps per predictor step"},
-    {"--churn", "churn", "EDM stochastic churn S_churn"},
-    {"--s-tmin", "s_tmin", "EDM churn range start"},
-    {"--s-tmax", "s_tmax", "EDM churn range end"},
-    {"--s-noise", "s_noise", "EDM / ancestral noise scale"},
-    {"--rtol", "rtol", "relative tolerance of adaptive solvers"},
-    {"--atol", "atol", "absolute tolerance of adaptive solvers"},
-    {"--max-steps", "max_steps", "step cap per sample of adaptive solvers"},
-};
+std::vector<SamplerFlag> sampler_flags() {
+  std::vector<SamplerFlag> flags;
+  for (const auto& e : sampler_entries()) {
+    for (const auto& o : e.options) {
+      auto f = std::find_if(flags.begin(), flags.end(), [&](const SamplerFlag& s) { return s.name == o.name; });
+      if (f == flags.end()) f = flags.insert(flags.end(), {o.name, o.help + "; default by sampler:"});
+      f->help += fmt::format(" {} {}", e.traits.name, o.default_value.empty() ? "auto" : o.default_value);
+    }
+  }
+  return flags;
+}
 
 struct SampleCommand {
   ProblemOptions problem;
   RunOptions run;
   std::string sampler = "em";
   int steps = 100;
-  std::string grid = "time-uniform";
+  std::optional<std::string> grid;  // none: the sampler's default grid
   std::optional<double> t_start, t_end;
   double rho = 7.0;
   std::string times_path, init_path, out_path;
@@ -62,9 +57,11 @@ struct SampleCommand {
       times = read_npy_vector(times_path, "--times");
       validate_grid(sde, times);
     } else {
-      GridOptions g;
-      g.spacing = grid_spacing_from_string(grid);
-      g.steps = steps;
+      GridOptions g = default_grid(sampler, sde, steps);
+      if (grid) {
+        g.spacing = grid_spacing_from_string(*grid);
+        g.append_zero = g.spacing == GridSpacing::karras;  // k-diffusion's and EDM's Karras grid
+      }
       g.t_start = t_start.value_or(-1.0);
       g.t_end = t_end.value_or(-1.0);
       g.rho = rho;
@@ -109,14 +106,15 @@ Runner add_sample_command(CLI::App& app) {
   cmd->run.add_to(*sub);
   cmd->run.add_noise_stream_to(*sub);
   sub->add_option("--sampler", cmd->sampler, "sampler name (see tweedie info)")->capture_default_str();
-  for (const auto& f : kSamplerFlags) {
-    const std::string key = f.key;
+  for (const auto& f : sampler_flags()) {
+    const std::string name = f.name;
     sub->add_option_function<std::string>(
-        f.flag, [cmd, key](const std::string& v) { cmd->sampler_options[key] = v; }, f.help);
+        flag_of(name), [cmd, name](const std::string& v) { cmd->sampler_options[name] = v; }, f.help);
   }
   sub->add_option("--steps", cmd->steps, "number of grid steps")->capture_default_str();
-  sub->add_option("--grid", cmd->grid, "time-uniform, log-snr, time-quadratic or karras")
-      ->capture_default_str();
+  sub->add_option("--grid", cmd->grid,
+                  "time-uniform, log-snr, time-quadratic or karras (default: the sampler's, see tweedie info; "
+                  "karras on edm, ending with the step to sigma = 0)");
   sub->add_option("--t-start", cmd->t_start, "first grid time (default: the family's T)");
   sub->add_option("--t-end", cmd->t_end,
                   "last grid time (default 1e-3 VP/sub-VP/cosine, 1e-5 VE, sigma_min EDM)");

@@ -16,7 +16,8 @@
 namespace tweedie::cli {
 namespace {
 
-// The bounds of each numeric flag, whatever the subcommand. Integers are checked as decimal
+// The bounds of each numeric flag, whatever the subcommand (a sampler's options are checked by the
+// library against the sampler's declaration; --rtol, --atol and --max-steps are also flow flags). Integers are checked as decimal
 // digits (with '-' only when the lower bound is negative) and parsed in base 10, so the value
 // CLI11 then converts is the normalised one; reals must be finite decimal numbers.
 struct NumericFlag {
@@ -53,12 +54,6 @@ constexpr NumericFlag kNumericFlags[] = {
     {"--cosine-s", false, -inf, inf},
     {"--data-scale", false, -inf, inf},
     {"--data-shift", false, -inf, inf},
-    {"--eta", false, -inf, inf},
-    {"--snr", false, -inf, inf},
-    {"--churn", false, -inf, inf},
-    {"--s-tmin", false, -inf, inf},
-    {"--s-tmax", false, -inf, inf},
-    {"--s-noise", false, -inf, inf},
 };
 
 std::string bounds_text(const NumericFlag& f) {

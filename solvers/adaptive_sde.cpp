@@ -241,12 +241,10 @@ void AdaptiveSde::integrate(ChunkContext& ctx, MatrixRef x, std::vector<Brownian
 namespace tweedie::detail {
 void register_adaptive_sde() {
   using namespace tweedie::solvers;
-  register_sampler(
-      {AdaptiveSde({AdaptiveSde::rtol_default, NAN, 100000}).traits(),
-       "--rtol (0.01) --atol (0.0078; 0.0039 for ve) --max-steps (100000)", [](const SamplerOptions& o) {
-         const AdaptiveTolerances defaults{AdaptiveSde::rtol_default,
-                                           std::numeric_limits<double>::quiet_NaN(), 100000};
-         return std::make_unique<AdaptiveSde>(read_tolerances(o, defaults));
-       }});
+  // The reference's defaults; only the grid's end points are used.
+  const AdaptiveTolerances defaults{AdaptiveSde::rtol_default, std::numeric_limits<double>::quiet_NaN(), 100000};
+  register_sampler(tolerance_options(defaults, "absolute tolerance (default 0.0078, 0.0039 for ve, as the reference)"),
+                   GridSpacing::time_uniform,
+                   [](const OptionValues& o) { return std::make_unique<AdaptiveSde>(read_tolerances(o)); });
 }
 }  // namespace tweedie::detail

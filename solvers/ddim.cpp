@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 namespace tweedie::solvers {
 
 Ddim::Ddim(double eta) : eta_(eta) {
@@ -40,11 +42,10 @@ void Ddim::run(ChunkContext& ctx, MatrixRef x) const {
 
 namespace tweedie::detail {
 void register_ddim() {
-  auto make = [](const SamplerOptions& o) {
-    const double eta = o.number("eta", 0.0);
-    if (eta < 0.0) throw InvalidArgument(fmt::format("ddim: --eta = {} must be >= 0", eta));
-    return std::make_unique<solvers::Ddim>(eta);
-  };
-  register_sampler({make({})->traits(), "--eta (0)", make});
+  // DDIM's uniform skip of the timesteps: the time-uniform grid.
+  register_sampler({OptionSpec::real("eta", "0", 0.0, std::numeric_limits<double>::infinity(),
+                                     "noise of each step: 0 deterministic, 1 DDPM's posterior variance")},
+                   GridSpacing::time_uniform,
+                   [](const OptionValues& o) { return std::make_unique<solvers::Ddim>(o.number("eta")); });
 }
 }  // namespace tweedie::detail

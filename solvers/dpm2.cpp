@@ -30,8 +30,8 @@ class Dpm2 final : public karras::TwoStageSampler {
   }
 };
 
-std::unique_ptr<Sampler> make_dpm2(const SamplerOptions& o) {
-  return std::make_unique<Dpm2>(karras::Churn::read(o, "dpm2"));
+std::unique_ptr<Sampler> make_dpm2(const OptionValues& o) {
+  return std::make_unique<Dpm2>(karras::Churn::read(o));
 }
 
 }  // namespace
@@ -39,7 +39,8 @@ std::unique_ptr<Sampler> make_dpm2(const SamplerOptions& o) {
 
 namespace tweedie::detail {
 void register_dpm2() {
-  register_sampler({solvers::make_dpm2({})->traits(), solvers::karras::Churn::help,
-                    solvers::make_dpm2});
+  using namespace solvers;
+  // k-diffusion's and EDM's grid (get_sigmas_karras, edm_sampler's time steps).
+  register_sampler(karras::Churn::options(), GridSpacing::karras, make_dpm2);
 }
 }  // namespace tweedie::detail

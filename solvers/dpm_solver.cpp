@@ -123,30 +123,22 @@ namespace tweedie::detail {
 void register_dpm_solver() {
   using solvers::DpmSolver;
   for (auto form : {solvers::ExpForm::noise, solvers::ExpForm::data}) {
-    auto make = [form](const SamplerOptions& o) {
-      const char* name = form == solvers::ExpForm::noise ? "dpm-solver" : "dpm-solver++";
+    auto make = [form](const OptionValues& o) {
       DpmSolver::Options options;
-      options.order = solvers::read_order(o, 2, 3, name);
-      const std::string method = o.text("method", "multistep");
-      if (method == "singlestep") {
-        options.method = DpmSolver::Method::singlestep;
-      } else if (method != "multistep") {
-        throw InvalidArgument(fmt::format(
-            "{}: --method = '{}' must be singlestep or multistep", name, method));
-      }
-      const std::string lof = o.text("lower_order_final", "on");
-      if (lof != "on" && lof != "off") {
-        throw InvalidArgument(fmt::format("{}: --lower-order-final = '{}' must be on or off", name, lof));
-      }
-      options.lower_order_final = lof == "on";
-      const std::string variant = o.text("variant", "reference");
-      if (variant != "reference" && variant != "taylor") {
-        throw InvalidArgument(fmt::format("{}: --variant = '{}' must be reference or taylor", name, variant));
-      }
-      options.taylor_d2 = variant == "taylor";
+      options.order = o.integer("order");
+      if (o.text("method") == "singlestep") options.method = DpmSolver::Method::singlestep;
+      options.lower_order_final = o.text("lower_order_final") == "on";
+      options.taylor_d2 = o.text("variant") == "taylor";
       return std::make_unique<DpmSolver>(form, options);
     };
-    register_sampler({make({})->traits(), "--order (2) --method multistep|singlestep --lower-order-final on|off --variant reference|taylor", make});
+    // DPM-Solver's sample() defaults: order 2, multistep, skip_type 'time_uniform'.
+    register_sampler({solvers::order_option(2, 1, 3),
+                      OptionSpec::choice("method", {"multistep", "singlestep"},
+                                         "multistep, or singlestep (DPM-Solver-fast: --steps is the NFE)"),
+                      solvers::lower_order_final_option(),
+                      OptionSpec::choice("variant", {"reference", "taylor"},
+                                         "order-3 multistep: the reference's D2, or taylor (third order)")},
+                     GridSpacing::time_uniform, make);
   }
 }
 }  // namespace tweedie::detail

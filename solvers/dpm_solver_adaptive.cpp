@@ -1,6 +1,7 @@
 #include "dpm_solver_adaptive.hpp"
 
 #include "adaptive_control.hpp"
+#include "odeint.hpp"  // the tolerance options every adaptive sampler shares
 
 #include <fmt/format.h>
 
@@ -157,22 +158,18 @@ void DpmSolverAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
 
 namespace tweedie::detail {
 void register_dpm_solver_adaptive() {
-  auto make = [](const SamplerOptions& o) {
+  auto make = [](const OptionValues& o) {
     solvers::DpmSolverAdaptive::Options options;
-    options.order = o.integer("order", 3);
-    if (options.order != 2 && options.order != 3) {
-      throw InvalidArgument(fmt::format("dpm-solver-adaptive: --order = {} must be 2 or 3", options.order));
-    }
-    options.rtol = o.number("rtol", options.rtol);
-    options.atol = o.number("atol", options.atol);
-    if (options.rtol < 0.0 || options.atol <= 0.0) {
-      throw InvalidArgument("dpm-solver-adaptive: --rtol must be >= 0 and --atol > 0");
-    }
-    const int max_steps = o.integer("max_steps", 100000);
-    if (max_steps < 1) throw InvalidArgument("dpm-solver-adaptive: --max-steps must be >= 1");
-    options.max_steps = static_cast<std::size_t>(max_steps);
+    options.order = o.integer("order");
+    const auto tolerances = solvers::read_tolerances(o);
+    options.rtol = tolerances.rtol;
+    options.atol = tolerances.atol;
+    options.max_steps = tolerances.max_steps;
     return std::make_unique<solvers::DpmSolverAdaptive>(options);
   };
-  register_sampler({make({})->traits(), "--order 2|3 (3) --rtol (0.05) --atol (0.0078) --max-steps (1e5)", make});
+  // DPM-Solver's adaptive defaults (rtol 0.05, atol 0.0078); only the grid's end points are used.
+  std::vector<OptionSpec> options{solvers::order_option(3, 2, 3)};
+  for (auto& t : solvers::tolerance_options({0.05, 0.0078, 100000})) options.push_back(std::move(t));
+  register_sampler(std::move(options), GridSpacing::time_uniform, make);
 }
 }  // namespace tweedie::detail

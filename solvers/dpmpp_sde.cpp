@@ -112,22 +112,20 @@ class DpmppMultistepSde final : public Sampler {
   SamplerTraits traits_;
 };
 
-std::unique_ptr<Sampler> make_dpmpp_sde(int order, const SamplerOptions& o) {
-  const std::string name = order == 2 ? "dpm++2m-sde" : "dpm++3m-sde";
+std::vector<OptionSpec> dpmpp_sde_options(int order) {
+  std::vector<OptionSpec> o = karras::ancestral_options();
+  o.push_back(order == 2 ? OptionSpec::choice("variant", {"midpoint", "heun"}, "k-diffusion's solver_type")
+                         : OptionSpec::choice("variant", {"reference", "taylor"},
+                                              "reference: k-diffusion's update; taylor: third order at eta = 0"));
+  return o;
+}
+
+std::unique_ptr<Sampler> make_dpmpp_sde(int order, const OptionValues& o) {
   using Variant = DpmppMultistepSde::Variant;
-  const std::string variant = o.text("variant", order == 2 ? "midpoint" : "reference");
-  Variant v{};
-  if (order == 2 && (variant == "midpoint" || variant == "heun")) {
-    v = variant == "midpoint" ? Variant::midpoint : Variant::heun;
-  } else if (order == 3 && (variant == "reference" || variant == "taylor")) {
-    v = variant == "reference" ? Variant::reference : Variant::taylor;
-  } else {
-    throw InvalidArgument(fmt::format("{}: --variant = '{}' must be {}", name, variant,
-                                      order == 2 ? "midpoint or heun" : "reference or taylor"));
-  }
-  const double eta = karras::read_nonnegative(o, "eta", "--eta", 1.0, name);
-  const double s_noise = karras::read_nonnegative(o, "s_noise", "--s-noise", 1.0, name);
-  return std::make_unique<DpmppMultistepSde>(order, v, eta, s_noise);
+  const std::string& variant = o.text("variant");
+  const Variant v = order == 2 ? (variant == "midpoint" ? Variant::midpoint : Variant::heun)
+                               : (variant == "reference" ? Variant::reference : Variant::taylor);
+  return std::make_unique<DpmppMultistepSde>(order, v, o.number("eta"), o.number("s_noise"));
 }
 
 }  // namespace
@@ -136,11 +134,9 @@ std::unique_ptr<Sampler> make_dpmpp_sde(int order, const SamplerOptions& o) {
 namespace tweedie::detail {
 void register_dpmpp_sde() {
   for (int order : {2, 3}) {
-    auto make = [order](const SamplerOptions& o) { return solvers::make_dpmpp_sde(order, o); };
-    register_sampler({make({})->traits(),
-                      order == 2 ? "--eta (1) --s-noise (1) --variant midpoint|heun"
-                                 : "--eta (1) --s-noise (1) --variant reference|taylor",
-                      make});
+    // "DPM++ 2M SDE Karras" / "DPM++ 3M SDE": k-diffusion's samplers on its Karras grid.
+    register_sampler(solvers::dpmpp_sde_options(order), GridSpacing::karras,
+                     [order](const OptionValues& o) { return solvers::make_dpmpp_sde(order, o); });
   }
 }
 }  // namespace tweedie::detail

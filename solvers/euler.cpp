@@ -47,10 +47,10 @@ void EulerKernel::run(ChunkContext& ctx, MatrixRef x) const {
 namespace tweedie::detail {
 void register_euler() {
   for (bool stochastic : {true, false}) {
-    register_sampler({solvers::EulerKernel(stochastic).traits(), "",
-                      [stochastic](const SamplerOptions&) {
-                        return std::make_unique<solvers::EulerKernel>(stochastic);
-                      }});
+    // score_sde's samplers step uniformly in t (linspace(T, eps, N)).
+    register_sampler({}, GridSpacing::time_uniform, [stochastic](const OptionValues&) {
+      return std::make_unique<solvers::EulerKernel>(stochastic);
+    });
   }
 }
 }  // namespace tweedie::detail

@@ -52,10 +52,8 @@ class EulerAncestral final : public Sampler {
   SamplerTraits traits_;
 };
 
-std::unique_ptr<Sampler> make_euler_ancestral(const SamplerOptions& o) {
-  const double eta = karras::read_nonnegative(o, "eta", "--eta", 1.0, "euler-ancestral");
-  const double s_noise = karras::read_nonnegative(o, "s_noise", "--s-noise", 1.0, "euler-ancestral");
-  return std::make_unique<EulerAncestral>(eta, s_noise);
+std::unique_ptr<Sampler> make_euler_ancestral(const OptionValues& o) {
+  return std::make_unique<EulerAncestral>(o.number("eta"), o.number("s_noise"));
 }
 
 }  // namespace
@@ -63,7 +61,7 @@ std::unique_ptr<Sampler> make_euler_ancestral(const SamplerOptions& o) {
 
 namespace tweedie::detail {
 void register_euler_ancestral() {
-  register_sampler({solvers::make_euler_ancestral({})->traits(), "--eta (1) --s-noise (1)",
-                    solvers::make_euler_ancestral});
+  // "Euler a": k-diffusion's sampler, used on its Karras grid.
+  register_sampler(solvers::karras::ancestral_options(), GridSpacing::karras, solvers::make_euler_ancestral);
 }
 }  // namespace tweedie::detail

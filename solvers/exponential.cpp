@@ -148,13 +148,13 @@ std::vector<int> singlestep_orders(std::size_t nfe, int order) {
   return orders;
 }
 
-int read_order(const SamplerOptions& options, int fallback, int max_order, const char* sampler) {
-  const int order = options.integer("order", fallback);
-  if (order < 1 || order > max_order) {
-    throw InvalidArgument(
-        fmt::format("{}: --order = {} must be between 1 and {}", sampler, order, max_order));
-  }
-  return order;
+OptionSpec order_option(int fallback, int min_order, int max_order) {
+  return OptionSpec::integer("order", fallback, min_order, max_order, "order of the update");
+}
+
+OptionSpec lower_order_final_option() {
+  return OptionSpec::choice("lower_order_final", {"on", "off"},
+                            "lower the order of the final steps below 10 steps (the reference's rule)");
 }
 
 }  // namespace tweedie::solvers

@@ -118,7 +118,9 @@ inline constexpr std::size_t kLowerOrderFinalBelow = 10;
 /// evaluations: the orders of the outer steps, summing to nfe.
 std::vector<int> singlestep_orders(std::size_t nfe, int order);
 
-/// Reads and checks --order against [1, max_order].
-int read_order(const SamplerOptions& options, int fallback, int max_order, const char* sampler);
+/// The declaration of the integer option "order" in [min_order, max_order].
+OptionSpec order_option(int fallback, int min_order, int max_order);
+/// The declaration of "lower_order_final" (on | off, on by default) of multistep DPM-Solver and UniPC.
+OptionSpec lower_order_final_option();
 
 }  // namespace tweedie::solvers

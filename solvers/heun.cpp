@@ -34,8 +34,8 @@ class Heun final : public karras::TwoStageSampler {
   }
 };
 
-std::unique_ptr<Sampler> make_heun(const SamplerOptions& o) {
-  return std::make_unique<Heun>(karras::Churn::read(o, "heun"));
+std::unique_ptr<Sampler> make_heun(const OptionValues& o) {
+  return std::make_unique<Heun>(karras::Churn::read(o));
 }
 
 }  // namespace
@@ -43,7 +43,8 @@ std::unique_ptr<Sampler> make_heun(const SamplerOptions& o) {
 
 namespace tweedie::detail {
 void register_heun() {
-  register_sampler({solvers::make_heun({})->traits(), solvers::karras::Churn::help,
-                    solvers::make_heun});
+  using namespace solvers;
+  // k-diffusion's and EDM's grid (get_sigmas_karras, edm_sampler's time steps).
+  register_sampler(karras::Churn::options(), GridSpacing::karras, make_heun);
 }
 }  // namespace tweedie::detail

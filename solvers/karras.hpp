@@ -110,12 +110,11 @@ inline double psi(int k, double h) {
   return sum;
 }
 
-/// Reads a number option that must be >= 0 (eta, s_noise, churn, s_tmin); `flag` names it.
-inline double read_nonnegative(const SamplerOptions& options, const std::string& key,
-                               const char* flag, double fallback, const std::string& sampler) {
-  const double v = options.number(key, fallback);
-  if (!(v >= 0.0)) throw InvalidArgument(fmt::format("{}: {} = {} must be >= 0", sampler, flag, v));
-  return v;
+/// eta and s_noise of the ancestral samplers (k-diffusion's defaults, 1 and 1).
+inline std::vector<OptionSpec> ancestral_options() {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  return {OptionSpec::real("eta", "1", 0.0, inf, "ancestral noise: 0 is the ODE, 1 the reference's SDE"),
+          OptionSpec::real("s_noise", "1", 0.0, inf, "scale of the noise drawn at each step")};
 }
 
 /// EDM's / k-diffusion's stochastic churn (Karras et al. 2022, Algorithm 2): before the step from
@@ -131,18 +130,25 @@ struct Churn {
   double s_tmax = std::numeric_limits<double>::infinity();
   double s_noise = 1.0;
 
-  static constexpr const char* help = "--churn (0) --s-tmin (0) --s-tmax (inf) --s-noise (1)";
-  /// Reads and validates the four options (churn, s_tmin, s_noise >= 0, s_tmax >= s_tmin).
-  static Churn read(const SamplerOptions& options, const std::string& sampler) {
+  /// The four options (EDM's S_churn, S_tmin, S_tmax, S_noise) with their defaults.
+  static std::vector<OptionSpec> options() {
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    return {OptionSpec::real("churn", "0", 0.0, inf, "EDM's stochastic churn S_churn (0: deterministic)"),
+            OptionSpec::real("s_tmin", "0", 0.0, inf, "lowest noise level sigma that is churned"),
+            OptionSpec::real("s_tmax", "inf", 0.0, inf, "highest noise level sigma that is churned"),
+            OptionSpec::real("s_noise", "1", 0.0, inf, "scale of the churn's noise (EDM's S_noise)")};
+  }
+  /// Reads them; s_tmax must not be below s_tmin.
+  static Churn read(const OptionValues& options) {
     Churn c;
-    c.churn = read_nonnegative(options, "churn", "--churn", 0.0, sampler);
-    c.s_tmin = read_nonnegative(options, "s_tmin", "--s-tmin", 0.0, sampler);
-    c.s_tmax = options.number("s_tmax", c.s_tmax);
+    c.churn = options.number("churn");
+    c.s_tmin = options.number("s_tmin");
+    c.s_tmax = options.number("s_tmax");
     if (!(c.s_tmax >= c.s_tmin)) {
-      throw InvalidArgument(fmt::format("{}: --s-tmax = {} must be >= --s-tmin = {}", sampler,
-                                        c.s_tmax, c.s_tmin));
+      throw InvalidArgument(fmt::format("option s_tmax of sampler {} must be >= option s_tmin = {}, got {}",
+                                        options.sampler(), c.s_tmin, c.s_tmax));
     }
-    c.s_noise = read_nonnegative(options, "s_noise", "--s-noise", 1.0, sampler);
+    c.s_noise = options.number("s_noise");
     return c;
   }
   bool stochastic() const { return churn > 0.0 && s_noise > 0.0; }

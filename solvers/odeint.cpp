@@ -29,20 +29,18 @@ namespace odeint = boost::numeric::odeint;
 
 // ---- shared machinery of the adaptive samplers ---------------------------------------------
 
-AdaptiveTolerances read_tolerances(const SamplerOptions& options, const AdaptiveTolerances& defaults) {
-  AdaptiveTolerances t;
-  t.rtol = options.number("rtol", defaults.rtol);
-  t.atol = options.number("atol", defaults.atol);
-  const int max_steps = options.integer("max_steps", static_cast<int>(defaults.max_steps));
-  if (t.rtol < 0.0) throw InvalidArgument(fmt::format("--rtol must be >= 0, got {}", t.rtol));
-  // atol > 0: with atol = 0 a component that is 0 makes the error ratio 0/0. (NaN: not given,
-  // and the sampler chooses it at run time.)
-  if (!std::isnan(t.atol) && !(t.atol > 0.0)) {
-    throw InvalidArgument(fmt::format("--atol must be > 0, got {}", t.atol));
-  }
-  if (max_steps < 1) throw InvalidArgument(fmt::format("--max-steps must be >= 1, got {}", max_steps));
-  t.max_steps = static_cast<std::size_t>(max_steps);
-  return t;
+std::vector<OptionSpec> tolerance_options(const AdaptiveTolerances& defaults, const std::string& atol_help) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  // atol > 0: with atol = 0 a component that is 0 makes the error ratio 0/0.
+  return {OptionSpec::real("rtol", fmt::format("{:g}", defaults.rtol), 0.0, inf, "relative tolerance"),
+          OptionSpec::real("atol", std::isnan(defaults.atol) ? "" : fmt::format("{:g}", defaults.atol), 0.0, inf,
+                           atol_help.empty() ? "absolute tolerance" : atol_help, true),
+          OptionSpec::integer("max_steps", static_cast<int>(defaults.max_steps), 1, 1000000000,
+                              "accepted and rejected steps allowed per sample")};
+}
+
+AdaptiveTolerances read_tolerances(const OptionValues& options) {
+  return {options.number("rtol"), options.number("atol"), static_cast<std::size_t>(options.integer("max_steps"))};
 }
 
 bool ends_noiseless(const Sde& sde, std::span<const double> grid) {
@@ -251,16 +249,16 @@ void OdeintAdaptive::run(ChunkContext& ctx, MatrixRef x) const { integrate_chunk
 namespace tweedie::detail {
 void register_odeint() {
   using namespace tweedie::solvers;
-  register_sampler({OdeintRk4().traits(), "",
-                    [](const SamplerOptions&) { return std::make_unique<OdeintRk4>(); }});
+  register_sampler({}, GridSpacing::time_uniform,
+                   [](const OptionValues&) { return std::make_unique<OdeintRk4>(); });
   // score_sde's ODE sampler defaults (scipy RK45 with rtol = atol = 1e-5).
   const AdaptiveTolerances defaults{1e-5, 1e-5, 100000};
   for (OdeintMethod m : {OdeintMethod::dopri5, OdeintMethod::cash_karp54, OdeintMethod::fehlberg78,
                          OdeintMethod::bulirsch_stoer}) {
-    register_sampler({adaptive_traits(m), "--rtol (1e-5) --atol (1e-5) --max-steps (100000)",
-                      [m, defaults](const SamplerOptions& o) {
-                        return std::make_unique<OdeintAdaptive>(m, read_tolerances(o, defaults));
-                      }});
+    // Only the grid's end points are used: time-uniform, as score_sde's ODE sampler (T to eps).
+    register_sampler(tolerance_options(defaults), GridSpacing::time_uniform, [m](const OptionValues& o) {
+      return std::make_unique<OdeintAdaptive>(m, read_tolerances(o));
+    });
   }
 }
 }  // namespace tweedie::detail

@@ -26,7 +26,11 @@ using detail::min_step;
 /// Reads rtol (>= 0), atol (> 0) and max_steps (>= 1) with the given defaults; throws
 /// InvalidArgument naming the option. A NaN default atol stays NaN when --atol is not given (the
 /// sampler then chooses it at run time).
-AdaptiveTolerances read_tolerances(const SamplerOptions& options, const AdaptiveTolerances& defaults);
+/// The declarations of rtol, atol (> 0; "" by default when NaN: chosen at run time, as
+/// `atol_help` says) and max_steps with these defaults.
+std::vector<OptionSpec> tolerance_options(const AdaptiveTolerances& defaults, const std::string& atol_help = "");
+/// Their values.
+AdaptiveTolerances read_tolerances(const OptionValues& options);
 
 /// Where an adaptive sampler stops integrating: grid.back(), or grid[N-1] when the grid ends
 /// at sigma = 0 (EDM's t = 0, where the score does not exist); the sampler then takes the last

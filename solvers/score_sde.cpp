@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace tweedie::solvers {
@@ -229,43 +230,46 @@ using solvers::Predictor;
 using solvers::PredictorCorrector;
 
 Predictor predictor_from(const std::string& name) {
-  for (Predictor p : {Predictor::euler_maruyama, Predictor::reverse_diffusion,
-                      Predictor::ancestral, Predictor::none}) {
+  for (Predictor p : {Predictor::euler_maruyama, Predictor::reverse_diffusion, Predictor::ancestral, Predictor::none}) {
     if (name == solvers::to_string(p)) return p;
   }
-  throw InvalidArgument(fmt::format(
-      "pc: --predictor = '{}' must be em, reverse-diffusion, ancestral or none", name));
+  throw std::logic_error("undeclared predictor " + name);  // the declaration allows only these
 }
 
 Corrector corrector_from(const std::string& name) {
   for (Corrector c : {Corrector::langevin, Corrector::ald, Corrector::none}) {
     if (name == solvers::to_string(c)) return c;
   }
-  throw InvalidArgument(fmt::format("pc: --corrector = '{}' must be langevin, ald or none", name));
+  throw std::logic_error("undeclared corrector " + name);
 }
 
-std::unique_ptr<Sampler> make_pc(const SamplerOptions& o) {
-  const Predictor predictor = predictor_from(o.text("predictor", "reverse-diffusion"));
+std::vector<OptionSpec> pc_options() {
+  const CorrectorOptions defaults;
+  return {OptionSpec::choice("predictor", {"reverse-diffusion", "em", "ancestral", "none"}, "the predictor"),
+          OptionSpec::choice("corrector", {"ald", "langevin", "none"},
+                             "the corrector (ald: annealed Langevin dynamics; langevin: score_sde's, high dimension only)"),
+          OptionSpec::real("snr", fmt::format("{:g}", defaults.snr), 0.0, std::numeric_limits<double>::infinity(),
+                           "the corrector's signal-to-noise ratio", true),
+          OptionSpec::integer("corrector_steps", defaults.steps, 0, 1000000, "corrector steps per grid time")};
+}
+
+std::unique_ptr<Sampler> make_pc(const OptionValues& o) {
+  const Predictor predictor = predictor_from(o.text("predictor"));
   CorrectorOptions corrector;
-  corrector.kind = corrector_from(o.text("corrector", "ald"));
-  const bool snr_given = !o.text("snr", "").empty();
-  const bool steps_given = !o.text("corrector_steps", "").empty();
-  corrector.snr = o.number("snr", corrector.snr);
-  corrector.steps = o.integer("corrector_steps", corrector.steps);
-  if (corrector.kind == Corrector::none && (snr_given || steps_given)) {
-    throw InvalidArgument(fmt::format("pc: --{} has no effect with --corrector none",
-                                      snr_given ? "snr" : "corrector-steps"));
-  }
-  if (!(corrector.snr > 0.0)) {
-    throw InvalidArgument(fmt::format("pc: --snr = {} must be positive", corrector.snr));
-  }
-  if (corrector.steps < 0) {
-    throw InvalidArgument(
-        fmt::format("pc: --corrector-steps = {} must be at least 0", corrector.steps));
+  corrector.kind = corrector_from(o.text("corrector"));
+  corrector.snr = o.number("snr");
+  corrector.steps = o.integer("corrector_steps");
+  if (corrector.kind == Corrector::none) {
+    for (const char* name : {"snr", "corrector_steps"}) {
+      if (o.given(name)) {
+        throw InvalidArgument(
+            fmt::format("option {} of sampler pc has no effect with option corrector = none", name));
+      }
+    }
   }
   if (predictor == Predictor::none && (corrector.kind == Corrector::none || corrector.steps == 0)) {
     throw InvalidArgument(
-        "pc: with --predictor none the corrector must take at least one step (nothing to do)");
+        "sampler pc with option predictor = none needs a corrector that takes at least one step (nothing to do)");
   }
   return std::make_unique<PredictorCorrector>("pc", predictor, corrector);
 }
@@ -276,15 +280,12 @@ void register_score_sde() {
   const CorrectorOptions no_corrector{Corrector::none, 0.16, 0};
   for (Predictor p : {Predictor::reverse_diffusion, Predictor::ancestral}) {
     const std::string name(solvers::to_string(p));
-    auto make = [name, p, no_corrector](const SamplerOptions&) {
+    register_sampler({}, GridSpacing::time_uniform, [name, p, no_corrector](const OptionValues&) {
       return std::make_unique<PredictorCorrector>(name, p, no_corrector);
-    };
-    register_sampler({make({})->traits(), "", make});
+    });
   }
-  register_sampler({make_pc({})->traits(),
-                    "--predictor reverse-diffusion|em|ancestral|none --corrector ald|langevin|none (ald) "
-                    "--snr (0.16) --corrector-steps (1)",
-                    make_pc});
+  // score_sde's samplers step uniformly in t (linspace(T, eps, N)).
+  register_sampler(pc_options(), GridSpacing::time_uniform, make_pc);
 }
 
 }  // namespace tweedie::detail

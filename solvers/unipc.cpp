@@ -101,21 +101,17 @@ void UniPc::run(ChunkContext& ctx, MatrixRef x) const {
 
 namespace tweedie::detail {
 void register_unipc() {
-  auto make = [](const SamplerOptions& o) {
+  auto make = [](const OptionValues& o) {
     solvers::UniPc::Options options;
-    options.order = solvers::read_order(o, 3, 3, "unipc");
-    const std::string variant = o.text("variant", "bh1");
-    if (variant != "bh1" && variant != "bh2") {
-      throw InvalidArgument(fmt::format("unipc: --variant = '{}' must be bh1 or bh2", variant));
-    }
-    options.bh2 = variant == "bh2";
-    const std::string lof = o.text("lower_order_final", "on");
-    if (lof != "on" && lof != "off") {
-      throw InvalidArgument(fmt::format("unipc: --lower-order-final = '{}' must be on or off", lof));
-    }
-    options.lower_order_final = lof == "on";
+    options.order = o.integer("order");
+    options.bh2 = o.text("variant") == "bh2";
+    options.lower_order_final = o.text("lower_order_final") == "on";
     return std::make_unique<solvers::UniPc>(options);
   };
-  register_sampler({make({})->traits(), "--order (3) --variant bh1|bh2 --lower-order-final on|off", make});
+  // UniPC's sample() defaults: order 3, skip_type 'time_uniform'.
+  register_sampler({solvers::order_option(3, 1, 3),
+                    OptionSpec::choice("variant", {"bh1", "bh2"}, "the B(h) of UniPC's update"),
+                    solvers::lower_order_final_option()},
+                   GridSpacing::time_uniform, make);
 }
 }  // namespace tweedie::detail

@@ -25,6 +25,8 @@ GridSpacing grid_spacing_from_string(std::string_view name) {
                            "grid");
 }
 
+bool reaches_zero_noise(const Sde& sde) { return sde.allows_zero_time() && sde.sigma(0.0) == 0.0; }
+
 std::vector<double> make_grid(const Sde& sde, const GridOptions& o) {
   if (o.steps < 1) throw InvalidArgument(fmt::format("steps = {} must be at least 1", o.steps));
   const double t0 = o.t_start < 0.0 ? sde.T() : o.t_start;
@@ -34,7 +36,10 @@ std::vector<double> make_grid(const Sde& sde, const GridOptions& o) {
   if (!(t1 < t0)) {
     throw InvalidArgument(fmt::format("t_end = {} must be smaller than t_start = {}", t1, t0));
   }
-  const int n = o.steps;
+  // The appended step to sigma = 0 is the last of the N; the spacing fills the N - 1 before it
+  // (with N = 1 the grid is t_start, 0, as get_sigmas_karras(1, ...)).
+  const bool append = o.append_zero && t1 > 0.0 && reaches_zero_noise(sde);
+  const int n = o.steps - (append ? 1 : 0);
   std::vector<double> t(static_cast<std::size_t>(n) + 1);
   // Interpolates a monotone coordinate u(t) linearly in the step index, then maps it back.
   auto fill = [&](double u0, double u1, auto&& to_time) {
@@ -69,7 +74,8 @@ std::vector<double> make_grid(const Sde& sde, const GridOptions& o) {
     }
   }
   t.front() = t0;
-  t.back() = t1;
+  if (n > 0) t.back() = t1;
+  if (append) t.push_back(0.0);
   validate_grid(sde, t);
   return t;
 }

@@ -3,9 +3,12 @@
 #include "checks.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <stdexcept>
 #include <mutex>
 
 namespace tweedie {
@@ -123,47 +126,144 @@ void ChunkContext::check_state(const ConstMatrixRef& x, std::size_t step, double
                        fmt::format("the state became {} in component {}", x(i, j), j));
 }
 
-// ---- SamplerOptions ----------------------------------------------------------------------
+// ---- options ----------------------------------------------------------------------------
 
-double SamplerOptions::number(const std::string& key, double fallback) const {
+std::optional<std::string> SamplerOptions::get(const std::string& key) const {
   const auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
-  read_.insert(key);
-  const std::string& s = it->second;
-  double v = 0.0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) {
-    throw InvalidArgument(fmt::format("option {} = '{}' is not a finite number", key, s));
-  }
-  return v;
-}
-
-int SamplerOptions::integer(const std::string& key, int fallback) const {
-  const auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
-  read_.insert(key);
-  const std::string& s = it->second;
-  int v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) {
-    throw InvalidArgument(fmt::format("option {} = '{}' is not an integer", key, s));
-  }
-  return v;
-}
-
-std::string SamplerOptions::text(const std::string& key, const std::string& fallback) const {
-  const auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
-  read_.insert(key);
+  if (it == values_.end()) return std::nullopt;
   return it->second;
 }
 
-void SamplerOptions::finish(const std::string& sampler) const {
-  for (const auto& [key, value] : values_) {
-    if (!read_.contains(key)) {
-      throw InvalidArgument(fmt::format("sampler '{}' takes no option '{}'", sampler, key));
+std::string_view to_string(OptionType t) {
+  switch (t) {
+    case OptionType::real: return "real";
+    case OptionType::integer: return "integer";
+    case OptionType::choice: return "choice";
+  }
+  return "?";
+}
+
+OptionSpec OptionSpec::real(std::string name, std::string default_value, double min, double max,
+                            std::string help, bool min_exclusive) {
+  return {std::move(name), OptionType::real, std::move(default_value), min, max, min_exclusive, {}, std::move(help)};
+}
+
+OptionSpec OptionSpec::integer(std::string name, int default_value, int min, int max, std::string help) {
+  return {std::move(name), OptionType::integer, std::to_string(default_value), double(min), double(max), false, {},
+          std::move(help)};
+}
+
+OptionSpec OptionSpec::choice(std::string name, std::vector<std::string> choices, std::string help) {
+  std::string first = choices.at(0);
+  return {std::move(name), OptionType::choice, std::move(first), 0.0, 0.0, false, std::move(choices), std::move(help)};
+}
+
+std::string OptionSpec::allowed() const {
+  switch (type) {
+    case OptionType::choice: return fmt::format("one of {}", fmt::join(choices, ", "));
+    case OptionType::integer: return fmt::format("an integer in {:.0f}..{:.0f}", min, max);
+    case OptionType::real:
+      return fmt::format("in {}{:g}, {:g}{}", min_exclusive || std::isinf(min) ? "(" : "[", min, max,
+                         std::isinf(max) ? ")" : "]");
+  }
+  return "?";
+}
+
+namespace {
+
+std::string quote_cut(std::string_view s) {
+  return s.size() > 32 ? fmt::format("'{}...'", s.substr(0, 32)) : fmt::format("'{}'", s);
+}
+
+// An option name as messages show it: bare when it is a word (so the CLI can put its flag in its
+// place), quoted and cut otherwise.
+std::string option_name(std::string_view key) {
+  const bool word = !key.empty() && key.size() <= 32 && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+  return word ? std::string(key) : quote_cut(key);
+}
+
+bool in_range(const OptionSpec& o, double v) {
+  return (o.min_exclusive ? v > o.min : v >= o.min) && v <= o.max;
+}
+
+// The number a real or integer option's text stands for; InvalidArgument naming the option when
+// it is not one, or outside its range.
+double parse_number(const OptionSpec& o, const std::string& sampler, const std::string& text) {
+  const char* end = text.data() + text.size();
+  double v = 0.0;
+  bool ok = false;
+  if (o.type == OptionType::integer) {
+    int i = 0;
+    const auto r = std::from_chars(text.data(), end, i);
+    ok = r.ec == std::errc() && r.ptr == end;
+    v = i;
+  } else {
+    const auto r = std::from_chars(text.data(), end, v);
+    ok = r.ec == std::errc() && r.ptr == end && std::isfinite(v);
+  }
+  if (!ok) {
+    throw InvalidArgument(fmt::format("option {} of sampler {} must be {}, got {}", o.name, sampler,
+                                      o.type == OptionType::integer ? "an integer" : "a finite number",
+                                      quote_cut(text)));
+  }
+  if (!in_range(o, v)) {
+    throw InvalidArgument(
+        fmt::format("option {} of sampler {} must be {}, got {}", o.name, sampler, o.allowed(), text));
+  }
+  return v;
+}
+
+}  // namespace
+
+OptionValues::OptionValues(std::string sampler, const std::vector<OptionSpec>& specs, const SamplerOptions& given)
+    : sampler_(std::move(sampler)) {
+  for (const auto& [key, text] : given.values()) {
+    if (std::none_of(specs.begin(), specs.end(), [&](const OptionSpec& o) { return o.name == key; })) {
+      std::vector<std::string> names;
+      for (const auto& o : specs) names.push_back(o.name);
+      throw InvalidArgument(fmt::format("sampler {} takes no option {} ({})", sampler_, option_name(key),
+                                        names.empty() ? std::string("it takes none")
+                                                      : fmt::format("its options: {}", fmt::join(names, ", "))));
     }
   }
+  for (const OptionSpec& o : specs) {
+    const auto g = given.get(o.name);
+    Value v{&o, g.value_or(o.default_value), 0.0, g.has_value()};
+    if (o.type == OptionType::choice) {
+      if (std::find(o.choices.begin(), o.choices.end(), v.text) == o.choices.end()) {
+        throw InvalidArgument(fmt::format("option {} of sampler {} must be {}, got {}", o.name, sampler_,
+                                          o.allowed(), quote_cut(v.text)));
+      }
+    } else if (g) {
+      v.number = parse_number(o, sampler_, v.text);
+    } else {  // a declared default: "inf" is allowed there, "" means chosen at run time (NaN)
+      v.number = std::numeric_limits<double>::quiet_NaN();
+      std::from_chars(v.text.data(), v.text.data() + v.text.size(), v.number);
+    }
+    values_.emplace(o.name, std::move(v));
+  }
+}
+
+const OptionValues::Value& OptionValues::value(const std::string& name, OptionType type) const {
+  const auto it = values_.find(name);
+  if (it == values_.end() || it->second.spec->type != type) {
+    throw std::logic_error(fmt::format("sampler {} reads option {} as a {} it does not declare", sampler_, name,
+                                       to_string(type)));
+  }
+  return it->second;
+}
+
+double OptionValues::number(const std::string& name) const { return value(name, OptionType::real).number; }
+int OptionValues::integer(const std::string& name) const {
+  return static_cast<int>(value(name, OptionType::integer).number);
+}
+const std::string& OptionValues::text(const std::string& name) const { return value(name, OptionType::choice).text; }
+bool OptionValues::given(const std::string& name) const {
+  const auto it = values_.find(name);
+  if (it == values_.end()) throw std::logic_error(fmt::format("sampler {} declares no option {}", sampler_, name));
+  return it->second.given;
 }
 
 // ---- registry ----------------------------------------------------------------------------
@@ -189,19 +289,34 @@ const std::vector<SamplerEntry>& loaded_registry() {
 
 void register_sampler(SamplerEntry entry) { registry().push_back(std::move(entry)); }
 
+void register_sampler(std::vector<OptionSpec> options, GridSpacing default_grid, SamplerFactory make) {
+  // The name is not known before the sampler is built: its defaults are checked under "?".
+  SamplerTraits traits = make(OptionValues("?", options, {}))->traits();
+  register_sampler({std::move(traits), std::move(options), default_grid, std::move(make)});
+}
+
 std::vector<SamplerEntry> sampler_entries() { return loaded_registry(); }
 
-std::unique_ptr<Sampler> make_sampler(const std::string& name, const SamplerOptions& options) {
+const SamplerEntry& sampler_entry(const std::string& name) {
   for (const auto& e : loaded_registry()) {
-    if (e.traits.name == name) {
-      auto sampler = e.make(options);
-      options.finish(name);
-      return sampler;
-    }
+    if (e.traits.name == name) return e;
   }
   std::string known;
   for (const auto& e : loaded_registry()) known += (known.empty() ? "" : ", ") + e.traits.name;
   throw InvalidArgument(fmt::format("unknown sampler '{}' (known: {})", name, known));
+}
+
+std::unique_ptr<Sampler> make_sampler(const std::string& name, const SamplerOptions& options) {
+  const SamplerEntry& e = sampler_entry(name);
+  return e.make(OptionValues(name, e.options, options));
+}
+
+GridOptions default_grid(const std::string& sampler, const Sde& sde, int steps) {
+  GridOptions g;
+  g.spacing = reaches_zero_noise(sde) ? GridSpacing::karras : sampler_entry(sampler).default_grid;
+  g.steps = steps;
+  g.append_zero = true;
+  return g;
 }
 
 }  // namespace tweedie

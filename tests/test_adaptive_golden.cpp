@@ -251,7 +251,7 @@ Golden compute(const Execution& ex) {
     const Matrix x0 = starts(target, *sde, fam.grid.front());
     for (const auto& [name, so] : samplers()) {
       std::string key = fam.name + " " + name;
-      for (const auto& [k, v] : std::map<std::string, std::string>{{"order", so.text("order", "")}}) {
+      for (const auto& [k, v] : std::map<std::string, std::string>{{"order", so.get("order").value_or("")}}) {
         if (!v.empty()) key += " " + k + "=" + v;
       }
       Record base = sampler_record(*sde, *model, name, so, fam.grid, x0, true, ex);

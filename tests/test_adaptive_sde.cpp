@@ -359,13 +359,13 @@ TEST_CASE("adaptive-sde: a grid that ends at sigma = 0 finishes with the denoise
 }
 
 TEST_CASE("adaptive-sde options: validation and the family's default atol") {
-  CHECK_THROWS_WITH_AS(make_sampler("adaptive-sde", {{"rtol", "-0.1"}}), doctest::Contains("--rtol"),
+  CHECK_THROWS_WITH_AS(make_sampler("adaptive-sde", {{"rtol", "-0.1"}}), doctest::Contains("option rtol of sampler adaptive-sde must be in [0, inf), got -0.1"),
                        InvalidArgument);
-  CHECK_THROWS_WITH_AS(make_sampler("adaptive-sde", {{"atol", "0"}}), doctest::Contains("--atol"),
+  CHECK_THROWS_WITH_AS(make_sampler("adaptive-sde", {{"atol", "0"}}), doctest::Contains("option atol of sampler adaptive-sde must be in (0, inf), got 0"),
                        InvalidArgument);
-  CHECK_THROWS_WITH_AS(make_sampler("adaptive-sde", {{"max_steps", "-3"}}), doctest::Contains("--max-steps"),
+  CHECK_THROWS_WITH_AS(make_sampler("adaptive-sde", {{"max_steps", "-3"}}), doctest::Contains("option max_steps of sampler adaptive-sde must be an integer in 1..1000000000, got -3"),
                        InvalidArgument);
-  CHECK_THROWS_WITH_AS(make_sampler("adaptive-sde", {{"eta", "1"}}), doctest::Contains("takes no option 'eta'"),
+  CHECK_THROWS_WITH_AS(make_sampler("adaptive-sde", {{"eta", "1"}}), doctest::Contains("takes no option eta"),
                        InvalidArgument);
   const auto defaults = make_sampler("adaptive-sde");
   const auto& s = dynamic_cast<const AdaptiveSde&>(*defaults);

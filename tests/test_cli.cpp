@@ -180,3 +180,19 @@ TEST_CASE("tweedie --version names the version, the commit and the noise stream 
   CHECK(r.output.find(fmt::format("noise stream layout version {})", tweedie::rng_stream_version)) !=
         std::string::npos);
 }
+
+TEST_CASE("sample without --grid uses the sampler's default grid; karras on edm ends at sigma = 0") {
+  TempDir dir;
+  const std::string edm = "sample --target builtin:ring --sde edm --sigma-min 0.01 --sigma-max 50 -n 3 --sampler heun ";
+  const Outcome given = run_cli(edm + "--grid karras --steps 20 --out " + dir.file("k.npy"));
+  CHECK(given.status == 0);
+  CHECK(given.output.find("heun: 20 steps, NFE/sample 39,") == 0);  // k-diffusion's sample_heun
+  const Outcome by_default = run_cli(edm + "--steps 20 --out " + dir.file("d.npy"));
+  CHECK(by_default.output.find("heun: 20 steps, NFE/sample 39,") == 0);
+  CHECK(tweedie::read_npy_matrix(dir.file("k.npy")) == tweedie::read_npy_matrix(dir.file("d.npy")));
+  // The declared default elsewhere: time-uniform for ddim on vp, as --grid time-uniform.
+  const std::string vp = "sample --target builtin:ring --sampler ddim --steps 7 -n 3 --out ";
+  CHECK(run_cli(vp + dir.file("a.npy")).status == 0);
+  CHECK(run_cli(vp + dir.file("b.npy") + " --grid time-uniform").status == 0);
+  CHECK(tweedie::read_npy_matrix(dir.file("a.npy")) == tweedie::read_npy_matrix(dir.file("b.npy")));
+}

@@ -50,3 +50,32 @@ TEST_CASE("the library's errors name no flag; the program's name its flags") {
   CHECK(r.output.find("without finishing (raise --max-steps or loosen --rtol/--atol)\n") != std::string::npos);
   CHECK(dir.files() == 1);
 }
+
+TEST_CASE("a sampler's options are its flags: declared once, named as flags in the program's errors") {
+  CHECK(tweedie::cli::flag_of("s_noise") == "--s-noise");
+  CHECK(in_cli_terms("option s_tmax of sampler heun must be >= option s_tmin = 2, got 1") ==
+        "option --s-tmax of sampler heun must be >= option --s-tmin = 2, got 1");
+  CHECK(in_cli_terms("sampler em takes no option eta (it takes none)") == "sampler em takes no option --eta (it takes none)");
+  // Only whole declared names: other words after "option" are left alone.
+  CHECK(in_cli_terms("option etas; option 'eta x'; option eta") == "option etas; option 'eta x'; option --eta");
+
+  // Every declared option has its flag in `tweedie sample --help`.
+  const auto help = tweedie::test::run_cli("sample --help");
+  CHECK(help.status == 0);
+  for (const auto& e : tweedie::sampler_entries()) {
+    for (const auto& o : e.options) {
+      CAPTURE(o.name);
+      CHECK(help.output.find(tweedie::cli::flag_of(o.name) + " ") != std::string::npos);
+    }
+  }
+  tweedie::test::TempDir dir;
+  const std::string sample = fmt::format("sample --target builtin:ring -n 2 --out {} ", dir.file("x.npy"));
+  const auto bad = tweedie::test::run_cli(sample + "--sampler ddim --eta -1");
+  CHECK(bad.status == 2);
+  CHECK(bad.output == "tweedie: error: option --eta of sampler ddim must be in [0, inf), got -1\n");
+  const auto unread = tweedie::test::run_cli(sample + "--sampler em --eta 0.5");
+  CHECK(unread.output == "tweedie: error: sampler em takes no option --eta (it takes none)\n");
+  const auto pc = tweedie::test::run_cli(sample + "--sampler pc --corrector none --snr 0.2");
+  CHECK(pc.output == "tweedie: error: option --snr of sampler pc has no effect with option --corrector = none\n");
+  CHECK(dir.files() == 0);
+}

@@ -237,3 +237,29 @@ TEST_CASE("grid spacing names round-trip and unknown names are refused") {
   CHECK_THROWS_WITH_AS(tweedie::grid_spacing_from_string("logsnr"), doctest::Contains("'logsnr'"),
                        InvalidArgument);
 }
+
+TEST_CASE("append_zero: the last of N steps goes to sigma = 0 (EDM's and k-diffusion's Karras grid)") {
+  const auto edm = family("edm");
+  GridOptions o = options(GridSpacing::karras, 18, 80.0, 0.002);
+  o.append_zero = true;
+  // EDM's time steps for num_steps = 18: the 18 Karras values of N = 17 above, then t_N = 0.
+  std::vector<double> expected = make_grid(*edm, options(GridSpacing::karras, 17, 80.0, 0.002));
+  expected.push_back(0.0);
+  CHECK(make_grid(*edm, o) == expected);
+  o.steps = 1;  // get_sigmas_karras(1, ...): sigma_max, then 0
+  CHECK(make_grid(*edm, o) == std::vector<double>{80.0, 0.0});
+  // A grid that already ends at 0 gets nothing more; nor does a family whose sigma stays positive.
+  o = options(GridSpacing::karras, 18, 80.0, 0.0);
+  o.append_zero = true;
+  CHECK(make_grid(*edm, o) == make_grid(*edm, options(GridSpacing::karras, 18, 80.0, 0.0)));
+  for (const char* name : {"vp", "subvp", "ve", "cosine"}) {
+    CAPTURE(name);
+    const auto sde = family(name);
+    GridOptions k = options(GridSpacing::karras, 10);
+    const auto plain = make_grid(*sde, k);
+    k.append_zero = true;
+    CHECK(make_grid(*sde, k) == plain);
+    CHECK_FALSE(tweedie::reaches_zero_noise(*sde));
+  }
+  CHECK(tweedie::reaches_zero_noise(*edm));
+}

@@ -671,23 +671,24 @@ TEST_CASE("pc options are validated with messages naming the option") {
   auto refused = [](SamplerOptions o, const char* message) {
     CHECK_THROWS_WITH_AS(make_sampler("pc", o), doctest::Contains(message), InvalidArgument);
   };
-  refused({{"snr", "0"}}, "--snr = 0 must be positive");
-  refused({{"snr", "-0.1"}}, "--snr = -0.1 must be positive");
-  refused({{"snr", "abc"}}, "option snr = 'abc' is not a finite number");
-  refused({{"corrector_steps", "-1"}}, "--corrector-steps = -1 must be at least 0");
-  refused({{"corrector_steps", "1.5"}}, "option corrector_steps = '1.5' is not an integer");
+  refused({{"snr", "0"}}, "option snr of sampler pc must be in (0, inf), got 0");
+  refused({{"snr", "-0.1"}}, "option snr of sampler pc must be in (0, inf), got -0.1");
+  refused({{"snr", "abc"}}, "option snr of sampler pc must be a finite number, got 'abc'");
+  refused({{"corrector_steps", "-1"}}, "option corrector_steps of sampler pc must be an integer in 0..1000000, got -1");
+  refused({{"corrector_steps", "1.5"}}, "option corrector_steps of sampler pc must be an integer, got '1.5'");
   refused({{"predictor", "heun"}},
-          "--predictor = 'heun' must be em, reverse-diffusion, ancestral or none");
-  refused({{"corrector", "mala"}}, "--corrector = 'mala' must be langevin, ald or none");
-  refused({{"predictor", "none"}, {"corrector", "none"}}, "must take at least one step");
-  refused({{"predictor", "none"}, {"corrector_steps", "0"}}, "must take at least one step");
-  refused({{"corrector", "none"}, {"snr", "0.2"}}, "--snr has no effect with --corrector none");
-  refused({{"corrector", "none"}, {"corrector_steps", "2"}}, "--corrector-steps has no effect");
-  refused({{"eta", "1"}}, "takes no option 'eta'");
+          "option predictor of sampler pc must be one of reverse-diffusion, em, ancestral, none, got 'heun'");
+  refused({{"corrector", "mala"}}, "option corrector of sampler pc must be one of ald, langevin, none, got 'mala'");
+  refused({{"predictor", "none"}, {"corrector", "none"}}, "needs a corrector that takes at least one step");
+  refused({{"predictor", "none"}, {"corrector_steps", "0"}}, "needs a corrector that takes at least one step");
+  refused({{"corrector", "none"}, {"snr", "0.2"}},
+          "option snr of sampler pc has no effect with option corrector = none");
+  refused({{"corrector", "none"}, {"corrector_steps", "2"}}, "option corrector_steps of sampler pc has no effect");
+  refused({{"eta", "1"}}, "sampler pc takes no option eta (its options: predictor, corrector, snr, corrector_steps)");
   CHECK_THROWS_WITH_AS(make_sampler("reverse-diffusion", {{"snr", "0.2"}}),
-                       doctest::Contains("takes no option 'snr'"), InvalidArgument);
+                       doctest::Contains("takes no option snr"), InvalidArgument);
   CHECK_THROWS_WITH_AS(make_sampler("ancestral", {{"predictor", "em"}}),
-                       doctest::Contains("takes no option 'predictor'"), InvalidArgument);
+                       doctest::Contains("takes no option predictor"), InvalidArgument);
   CHECK_NOTHROW(make_sampler("pc", {{"predictor", "ancestral"},
                                     {"corrector", "ald"},
                                     {"snr", "0.176"},

@@ -25,7 +25,15 @@ struct GridOptions {
   double t_start = -1.0;   ///< negative: the family's T
   double t_end = -1.0;     ///< negative: the family's default_t_end()
   double rho = 7.0;        ///< Karras exponent
+  /// On a family whose sigma reaches 0 (EDM) with t_end > 0: the first N - 1 steps go from
+  /// t_start to t_end on the spacing and the last one to t = 0 (sigma = 0), as k-diffusion's
+  /// get_sigmas_karras and EDM's sampler (N = 20, sigma 50 .. 0.01: get_sigmas_karras(20, 0.01,
+  /// 50) and the appended 0). Ignored on other families, whose sigma stays positive.
+  bool append_zero = false;
 };
+
+/// Whether the family's noise reaches 0 inside its time domain (sigma(0) = 0 is a valid time: EDM).
+bool reaches_zero_noise(const Sde& sde);
 
 /// The N + 1 times of a grid. The endpoints are exactly t_start and t_end; interior points are
 /// computed from their index (no accumulated increments). Throws InvalidArgument on bad options.

@@ -1,15 +1,16 @@
 // The sampler interface, the context a sampler runs in, and the registry of samplers by name.
 #pragma once
 
+#include <tweedie/grid.hpp>
 #include <tweedie/model.hpp>
 #include <tweedie/random.hpp>
 #include <tweedie/sde.hpp>
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -125,37 +126,104 @@ class Sampler {
   virtual std::size_t nfe_to_noiseless(std::size_t steps) const { return nfe(steps); }
 };
 
-/// Named sampler options as strings (from a command line or code); a sampler reads the ones it
-/// knows with typed getters, and `finish` refuses any left unread.
+/// Named sampler options as strings, as a command line or code gives them ("eta" -> "0.5").
+/// Plain data: make_sampler checks them against the sampler's declared options each time, so one
+/// object can be reused for several samplers and nothing is remembered between calls.
 class SamplerOptions {
  public:
   SamplerOptions() = default;
   SamplerOptions(std::initializer_list<std::pair<const std::string, std::string>> items)
       : values_(items) {}
   void set(const std::string& key, const std::string& value) { values_[key] = value; }
-  double number(const std::string& key, double fallback) const;
-  int integer(const std::string& key, int fallback) const;
-  std::string text(const std::string& key, const std::string& fallback) const;
-  /// Throws InvalidArgument naming the first option that `sampler` did not read.
-  void finish(const std::string& sampler) const;
+  /// The value given for `key`, if any.
+  std::optional<std::string> get(const std::string& key) const;
+  const std::map<std::string, std::string>& values() const { return values_; }
 
  private:
   std::map<std::string, std::string> values_;
-  mutable std::set<std::string> read_;
 };
 
-using SamplerFactory = std::function<std::unique_ptr<Sampler>(const SamplerOptions&)>;
+/// What kind of value a sampler option takes.
+enum class OptionType {
+  real,     ///< a finite decimal number (the default may be inf)
+  integer,  ///< a decimal integer
+  choice,   ///< one of a list of words
+};
+std::string_view to_string(OptionType t);
+
+/// One option a sampler declares: its name, type, default, allowed values and help. The registry
+/// checks every given option against its sampler's declarations; `tweedie info`, the CLI's flags
+/// (`--` + name with '_' as '-') and its help are derived from them.
+struct OptionSpec {
+  std::string name;                  ///< e.g. "eta", "s_noise"
+  OptionType type = OptionType::real;
+  std::string default_value;         ///< as text ("0", "inf", "multistep"); "" when chosen at run time
+  double min = -std::numeric_limits<double>::infinity();  ///< numbers: allowed range
+  double max = std::numeric_limits<double>::infinity();
+  bool min_exclusive = false;        ///< numbers: min < value instead of min <= value
+  std::vector<std::string> choices;  ///< choice: the allowed words, the default first
+  std::string help;                  ///< what it sets (and the default when chosen at run time)
+
+  /// A real option in [min, max] (or (min, max] when min_exclusive).
+  static OptionSpec real(std::string name, std::string default_value, double min, double max,
+                         std::string help, bool min_exclusive = false);
+  static OptionSpec integer(std::string name, int default_value, int min, int max, std::string help);
+  /// A choice among `choices`; the first is the default.
+  static OptionSpec choice(std::string name, std::vector<std::string> choices, std::string help);
+  /// "in [0, inf)", "in 1..3", "one of multistep, singlestep": the allowed values, as messages say them.
+  std::string allowed() const;
+};
+
+/// A sampler's options after the registry checked them against its declarations: every declared
+/// option has a value, the given one or its default. Asking for an undeclared option, or with
+/// the wrong type, is a programming error (std::logic_error).
+class OptionValues {
+ public:
+  OptionValues(std::string sampler, const std::vector<OptionSpec>& specs, const SamplerOptions& given);
+  const std::string& sampler() const { return sampler_; }
+  double number(const std::string& name) const;
+  int integer(const std::string& name) const;
+  const std::string& text(const std::string& name) const;
+  /// Whether the caller gave the option (rather than leaving its default).
+  bool given(const std::string& name) const;
+
+ private:
+  struct Value {
+    const OptionSpec* spec;
+    std::string text;
+    double number = 0.0;
+    bool given = false;
+  };
+  const Value& value(const std::string& name, OptionType type) const;
+  std::string sampler_;
+  std::map<std::string, Value, std::less<>> values_;
+};
+
+using SamplerFactory = std::function<std::unique_ptr<Sampler>(const OptionValues&)>;
 struct SamplerEntry {
   SamplerTraits traits;
-  std::string options_help;  ///< e.g. "--eta (0)"; empty when it takes none
+  std::vector<OptionSpec> options;  ///< what make_sampler accepts, with defaults and ranges
+  /// The grid its reference samples on when none is given (see default_grid).
+  GridSpacing default_grid = GridSpacing::time_uniform;
   SamplerFactory make;
 };
 
 /// Every registered sampler, in name order.
 std::vector<SamplerEntry> sampler_entries();
-/// Builds a sampler by name; unknown names and options are refused with InvalidArgument.
+/// The registry entry of `name`; an unknown name is refused with InvalidArgument listing the known.
+const SamplerEntry& sampler_entry(const std::string& name);
+/// Builds a sampler by name. Each given option is checked against the sampler's declarations
+/// (InvalidArgument "sampler em takes no option eta", "option eta of sampler ddim must be in
+/// [0, inf), got -1", ...), then the sampler checks how they combine.
 std::unique_ptr<Sampler> make_sampler(const std::string& name, const SamplerOptions& options = {});
+/// The grid `sampler` samples on when the caller gives none, over `steps` steps: its reference's
+/// (SamplerEntry::default_grid) from T to the family's default t_end; on a family whose sigma
+/// reaches 0 (EDM) the Karras grid for every sampler, as EDM and k-diffusion sample there, with
+/// its final step to sigma = 0 (GridOptions::append_zero).
+GridOptions default_grid(const std::string& sampler, const Sde& sde, int steps);
 /// Adds a sampler to the registry (each file in solvers/ registers its own).
 void register_sampler(SamplerEntry entry);
+/// The same with the traits of the sampler `make` builds with every option at its default.
+void register_sampler(std::vector<OptionSpec> options, GridSpacing default_grid, SamplerFactory make);
 
 }  // namespace tweedie
