@@ -34,49 +34,62 @@ double lane_dot(const double* a, const double* b, Eigen::Index n) {
   return lane_sum(acc);
 }
 
-// sum_j log v_j over n (a multiple of kLanes) numbers, as the log of the product of their
-// mantissas plus the sum of their exponents: one log per component instead of one per entry.
-// A zero, subnormal, negative or non-finite entry falls back to the plain sum of logs (which gives
-// -inf for a zero variance, as the direct sum would).
-double sum_log(const double* v, Eigen::Index n) {
+// Splits a positive normal double into its biased exponent and its mantissa in [1, 2).
+inline std::uint64_t split(double v, double& mantissa) {
   constexpr std::uint64_t mantissa_bits = (std::uint64_t{1} << 52) - 1;
   constexpr std::uint64_t one_bits = std::uint64_t{0x3FF} << 52;
-  double mantissa[kLanes];
-  std::uint64_t exponents[kLanes] = {}, special[kLanes] = {};
-  std::fill(mantissa, mantissa + kLanes, 1.0);
-  double scale = 1.0;  // the product of the mantissas so far is scale 2^exponent
-  long long exponent = 0;
-  auto fold = [&] {
+  const auto u = std::bit_cast<std::uint64_t>(v);
+  mantissa = std::bit_cast<double>((u & mantissa_bits) | one_bits);
+  return u >> 52;
+}
+
+// sum_j log v_j over n (a multiple of kLanes) numbers in [DBL_MIN, DBL_MAX], as the log of the
+// product of their mantissas plus the sum of their exponents: one log per component instead of
+// one per entry. Any other entry (zero, subnormal, infinite: a zero variance, an extreme time)
+// falls back to the plain sum of logs. (A NaN entry, from a NaN time, makes P and so every output
+// NaN whatever this returns.)
+double sum_log(const double* v, Eigen::Index n) {
+  double lo[kLanes], hi[kLanes], product[kLanes];
+  std::uint64_t exponents[kLanes] = {};
+  std::fill(lo, lo + kLanes, std::numeric_limits<double>::max());
+  std::fill(hi, hi + kLanes, 0.0);
+  std::fill(product, product + kLanes, 1.0);
+  long long exponent = 0;  // of the products folded so far, unbiased
+  double scale = 1.0;      // their mantissa
+  auto fold = [&] {        // each lane's product of up to 512 mantissas is below 2^512
     for (Eigen::Index l = 0; l < kLanes; ++l) {
-      int e = 0;
-      scale = std::frexp(scale * mantissa[l], &e);
-      exponent += e;
-      mantissa[l] = 1.0;
+      double m = 0.0;
+      exponent += static_cast<long long>(split(product[l], m)) - 1023;
+      scale *= m;
+      product[l] = 1.0;
     }
+    double m = 0.0;
+    exponent += static_cast<long long>(split(scale, m)) - 1023;
+    scale = m;
   };
   for (Eigen::Index j0 = 0, block = 1; j0 < n; j0 += kLanes, ++block) {
     for (Eigen::Index l = 0; l < kLanes; ++l) {
-      const auto u = std::bit_cast<std::uint64_t>(v[j0 + l]);
-      const std::uint64_t e = u >> 52;  // the biased exponent (with the sign bit above it)
-      special[l] |= static_cast<std::uint64_t>(e - 1 >= 0x7FE);
-      exponents[l] += e;
-      mantissa[l] *= std::bit_cast<double>((u & mantissa_bits) | one_bits);  // in [1, 2)
+      const double x = v[j0 + l];
+      lo[l] = x < lo[l] ? x : lo[l];
+      hi[l] = x > hi[l] ? x : hi[l];
+      double m = 0.0;
+      exponents[l] += split(x, m);
+      product[l] *= m;
     }
-    if (block % 512 == 0) fold();  // each lane's product stays below 2^512
+    if (block % 512 == 0) fold();
   }
-  fold();
-  long long biased = 0;
-  std::uint64_t any_special = 0;
+  bool normal = true;
   for (Eigen::Index l = 0; l < kLanes; ++l) {
-    biased += static_cast<long long>(exponents[l]);
-    any_special |= special[l];
+    normal = normal && lo[l] >= std::numeric_limits<double>::min() && hi[l] <= std::numeric_limits<double>::max();
   }
-  if (any_special != 0) {
+  if (!normal) {
     double sum = 0.0;
     for (Eigen::Index j = 0; j < n; ++j) sum += std::log(v[j]);
     return sum;
   }
-  exponent += biased - 1023 * static_cast<long long>(n);
+  fold();
+  for (Eigen::Index l = 0; l < kLanes; ++l) exponent += static_cast<long long>(exponents[l]);
+  exponent -= 1023 * static_cast<long long>(n);
   return std::log(scale) + static_cast<double>(exponent) * std::numbers::ln2;
 }
 
