@@ -19,7 +19,10 @@
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +71,28 @@ void timed(benchmark::State& state, Timed& p, std::size_t n, Call&& call) {
   state.counters["others_cores"] = load.others_cores();
 }
 
+/// With TWEEDIE_BENCH_DUMP=DIR, writes the problem for bench/bench_rk45_peer.py: the mixture as
+/// a target file (DIR/mixture_dD.json) and the initial states (DIR/init_dD_nN.npy).
+void dump_problem(const GaussianMixture& g, const Matrix& init, int d, std::size_t n) {
+  const char* dir = std::getenv("TWEEDIE_BENCH_DUMP");
+  if (dir == nullptr) return;
+  auto rows = [](const Matrix& m) {
+    std::vector<std::string> out;
+    for (Eigen::Index k = 0; k < m.rows(); ++k) {
+      std::vector<std::string> row;
+      for (Eigen::Index j = 0; j < m.cols(); ++j) row.push_back(fmt::format("{:.17g}", m(k, j)));
+      out.push_back(fmt::format("[{}]", fmt::join(row, ", ")));
+    }
+    return fmt::format("[{}]", fmt::join(out, ",\n  "));
+  };
+  std::vector<std::string> w;
+  for (Eigen::Index k = 0; k < g.components(); ++k) w.push_back(fmt::format("{:.17g}", g.weights()(k)));
+  std::ofstream(fmt::format("{}/mixture_d{}.json", dir, d))
+      << fmt::format("{{\"weights\": [{}],\n \"means\": {},\n \"stds\": {}}}\n", fmt::join(w, ", "),
+                     rows(g.means()), rows(g.stds()));
+  write_npy(fmt::format("{}/init_d{}_n{}.npy", dir, d, n), init);
+}
+
 void run_sample(benchmark::State& state, const std::string& name, int d, std::size_t n) {
   Timed p(d);
   SamplerOptions so;
@@ -81,6 +106,7 @@ void run_sample(benchmark::State& state, const std::string& name, int d, std::si
   go.steps = 10;
   const std::vector<double> grid = adaptive ? std::vector<double>{1.0, 1e-3} : make_grid(p.sde, go);
   const Matrix init = sample_prior(p.sde, d, n, 0, PhiloxNoise(1));
+  dump_problem(p.mixture, init, d, n);
   SampleOptions o;
   o.seed = 7;
   o.init = &init;

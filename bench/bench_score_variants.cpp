@@ -1,11 +1,12 @@
-// Prototypes of GaussianMixture::score, to measure what concrete changes to
-// src/gaussian_mixture.cpp would gain (evidence for docs/benchmarks.md; nothing here is used by
-// the library). Same inputs as bench_score: 10^4 exact samples of p_t (VP, t = 0.5), 256 rows a
+// Prototypes of GaussianMixture::score's former kernel (24-row tiles through matrix products,
+// one set of per-time tables per run of equal times), measured against the library's per-row
+// kernel (src/mixture_kernel.cpp; evidence for docs/benchmarks.md, nothing here is used by the
+// library). Same inputs as bench_score: 10^4 exact samples of p_t (VP, t = 0.5), 256 rows a
 // call, one thread.
 //
 //   library   tweedie::GaussianMixture::score as built
-//   copy      a verbatim copy of the library's evaluate_run (score only): checks that this file
-//             measures the algorithm, not a difference of build flags
+//   copy      a verbatim copy of the former library's evaluate_run (score only, up to commit
+//             c067086): the tile kernel the per-row kernel replaced
 //   vexp      copy, but the softmax is written `logits.colwise() -= top; exp in place`: Eigen
 //             does not vectorise exp() over the broadcast `(logits.colwise() - top)`, so the
 //             library calls glibc's scalar exp K times per row

@@ -78,10 +78,8 @@ Matrix SinglestepRows::at_s1(const ConstMatrixRef& x, const ConstMatrixRef& m_s)
 }
 
 Matrix SinglestepRows::at_s2(const ConstMatrixRef& x, const ConstMatrixRef& m_s, const ConstMatrixRef& m_s1) const {
-  // The phi2 of the step to s2, written in the whole step's h: expm1(r2 h)/(r2 h) - 1.
-  const Eigen::ArrayXd phi22 = (r2_ * full_.hh).unaryExpr([](double v) { return std::expm1(v); }) /
-                                   (r2_ * full_.hh) -
-                               1.0;
+  // The phi2 of the step to s2, written in the whole step's h: (r2 h) phi_2(r2 h).
+  const Eigen::ArrayXd phi22 = (r2_ * full_.hh).unaryExpr([](double v) { return v * detail::phi(2, v); });
   return to_s2_.first_order(x, m_s) - ((m_s1 - m_s).array().colwise() * (r2_ / r1_ * to_s2_.scale * phi22)).matrix();
 }
 
@@ -93,8 +91,7 @@ Matrix SinglestepRows::second_order(const ConstMatrixRef& x, const ConstMatrixRe
 
 Matrix SinglestepRows::third_order(const ConstMatrixRef& x, const ConstMatrixRef& m_s,
                                    const ConstMatrixRef& m_s2) const {
-  const Eigen::ArrayXd phi1 = full_.hh.unaryExpr([](double v) { return std::expm1(v); });
-  const Eigen::ArrayXd phi2 = phi1 / full_.hh - 1.0;
+  const Eigen::ArrayXd phi2 = full_.hh.unaryExpr([](double v) { return v * detail::phi(2, v); });
   return first_order(x, m_s) - ((m_s2 - m_s).array().colwise() * (1.0 / r2_ * full_.scale * phi2)).matrix();
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common.hpp"
+#include "numeric.hpp"
 
 #include <tweedie/sampler.hpp>
 
@@ -23,16 +24,17 @@ inline Prediction prediction_of(ExpForm form) {
 /// h = lambda_t - lambda_s, the exact solution of the semi-linear ODE is
 ///   noise: x_t = (alpha_t/alpha_s) x - sigma_t int e^{h'} eps     (hh = h,  scale = sigma_t)
 ///   data:  x_t = (sigma_t/sigma_s) x - alpha_t int e^{-h'} x0     (hh = -h, scale = alpha_t)
-/// and the Taylor coefficients of the integral are the phi functions of hh:
-///   phi1 = expm1(hh), phi2 = phi1/hh - 1, phi3 = phi2/hh - 1/2
-/// (DPM-Solver's phi_1, phi_2, phi_3 up to the sign conventions of its two branches).
+/// and the Taylor coefficients of the integral are hh times the phi functions of hh
+/// (detail::phi): phi1 = expm1(hh), phi2 = phi1/hh - 1, phi3 = phi2/hh - 1/2
+/// (DPM-Solver's phi_1, phi_2, phi_3 up to the sign conventions of its two branches; summed as
+/// series for small hh, where these closed forms cancel).
 struct ExpStep {
   double base;   ///< multiplies x
   double scale;  ///< sigma_t (noise form) or alpha_t (data form)
   double hh;     ///< h (noise form) or -h (data form)
   double phi1() const { return std::expm1(hh); }
-  double phi2() const { return phi1() / hh - 1.0; }
-  double phi3() const { return phi2() / hh - 0.5; }
+  double phi2() const { return hh * detail::phi(2, hh); }
+  double phi3() const { return hh * detail::phi(3, hh); }
 };
 
 inline ExpStep exp_step(ExpForm form, const SchedulePoint& s, const SchedulePoint& t) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "common.hpp"
+#include "numeric.hpp"
 
 #include <tweedie/sampler.hpp>
 
@@ -90,25 +91,9 @@ inline void euler_to(MatrixRef xs, const ConstMatrixRef& denoised, const ConstMa
 /// exponential integrator in lambda (h > 0):
 ///   psi_1 = (1 - e^-h)/h,  psi_2 = (e^-h - 1 + h)/h^2,  psi_3 = (1/2 - psi_2)/h.
 /// k-diffusion's -expm1(-h), phi_2 = expm1(-h)/h + 1 and phi_3 = phi_2/h - 1/2 are h psi_1,
-/// h psi_2 and -h psi_3. The closed forms cancel for small h (phi_3 loses ~ eps/h^2 relative), so
-/// below h = 1 the series is summed instead (24 terms: the remainder is below 1e-24).
-inline double psi(int k, double h) {
-  if (h >= 1.0) {
-    const double p1 = -std::expm1(-h) / h;
-    if (k == 1) return p1;
-    const double p2 = (1.0 - p1) / h;  // (e^-h - 1 + h)/h^2
-    if (k == 2) return p2;
-    return (0.5 - p2) / h;
-  }
-  double fact = 1.0;  // k!
-  for (int j = 2; j <= k; ++j) fact *= j;
-  double term = 1.0 / fact, sum = term;
-  for (int j = 1; j < 24; ++j) {
-    term *= -h / (j + k);
-    sum += term;
-  }
-  return sum;
-}
+/// h psi_2 and -h psi_3. psi_k(h) = phi_k(-h) (detail::phi, which sums the series where these
+/// closed forms cancel).
+inline double psi(int k, double h) { return detail::phi(k, -h); }
 
 /// eta and s_noise of the ancestral samplers (k-diffusion's defaults, 1 and 1).
 inline std::vector<OptionSpec> ancestral_options() {

@@ -20,12 +20,11 @@ UniPcCoefficients unipc_coefficients(int order, bool bh2, std::span<const ModelV
   c.b_h = bh2 ? std::expm1(hh) : hh;
   Eigen::Matrix3d r = Eigen::Matrix3d::Zero();
   Eigen::Vector3d b = Eigen::Vector3d::Zero();
-  double h_phi_k = c.h_phi_1 / hh - 1.0, factorial = 1.0;
+  double factorial = 1.0;  // i!
   for (int i = 1; i <= order; ++i) {
     for (int k = 0; k < order; ++k) r(i - 1, k) = std::pow(c.rks[static_cast<std::size_t>(k)], i - 1);
-    b(i - 1) = h_phi_k * factorial / c.b_h;
-    factorial *= i + 1;
-    h_phi_k = h_phi_k / hh - 1.0 / factorial;
+    factorial *= i;
+    b(i - 1) = hh * detail::phi(i + 1, hh) * factorial / c.b_h;  // UniPC's h_phi_{i+1} i! / B(h)
   }
   const auto n = static_cast<Eigen::Index>(order);
   if (order == 2) {

@@ -15,12 +15,16 @@
 // (rng_stream_version 1, Box-Muller one pair at a time), which SampleOptions' default noise
 // gives today. If another stream becomes the default, these cases must select stream 1.
 //
+// The model is the exact mixture through its former kernel (tests/legacy_mixture.hpp), with which
+// the records were made: adaptive step sequences depend on the model's last bits.
+//
 // TWEEDIE_RECORD_GOLDEN=<file> writes the records instead of checking them (run once, on the
 // reference implementation).
 #include "sampling_util.hpp"
 #include "adaptive_util.hpp"
 #include "test_util.hpp"
 #include "flow_util.hpp"
+#include "legacy_mixture.hpp"
 
 #include <tweedie/tweedie.hpp>
 
@@ -30,6 +34,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -42,7 +47,7 @@ namespace {
 /// mode at x_0 = -4 fail mid-way, the others go on.
 std::unique_ptr<ScoreModel> nan_model(const GaussianMixture& g, const Sde& sde, double t_bad) {
   return make_model(Prediction::score, 2, [&g, &sde, t_bad](const auto& t, const auto& x, auto out) {
-    g.score(sde, t, x, out);
+    test::legacy::score(g, sde, t, x, out);
     for (Eigen::Index i = 0; i < x.rows(); ++i) {
       if (x(i, 0) < -3.0 && t(i) < t_bad) out(i, 1) = std::numeric_limits<double>::quiet_NaN();
     }
@@ -246,7 +251,7 @@ Golden compute(const Execution& ex) {
   const GaussianMixture target = test::far_modes();
   for (const Family& fam : families()) {
     const auto sde = test::family(fam.name);
-    const auto model = exact_model(target, *sde);
+    const auto model = std::make_unique<test::legacy::MixtureModel>(target, *sde);
     const auto bad = nan_model(target, *sde, fam.t_bad);
     const Matrix x0 = starts(target, *sde, fam.grid.front());
     for (const auto& [name, so] : samplers()) {
@@ -284,6 +289,19 @@ bool close(double value, double reference) {
   return std::fabs(value - reference) <= 1e-12 * std::fabs(reference);
 }
 
+/// The same error message, its decimal numbers (the times) equal to 1e-12 relative as the values
+/// (dpm-solver-adaptive's third order uses detail::phi's series for phi_2, within 1e-13 of the
+/// closed form of the records).
+bool same_error(const std::string& got, const std::string& ref) {
+  static const std::regex number(R"(-?[0-9]+\.[0-9]+(e[-+]?[0-9]+)?)");
+  if (std::regex_replace(got, number, "#") != std::regex_replace(ref, number, "#")) return false;
+  std::sregex_iterator a(got.begin(), got.end(), number), b(ref.begin(), ref.end(), number), end;
+  for (; a != end && b != end; ++a, ++b) {
+    if (!close(std::stod(a->str()), std::stod(b->str()))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("adaptive samplers and flows reproduce the per-sample integrator's steps, NFE and outputs") {
@@ -309,7 +327,7 @@ TEST_CASE("adaptive samplers and flows reproduce the per-sample integrator's ste
       REQUIRE(it != now.cases().end());
       const Record& got = it->second;
       if (serial) {
-        CHECK(got.error == ref.error);
+        CHECK(same_error(got.error, ref.error));
       } else {
         CHECK(got.error.empty() == ref.error.empty());
       }

@@ -1,0 +1,25 @@
+// The exact Gaussian mixture's evaluation kernel (internal): score, log-density, divergence of the
+// score and Hessian-vector products, one row at a time at that row's own time.
+#pragma once
+
+#include <tweedie/gaussian_mixture.hpp>
+
+namespace tweedie::detail {
+
+/// What to compute; null members are not computed. `direction` (v) goes with `jvp` (H v).
+struct MixtureOutputs {
+  MatrixRef* score = nullptr;
+  VectorRef* log_density = nullptr;
+  VectorRef* divergence = nullptr;
+  const ConstMatrixRef* direction = nullptr;
+  MatrixRef* jvp = nullptr;
+};
+
+/// Evaluates the requested outputs of p_t at (t(i), x.row(i)) for every row. Every row goes
+/// through the same arithmetic whatever the other rows and their times (the per-time tables of a
+/// run of equal times are built once and reused, with the bits a row alone would get), so the
+/// results are bitwise independent of chunking, batch position and how the times are shared.
+void evaluate_mixture(const GaussianMixture& g, const Sde& sde, const ConstVectorRef& t,
+                      const ConstMatrixRef& x, const MixtureOutputs& out);
+
+}  // namespace tweedie::detail
