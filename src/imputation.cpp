@@ -9,10 +9,10 @@
 namespace tweedie {
 
 void Observation::validate(Eigen::Index dim) const {
-  for (auto [m, name] : {std::pair{&values, "the observed values"}, {&mask, "the mask"}}) {
-    if (m->rows() < 1 || m->cols() < 1) throw InvalidArgument(fmt::format("imputation: {} are empty", name));
+  for (auto [m, name] : {std::pair{&values, "the observed values have"}, {&mask, "the mask has"}}) {
+    if (m->rows() < 1 || m->cols() < 1) throw InvalidArgument(fmt::format("imputation: {} no entries", name));
     if (dim != 0 && m->cols() != dim) {
-      throw InvalidArgument(fmt::format("imputation: {} have {} columns but the model's dimension is {}", name,
+      throw InvalidArgument(fmt::format("imputation: {} {} columns but the model's dimension is {}", name,
                                         m->cols(), dim));
     }
   }

@@ -197,7 +197,7 @@ std::vector<BadInput> catalogue() {
       {"guidance", g + "--observe {D}/x.npy", "--observe and --mask go together: give both"},
       {"guidance", g + "--observe {D}/x.npy --mask {D}/x.npy", "the mask's entry (0, 0) is 0.5, not 0 or 1"},
       {"guidance", g + "--observe {D}/x.npy --mask {D}/x3.npy",
-       "the observed values have 2 columns but the mask 3"},
+       "imputation: the mask has 3 columns but the model's dimension is 2"},
       {"guidance", g + "-n 3 --observe {D}/x.npy --mask {D}/mask5.npy", "--observe/--mask have 5 rows for 3 samples"},
       {"guidance", lk + "--threshold 0.995",
        "its decorator dynamic thresholding (ratio 0.995, max 1) of the data prediction forwards neither (use "
