@@ -2,10 +2,13 @@
 #pragma once
 
 #include <tweedie/data_encoding.hpp>
+#include <tweedie/decorator.hpp>
 #include <tweedie/elbo.hpp>
 #include <tweedie/encode.hpp>
 #include <tweedie/gaussian_mixture.hpp>
 #include <tweedie/grid.hpp>
+#include <tweedie/guidance.hpp>
+#include <tweedie/imputation.hpp>
 #include <tweedie/likelihood.hpp>
 #include <tweedie/metrics.hpp>
 #include <tweedie/model.hpp>
@@ -18,3 +21,4 @@
 #include <tweedie/sde.hpp>
 #include <tweedie/time_input.hpp>
 #include <tweedie/types.hpp>
+#include <tweedie/x0_hooks.hpp>
