@@ -20,7 +20,7 @@ struct FlowCommand {
   bool no_roundtrip = false;
 
   void execute() const {
-    const Problem p = problem.load();
+    const Problem p = problem.load(run.seed);
     const Sde& sde = *p.sde;
     const ScoreModel& model = *p.model;
     const Matrix in = read_rows(in_path, encoding ? "--data" : "--latent", p.dim());

@@ -1,5 +1,6 @@
 // tweedie info: the families, samplers (with their traits) and grids.
 #include "commands.hpp"
+#include "common.hpp"
 #include "model_options.hpp"
 
 #include <tweedie/tweedie.hpp>
@@ -43,14 +44,29 @@ void print_model(const ModelOptions& options) {
   print_card(options.path);
 }
 
+// A target or model with decorators: tweedie info --target FILE --class 1 --guidance 2 ...
+void print_problem(const ProblemOptions& options) {
+  const Problem p = options.load(0);
+  const ScoreModel* base = p.model.get();
+  while (const auto* d = dynamic_cast<const ModelDecorator*>(base)) base = &d->inner();
+  fmt::print("{}
+  {}
+", p.description, describe_capabilities(*base));
+  const auto stack = describe_stack(*p.model);
+  if (stack.empty()) return;
+  fmt::print("decorators, outermost first:\n");
+  for (const auto& line : stack) fmt::print("  {}\n", line);
+}
+
 }  // namespace
 
 Runner add_info_command(CLI::App& app) {
-  auto* sub = app.add_subcommand("info", "list the SDE families, samplers and time grids, or describe a model");
-  auto model = std::make_shared<ModelOptions>();
-  model->add_to(*sub);
-  return [model] {
-    if (model->given()) return print_model(*model);
+  auto* sub = app.add_subcommand("info", "list the SDE families, samplers and time grids, or describe a model and its decorators");
+  auto problem = std::make_shared<ProblemOptions>();
+  problem->add_to(*sub);
+  return [problem] {
+    if (problem->model.given() && !problem->decorators.any()) return print_model(problem->model);
+    if (problem->model.given() || !problem->target.empty()) return print_problem(*problem);
     fmt::print("SDE families (T, default t_end, prior std):\n");
     for (const auto& name : sde_names()) {
       SdeSpec spec;

@@ -51,7 +51,7 @@ struct SampleCommand {
   std::map<std::string, std::string> sampler_options;  // key -> value as given
 
   void execute() const {
-    const Problem p = problem.load();
+    const Problem p = problem.load(run.seed);
     const Sde& sde = *p.sde;
     SamplerOptions options;
     for (const auto& [key, value] : sampler_options) options.set(key, value);
@@ -85,8 +85,15 @@ struct SampleCommand {
     o.execution = run.execution();
     o.denoise = denoise;
     o.init = init ? &*init : nullptr;
-    o.labels = problem.labels.labels(init ? static_cast<std::size_t>(init->rows()) : count);
-    const SampleResult r = sample(sde, *p.model, *solver, times, o);
+    const std::size_t n = init ? static_cast<std::size_t>(init->rows()) : count;
+    o.labels = problem.labels.labels(n);
+    if (p.imputation && p.imputation->observation_rows() > 1 &&
+        static_cast<std::size_t>(p.imputation->observation_rows()) != n) {
+      throw InvalidArgument(fmt::format("--observe/--mask have {} rows for {} samples (give 1 or {})",
+                                        p.imputation->observation_rows(), n, n));
+    }
+    SampleResult r = sample(sde, *p.model, *solver, times, o);
+    if (p.imputation) p.imputation->restore_observed(o.first_sample, r.samples);
     write_output(out_path, r.samples);
     const std::string steps_text =
         solver->traits().adaptive

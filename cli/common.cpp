@@ -22,6 +22,7 @@ void ProblemOptions::add_to(CLI::App& app) {
       app.add_option("--sigma-max", sde.sigma_max, "VE sigma_max (50); EDM sigma_max (80)"),
       app.add_option("--cosine-s", sde.cosine_s, "cosine schedule offset s (0.008)")};
   labels.add_to(app);
+  decorators.add_to(app);
 }
 
 std::optional<SdeSpec> ProblemOptions::given_sde() const {
@@ -31,22 +32,25 @@ std::optional<SdeSpec> ProblemOptions::given_sde() const {
   return std::nullopt;
 }
 
-Problem ProblemOptions::load() const {
+Problem ProblemOptions::load(std::uint64_t seed) const {
   Problem p;
   if (model.given()) {
     LoadedModel loaded = load_model(model, given_sde());
     p.sde = tweedie::make_sde(loaded.sde.value_or(sde));
     p.model = std::move(loaded.model);
     p.description = std::move(loaded.description);
-    return p;
+  } else {
+    if (target.empty()) throw InvalidArgument("give the distribution: --target FILE.json|builtin:ring or --model FILE");
+    p.sde = tweedie::make_sde(sde);
+    p.target = load_target();
+    p.model = exact_model(*p.target, *p.sde);
+    p.description = fmt::format("exact Gaussian mixture {} (d = {}, {} components{})", target, p.target->dim(),
+                                p.target->components(),
+                                p.target->classes() > 0 ? fmt::format(", {} classes", p.target->classes()) : "");
   }
-  if (target.empty()) throw InvalidArgument("give the distribution: --target FILE.json|builtin:ring or --model FILE");
-  p.sde = tweedie::make_sde(sde);
-  p.target = load_target();
-  p.model = exact_model(*p.target, *p.sde);
-  p.description = fmt::format("exact Gaussian mixture {} (d = {}, {} components{})", target, p.target->dim(),
-                              p.target->components(),
-                              p.target->classes() > 0 ? fmt::format(", {} classes", p.target->classes()) : "");
+  Decorated d = decorate(decorators, std::move(p.model), *p.sde, p.target ? &*p.target : nullptr, labels.given(), seed);
+  p.model = std::move(d.model);
+  p.imputation = std::move(d.imputation);
   return p;
 }
 
@@ -163,7 +167,7 @@ Matrix DataOptions::model_data(Eigen::Index dim, std::uint64_t seed, const Execu
 
 DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& data, const RunOptions& run) {
   DataProblem p;
-  p.problem = problem.load();
+  p.problem = problem.load(run.seed);
   p.encoding = data.encoding();
   p.x = data.model_data(p.problem.dim(), run.seed, run.execution());
   return p;

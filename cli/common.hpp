@@ -3,6 +3,7 @@
 
 #include <tweedie/tweedie.hpp>
 
+#include "decorator_options.hpp"
 #include "labels.hpp"
 #include "model_options.hpp"
 
@@ -20,23 +21,26 @@ namespace tweedie::cli {
 struct Problem {
   std::unique_ptr<Sde> sde;
   std::optional<GaussianMixture> target;  ///< with --target
-  std::unique_ptr<ScoreModel> model;      ///< may refer to *sde
-  std::string description;                ///< one line: what the model is
+  std::shared_ptr<const ScoreModel> model;  ///< may refer to *sde; decorated by the decorator flags
+  std::shared_ptr<const Imputation> imputation;  ///< with --observe: restores the observation
+  std::string description;                ///< one line: what the (undecorated) model is
   /// The dimension of a sample (0 when the model accepts any).
   Eigen::Index dim() const { return model->dim(); }
 };
 
 /// --target or --model, the family options (--sde --beta-min --beta-max --sigma-min --sigma-max
-/// --cosine-s) and the class labels (--class, --labels).
+/// --cosine-s), the class labels (--class, --labels) and the decorators (decorator_options.hpp).
 struct ProblemOptions {
   std::string target;
   SdeSpec sde;
   LabelOptions labels;
   ModelOptions model;
+  DecoratorOptions decorators;
   void add_to(CLI::App& app);
   /// Loads the target or the model and the family: a model that carries its family fixes it
-  /// (family flags that contradict it are refused), otherwise the flags (default vp) do.
-  Problem load() const;
+  /// (family flags that contradict it are refused), otherwise the flags (default vp) do; then
+  /// decorates the model (`seed`: the run's, which keys the imputation noise).
+  Problem load(std::uint64_t seed) const;
   /// A JSON target file, or "builtin:ring" (8 Gaussians of std 0.15 on a circle of radius 2).
   GaussianMixture load_target() const;
 

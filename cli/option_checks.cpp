@@ -38,6 +38,8 @@ constexpr NumericFlag kNumericFlags[] = {
     {"--draws", true, 1, 100000000},
     {"--bits", true, 1, tweedie::max_data_bits},
     {"--class", true, 0, 2147483647},
+    {"--guidance", false, -inf, inf},
+    {"--classifier-scale", false, -inf, inf},
     {"--time-scale", false, -inf, inf},
     {"--time-shift", false, -inf, inf},
     {"--t-start", false, 0, inf},

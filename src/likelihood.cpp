@@ -1,4 +1,5 @@
 // Exact log-likelihoods through the probability-flow ODE (instantaneous change of variables).
+#include <tweedie/decorator.hpp>
 #include <tweedie/likelihood.hpp>
 #include <tweedie/random.hpp>
 
@@ -67,9 +68,12 @@ DivergenceSource divergence_source(const ScoreModel& model, Divergence divergenc
   }
   if (model.has_divergence()) return DivergenceSource::model;
   if (model.has_jvp()) return DivergenceSource::jvp_trace;
-  throw InvalidArgument(
-      "this model provides neither a divergence nor a Jacobian-vector product (use "
-      "LikelihoodOptions::divergence = hutchinson)");
+  const std::string dropped = decorator_dropping(
+      model, [](const ScoreModel& m) { return m.has_divergence() || m.has_jvp(); });
+  throw InvalidArgument(fmt::format(
+      "this model provides neither a divergence nor a Jacobian-vector product{} (use "
+      "LikelihoodOptions::divergence = hutchinson)",
+      dropped.empty() ? "" : fmt::format(": its decorator {} forwards neither", dropped)));
 }
 
 /// The joint ODE of the rows of a chunk: the PF-ODE on z.leftCols(d) = x, and

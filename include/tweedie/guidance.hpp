@@ -59,7 +59,7 @@ class NoisyClassifier {
   virtual void gradient_jvp(const ModelInput& in, const ConstMatrixRef& v, MatrixRef out) const;
 };
 
-/// The exact classifier of a labelled mixture under `sde` (both must outlive it):
+/// The exact classifier of a labelled mixture (copied) under `sde` (which must outlive it):
 /// grad_x log p_t(y | x) = score of p_t(x | y) - score of p_t(x), in closed form, with its
 /// Hessian-vector product (the difference of the two score JVPs). Batch-invariant.
 /// Throws InvalidArgument when the mixture is unlabelled.

@@ -6,9 +6,11 @@
 #include <tweedie/random.hpp>
 #include <tweedie/sde.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tweedie {
 
@@ -57,11 +59,18 @@ class Imputation final : public ModelDecorator {
   /// first_sample, first_sample + 1, ... (the final state of a sampler).
   void restore_observed(std::uint64_t first_sample, MatrixRef x) const;
   /// Observed rows the observation has: 1 (shared) or n.
-  Eigen::Index observation_rows() const { return observation_.values.rows(); }
+  Eigen::Index observation_rows() const { return std::max(observation_.values.rows(), observation_.mask.rows()); }
 
  private:
-  /// Row i's observation row for global sample `sample` (throws beyond n rows).
+  /// The observation row of global sample `sample` (throws beyond n rows).
   Eigen::Index observation_row(std::uint64_t sample) const;
+  /// The observation row of each row of `in` (throws when the rows carry no sample indices).
+  std::vector<Eigen::Index> observation_rows_of(const ModelInput& in) const;
+  /// in.x with its observed coordinates replaced by alpha(t) y + sigma(t) z.
+  Matrix replaced_input(const ModelInput& in, const std::vector<Eigen::Index>& rows) const;
+  /// to(i, j) = from(i, j) at the observed coordinates (observed: true) or the others.
+  void copy_coordinates(const std::vector<Eigen::Index>& rows, bool observed, const ConstMatrixRef& from,
+                        MatrixRef to) const;
   const Sde& sde_;
   Observation observation_;
   PhiloxNoise noise_;

@@ -1,0 +1,155 @@
+// The decorator flags: --guidance, --classifier exact, --x0-clip, --threshold, --round-to,
+// --observe/--mask, on the subcommands that evaluate the model; tweedie info's stack; refusals.
+#include "cli_util.hpp"
+#include "test_util.hpp"
+
+#include <tweedie/tweedie.hpp>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+
+using tweedie::Matrix;
+using tweedie::read_npy_matrix;
+using tweedie::test::bitwise_equal;
+using tweedie::test::run_cli;
+using tweedie::test::TempDir;
+
+namespace {
+
+// Class 0 at (-4, -2), class 1 at (4, 2): the first coordinate tells the classes apart.
+std::string write_target(const TempDir& dir) {
+  const std::string path = dir.file("labelled.json");
+  std::ofstream(path) << R"({"weights": [1, 1], "means": [[-4.0, -2.0], [4.0, 2.0]], "stds": [[0.2, 0.3], [0.2, 0.3]],
+                            "classes": [0, 1]})";
+  return path;
+}
+
+Matrix run_sample(const std::string& args, const std::string& out) {
+  const auto r = run_cli(args + " --out " + out);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  return read_npy_matrix(out);
+}
+
+}  // namespace
+
+TEST_CASE("tweedie sample --guidance: 1 is the conditional and 0 the unconditional, bitwise") {
+  TempDir dir;
+  const std::string common =
+      fmt::format("sample --target {} --sampler dpm-solver++ --steps 15 --grid log-snr --seed 4 -n 50 ", write_target(dir));
+  const Matrix conditional = run_sample(common + "--class 1", dir.file("c.npy"));
+  const Matrix unconditional = run_sample(common, dir.file("u.npy"));
+  CHECK(bitwise_equal(run_sample(common + "--class 1 --guidance 1", dir.file("g1.npy")), conditional));
+  CHECK(bitwise_equal(run_sample(common + "--class 1 --guidance 0", dir.file("g0.npy")), unconditional));
+  const Matrix guided = run_sample(common + "--class 0 --guidance 3", dir.file("g3.npy"));
+  CHECK(guided.col(0).maxCoeff() < -2.0);
+  const Matrix classifier = run_sample(common + "--class 1 --classifier exact --classifier-scale 1", dir.file("cl.npy"));
+  CHECK(classifier.col(0).minCoeff() > 2.0);
+  CHECK((classifier - conditional).cwiseAbs().maxCoeff() < 1e-8);  // the conditional, to rounding
+}
+
+TEST_CASE("tweedie sample with x0 hooks: clipping, thresholding, rounding to an embedding table") {
+  TempDir dir;
+  const std::string common =
+      fmt::format("sample --target {} --sampler dpm-solver++ --steps 15 --grid log-snr --seed 4 -n 40 ", write_target(dir));
+  const Matrix clipped = run_sample(common + "--x0-clip", dir.file("clip.npy"));
+  CHECK(clipped.cwiseAbs().maxCoeff() < 1.01);  // every x0 in [-1, 1]: the state ends there
+  const Matrix thresholded = run_sample(common + "--threshold 0.995,1", dir.file("thr.npy"));
+  CHECK(thresholded.allFinite());
+  CHECK(thresholded.cwiseAbs().maxCoeff() < 1.01);  // clamp(x0, -s, s) / s lies in [-1, 1]
+  tweedie::write_npy(dir.file("emb.npy"), Matrix{{-3.0}, {0.5}, {3.0}});
+  const Matrix rounded = run_sample(common + "--denoise --round-to " + dir.file("emb.npy"), dir.file("round.npy"));
+  for (Eigen::Index i = 0; i < rounded.size(); ++i) {
+    const double v = rounded.data()[i];
+    CHECK((v == -3.0 || v == 0.5 || v == 3.0));  // the denoised x0 is a table row exactly
+  }
+}
+
+TEST_CASE("tweedie sample --observe --mask imputes the free coordinates and keeps the observed ones") {
+  TempDir dir;
+  tweedie::write_npy(dir.file("y.npy"), Matrix{{4.0, 0.0}});
+  tweedie::write_npy(dir.file("m.npy"), Matrix{{1.0, 0.0}});
+  const Matrix x = run_sample(fmt::format("sample --target {} --sampler em --steps 100 --seed 2 -n 100 --observe {} --mask {}",
+                                          write_target(dir), dir.file("y.npy"), dir.file("m.npy")),
+                              dir.file("x.npy"));
+  CHECK((x.col(0).array() == 4.0).all());
+  CHECK(x.col(1).mean() == doctest::Approx(2.0).epsilon(0.1));  // the class-1 mode's second coordinate
+  CHECK(x.col(1).minCoeff() > 0.5);
+}
+
+TEST_CASE("tweedie info lists the decorator stack with its capabilities") {
+  TempDir dir;
+  const auto r = run_cli(fmt::format("info --target {} --class 1 --guidance 2 --threshold 0.9,1.5", write_target(dir)));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("prediction score, divergence yes, JVP yes, VJP no, batch-invariant yes") != std::string::npos);
+  CHECK(r.output.find("decorators, outermost first:\n  dynamic thresholding (ratio 0.9, max 1.5) of the data "
+                      "prediction: prediction data, divergence no, JVP no") != std::string::npos);
+  CHECK(r.output.find("  classifier-free guidance (scale 2, conditional and null-class rows in one call of 2n rows): "
+                      "prediction score, divergence yes, JVP yes") != std::string::npos);
+}
+
+TEST_CASE("bad decorator flags are refused in one line, exit 2, nothing written") {
+  TempDir dir;
+  const std::string target = write_target(dir);
+  tweedie::write_npy(dir.file("y.npy"), Matrix{{4.0, 0.0}});
+  const std::string out = dir.file("x.npy");
+  const auto refused = [&](const std::string& args, const std::string& message) {
+    CAPTURE(args);
+    const auto r = run_cli(args);
+    CHECK(r.status == 2);
+    CHECK(r.output.find(message) != std::string::npos);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    CHECK(dir.files() == 2);  // the target and y.npy only
+  };
+  const std::string sample = fmt::format("sample --target {} --sampler ddim --steps 5 -n 3 --out {} ", target, out);
+  refused(sample + "--guidance 2", "--guidance needs the class to guide towards: add --class K or --labels FILE.npy");
+  refused(sample + "--class 1 --guidance 2 --classifier exact --classifier-scale 1",
+          "--guidance and --classifier cannot be combined");
+  refused(sample + "--class 1 --classifier exact", "--classifier and --classifier-scale go together");
+  refused(sample + "--class 1 --classifier net.safetensors --classifier-scale 1",
+          "the tweedie.mlp schema has no classifier networks");
+  refused(sample + "--x0-clip --threshold 0.995", "--x0-clip, --threshold and --round-to are exclusive");
+  refused(sample + "--threshold 0.9,x", "--threshold: MAX 'x' is not a number");
+  refused(sample + "--threshold 2", "dynamic thresholding: the ratio must be in [0, 1], got 2");
+  refused(sample + "--observe " + dir.file("y.npy"), "--observe and --mask go together");
+  refused(fmt::format("sample --target builtin:ring --sampler ddim --steps 5 -n 3 --out {} --class 0 --guidance 2", out),
+          "classifier-free guidance needs a conditional model with a null class");
+  refused(fmt::format("sample --target builtin:ring --sampler ddim --steps 5 -n 3 --out {} --class 0 "
+                      "--classifier exact --classifier-scale 1",
+                      out),
+          "--classifier exact needs a labelled target");
+  refused(fmt::format("sample --model {}/ring.safetensors --sampler ddim --steps 5 -n 3 --out {} --class 0 "
+                      "--classifier exact --classifier-scale 1",
+                      TWEEDIE_MODELS, out),
+          "--classifier exact needs --target");
+  // the likelihood's exact divergence through a decorator without derivatives names it, in CLI terms
+  tweedie::write_npy(dir.file("d.npy"), Matrix{{4.0, 2.0}});
+  const auto r = run_cli(fmt::format("likelihood --target {} --data {} --threshold 0.995 --out {}", target,
+                                     dir.file("d.npy"), out));
+  CHECK(r.status == 2);
+  CHECK(r.output.find("its decorator dynamic thresholding (ratio 0.995, max 1) of the data prediction forwards neither "
+                      "(use --divergence hutchinson)") != std::string::npos);
+}
+
+TEST_CASE("the decorators apply to elbo and likelihood too") {
+  TempDir dir;
+  const std::string target = write_target(dir);
+  tweedie::write_npy(dir.file("d.npy"), Matrix{{4.0, 2.0}, {3.9, 2.1}});
+  const auto cfg = run_cli(fmt::format("likelihood --target {} --data {} --class 1 --guidance 1 --out {}", target,
+                                       dir.file("d.npy"), dir.file("l1.npy")));
+  INFO(cfg.output);
+  REQUIRE(cfg.status == 0);
+  const auto plain = run_cli(fmt::format("likelihood --target {} --data {} --class 1 --out {}", target,
+                                         dir.file("d.npy"), dir.file("l0.npy")));
+  REQUIRE(plain.status == 0);
+  CHECK(bitwise_equal(read_npy_matrix(dir.file("l1.npy")), read_npy_matrix(dir.file("l0.npy"))));
+  const auto elbo = run_cli(fmt::format("elbo --target {} --data {} --class 1 --guidance 2 --draws 4 --out {}", target,
+                                        dir.file("d.npy"), dir.file("e.npy")));
+  INFO(elbo.output);
+  CHECK(elbo.status == 0);
+}
