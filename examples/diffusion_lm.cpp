@@ -4,7 +4,7 @@
 // examples/train/train.py on 2000 sentences of examples/train/sentences.py), with and without
 // Diffusion-LM's rounding of the predicted x0 to the nearest word at every step
 // (tweedie::nearest_embedding). Per sampler: the share of generated sentences that the grammar
-// accepts, the share that copy a training sentence, and the NFE. docs/guidance.md, "Examples",
+// accepts, the share that copy a training sentence, and the NFE. docs/examples.md
 // has the figures.
 //
 //   diffusion_lm [sentences] [threads] [--check]

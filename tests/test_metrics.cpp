@@ -2,6 +2,8 @@
 #include <tweedie/metrics.hpp>
 #include <tweedie/random.hpp>
 
+#include <Eigen/Cholesky>
+#include <Eigen/QR>
 #include <doctest/doctest.h>
 
 #include <cmath>
