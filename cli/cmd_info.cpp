@@ -49,9 +49,7 @@ void print_problem(const ProblemOptions& options) {
   const Problem p = options.load(0);
   const ScoreModel* base = p.model.get();
   while (const auto* d = dynamic_cast<const ModelDecorator*>(base)) base = &d->inner();
-  fmt::print("{}
-  {}
-", p.description, describe_capabilities(*base));
+  fmt::print("{}\n  {}\n", p.description, describe_capabilities(*base));
   const auto stack = describe_stack(*p.model);
   if (stack.empty()) return;
   fmt::print("decorators, outermost first:\n");

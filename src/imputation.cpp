@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <bit>
 #include <cmath>
 
 namespace tweedie {
@@ -79,7 +80,11 @@ std::vector<Eigen::Index> Imputation::observation_rows_of(const ModelInput& in) 
 Matrix Imputation::replaced_input(const ModelInput& in, const std::vector<Eigen::Index>& rows) const {
   Matrix replaced = in.x, z(1, in.x.cols());
   for (Eigen::Index i = 0; i < in.rows(); ++i) {
-    noise_.normal(in.samples[static_cast<std::size_t>(i)], 0, 0, NoiseStream::observe, z);
+    // a fresh z at every time the model is evaluated at (score_sde's fresh draw per update),
+    // keyed by the bits of t: the same for every thread count and chunk
+    const auto bits = std::bit_cast<std::uint64_t>(in.t(i));
+    noise_.normal(in.samples[static_cast<std::size_t>(i)], static_cast<std::uint32_t>(bits ^ (bits >> 32)), 0,
+                  NoiseStream::observe, z);
     const double a = sde_.alpha(in.t(i)), s = sde_.sigma(in.t(i));
     const Eigen::Index r = rows[static_cast<std::size_t>(i)];
     const auto y = row_of(observation_.values, r), mask = row_of(observation_.mask, r);

@@ -69,6 +69,7 @@ void prepare(const TempDir& dir) {
 
   tweedie::write_npy(dir.file("x.npy"), Matrix::Constant(5, 2, 0.5));
   tweedie::write_npy(dir.file("x3.npy"), Matrix::Constant(5, 3, 0.5));
+  tweedie::write_npy(dir.file("mask5.npy"), Matrix::Zero(5, 2));
   tweedie::write_npy(dir.file("none.npy"), Matrix(0, 2));
   Matrix nan = Matrix::Constant(4, 2, 0.5);
   nan(2, 1) = std::numeric_limits<double>::quiet_NaN();
@@ -86,6 +87,8 @@ void prepare(const TempDir& dir) {
   write_raw_npy(dir.file("u8.npy"), npy_dict("<u8", "(1, 2)"), big, 16);
   write_text(dir, "len.npy", std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff", 12));
   fs::create_directories(dir.path() / "folder.npy");
+  write_text(dir, "lab.json", R"({"weights": [1, 1], "means": [[-4, -2], [4, 2]], "stds": [[0.2, 0.3], [0.2, 0.3]],
+                                  "classes": [0, 1]})");
 }
 
 std::vector<BadInput> catalogue() {
@@ -93,6 +96,7 @@ std::vector<BadInput> catalogue() {
   const std::string lk = "likelihood --target {D}/t.json --data {D}/x.npy ";
   const std::string el = "elbo --target {D}/t.json --data {D}/x.npy ";
   const std::string tj = "sample --out {D}/out.npy --target {D}/";
+  const std::string g = "sample --target {D}/lab.json --sampler ddim --steps 5 --out {D}/out.npy ";
   return {
       // options: numbers read strictly and bounded before any arithmetic
       {"options", s + "-n -3", "--count: must be an integer in 1..4294967296, got '-3'"},
@@ -176,6 +180,28 @@ std::vector<BadInput> catalogue() {
       {"json", tj + "huge.json", "target file larger than 32 MiB"},
       {"json", tj + "absent.json", "cannot open target file '{D}/absent.json'"},
       {"json", "sample --out {D}/out.npy --target builtin:nope", "unknown built-in target 'builtin:nope'"},
+      {"guidance", g + "--guidance 2", "--guidance needs the class to guide towards: add --class K or --labels FILE.npy"},
+      {"guidance", g + "--class 1 --guidance 2 --classifier exact --classifier-scale 1",
+       "--guidance and --classifier cannot be combined: choose classifier-free or classifier guidance"},
+      {"guidance", g + "--class 1 --classifier exact", "--classifier and --classifier-scale go together: give both"},
+      {"guidance", g + "--class 1 --classifier {D}/net.safetensors --classifier-scale 1",
+       "the tweedie.mlp schema has no classifier networks"},
+      {"guidance", s + "--class 0 --classifier exact --classifier-scale 1",
+       "--classifier exact needs a labelled target (\"classes\" in the target JSON)"},
+      {"guidance", s + "--class 0 --guidance 2", "classifier-free guidance needs a conditional model with a null class"},
+      {"guidance", g + "--guidance nan --class 1", "--guidance: must be a finite number"},
+      {"guidance", g + "--x0-clip --threshold 0.995", "--x0-clip, --threshold and --round-to are exclusive"},
+      {"guidance", g + "--threshold 0.9,x", "--threshold: MAX 'x' is not a number (give RATIO[,MAX], e.g. 0.995,1)"},
+      {"guidance", g + "--threshold 2", "dynamic thresholding: the ratio must be in [0, 1], got 2"},
+      {"guidance", g + "--round-to {D}/x3.npy", "the model's dimension 2 is not a multiple of the embedding width 3"},
+      {"guidance", g + "--observe {D}/x.npy", "--observe and --mask go together: give both"},
+      {"guidance", g + "--observe {D}/x.npy --mask {D}/x.npy", "the mask's entry (0, 0) is 0.5, not 0 or 1"},
+      {"guidance", g + "--observe {D}/x.npy --mask {D}/x3.npy",
+       "the observed values have 2 columns but the mask 3"},
+      {"guidance", g + "-n 3 --observe {D}/x.npy --mask {D}/mask5.npy", "--observe/--mask have 5 rows for 3 samples"},
+      {"guidance", lk + "--threshold 0.995",
+       "its decorator dynamic thresholding (ratio 0.995, max 1) of the data prediction forwards neither (use "
+       "--divergence hutchinson)"},
   };
 }
 

@@ -29,9 +29,11 @@ struct Observation {
 /// a forward-noised copy of the observation at the current t; a decorator cannot change the
 /// state, so it does the equivalent at the one seam every sampler shares, the model call:
 ///  - the inner model sees the row with its observed coordinates replaced by
-///    alpha(t) y + sigma(t) z, z fixed per sample (PhiloxNoise(seed), NoiseStream::observe,
-///    step 0, stage 0: a pure function of the sample, so the right-hand side is smooth in t and
-///    adaptive solvers work; score_sde draws z afresh at every step);
+///    alpha(t) y + sigma(t) z, with z drawn afresh for every evaluation time, as score_sde draws
+///    it afresh at every update: PhiloxNoise(seed), NoiseStream::observe, the row's sample, and
+///    as "step" the 32-bit fold of the bits of t (so the same for every thread count and chunk;
+///    the one place where noise is keyed by a time: a z fixed per sample was measured to bias
+///    the result far more, docs/guidance.md);
 ///  - the output on the unobserved coordinates is the inner model's there;
 ///  - the output on the observed coordinates is the exact conditional score there,
 ///    (alpha y - x) / sigma^2 (x0 = y): given x_0's observed part y, the observed part of x_t is

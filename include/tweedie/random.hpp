@@ -49,7 +49,7 @@ enum class NoiseStream : std::uint32_t {
   probe = 5,       ///< Hutchinson probes
   dequantize = 6,  ///< uniform dequantisation of quantised data (data_encoding.hpp)
   elbo = 7,        ///< Monte Carlo draws (t, eps) of the variational bound (elbo.hpp)
-  observe = 8,     ///< the fixed noise of the observed coordinates under imputation (imputation.hpp)
+  observe = 8,     ///< the noise of the observed coordinates under imputation (imputation.hpp)
 };
 
 /// The raw Philox4x32-10 block (exposed for known-answer tests).
