@@ -7,7 +7,7 @@
 // accepts, the share that copy a training sentence, and the NFE. docs/examples.md
 // has the figures.
 //
-//   diffusion_lm [sentences] [threads] [--check]
+//   diffusion_lm [sentences] [threads] [--check]   (rounding: none, at every step, late)
 //
 // The grammar (defined here; sentences.py generates the same language):
 //   S -> DET_n ADJ NOUN_n VERB_n DET_m NOUN_m   (n, m: singular or plural; "the" is both)
@@ -110,7 +110,19 @@ int main(int argc, char** argv) try {
     corpus_grammatical = corpus_grammatical && grammar.accepts(words(ids));
   }
 
-  const auto rounded = tweedie::apply_x0_hook(model, tweedie::nearest_embedding(table), sde);
+  // Rounding at every step (Diffusion-LM's), and only late, where sigma(t) < 0.5 (a user callback
+  // over the same hook), which spares the steps where the predicted x0 is still a blur of words.
+  const std::shared_ptr<const tweedie::X0Hook> nearest = tweedie::nearest_embedding(table);
+  const auto rounded = tweedie::apply_x0_hook(model, nearest, sde);
+  std::shared_ptr<const tweedie::X0Hook> late_hook = tweedie::x0_callback(
+      "nearest-word rounding where sigma(t) < 0.5",
+      [&](const tweedie::ModelInput& in, tweedie::MatrixRef x0) {
+        for (Eigen::Index i = 0; i < in.rows(); ++i) {
+          if (sde.sigma(in.t(i)) < 0.5) nearest->apply({in.t.segment(i, 1), in.x.middleRows(i, 1)}, x0.middleRows(i, 1));
+        }
+      },
+      true);
+  const auto late = tweedie::apply_x0_hook(model, std::move(late_hook), sde);
   struct Run {
     const char* sampler;
     int steps;
@@ -122,14 +134,15 @@ int main(int argc, char** argv) try {
   example::Claims claims;
   std::vector<std::string> shown;
   for (const Run& run : runs) {
-    std::array<double, 2> share{};
-    for (const bool round : {false, true}) {
+    std::array<double, 3> share{};
+    for (const int round : {0, 1, 2}) {  // none, every step, late
       tweedie::SampleOptions o;
       o.num_samples = n;
       o.seed = 3;
       o.execution.threads = threads;
       const auto grid = tweedie::make_grid(sde, {.spacing = tweedie::GridSpacing::log_snr, .steps = run.steps});
-      const tweedie::ScoreModel& m = round ? static_cast<const tweedie::ScoreModel&>(*rounded) : *model;
+      const tweedie::ScoreModel& m = round == 0 ? static_cast<const tweedie::ScoreModel&>(*model)
+                                     : round == 1 ? static_cast<const tweedie::ScoreModel&>(*rounded) : *late;
       const auto r = tweedie::sample(sde, m, *tweedie::make_sampler(run.sampler), grid, o);
       const auto ids = nearest_words(r.samples, table);
       std::size_t good = 0, copies = 0;
@@ -138,14 +151,16 @@ int main(int argc, char** argv) try {
         copies += corpus.contains(s) ? 1 : 0;
       }
       const std::set<std::array<int, length>> distinct(ids.begin(), ids.end());
-      share[round ? 1 : 0] = static_cast<double>(good) / static_cast<double>(n);
-      fmt::print("{:<14} {:>5} {:<10} {:>12.3f} {:>8.3f} {:>9.3f} {:>6g}\n", run.sampler, run.steps, round ? "yes" : "no",
-                 share[round ? 1 : 0], static_cast<double>(copies) / static_cast<double>(n),
+      share[static_cast<std::size_t>(round)] = static_cast<double>(good) / static_cast<double>(n);
+      fmt::print("{:<14} {:>5} {:<10} {:>12.3f} {:>8.3f} {:>9.3f} {:>6g}\n", run.sampler, run.steps,
+                 std::array{"no", "every step", "late"}[static_cast<std::size_t>(round)],
+                 share[static_cast<std::size_t>(round)], static_cast<double>(copies) / static_cast<double>(n),
                  static_cast<double>(distinct.size()) / static_cast<double>(n), r.stats.nfe_per_sample);
       if (run.steps == runs.front().steps) {
         for (std::size_t i = 0; i < std::min<std::size_t>(n, 3); ++i) {
           const auto s = words(ids[i]);
-          shown.push_back(fmt::format("  {} ({}{})", fmt::join(s, " "), round ? "rounded" : "not rounded",
+          shown.push_back(fmt::format("  {} ({}{})", fmt::join(s, " "),
+                                      std::array{"not rounded", "rounded", "rounded late"}[static_cast<std::size_t>(round)],
                                       grammar.accepts(s) ? "" : "; ungrammatical"));
         }
       }
