@@ -1,6 +1,7 @@
 #include <tweedie/metrics.hpp>
 #include <tweedie/random.hpp>
 
+#include <Eigen/Eigenvalues>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -42,6 +43,33 @@ Eigen::RowVectorXd sample_mean(const ConstMatrixRef& x) { return x.colwise().mea
 Eigen::MatrixXd sample_covariance(const ConstMatrixRef& x) {
   const Matrix centred = x.rowwise() - sample_mean(x);
   return (centred.transpose() * centred) / static_cast<double>(std::max<Eigen::Index>(x.rows() - 1, 1));
+}
+
+namespace {
+
+// The principal square root of a symmetric positive semi-definite matrix (rounding's negative
+// eigenvalues taken as 0).
+Matrix psd_sqrt(const Matrix& c) {
+  const Eigen::SelfAdjointEigenSolver<Matrix> eig(c);
+  return eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal() *
+         eig.eigenvectors().transpose();
+}
+
+}  // namespace
+
+double frechet_distance(const ConstMatrixRef& a, const ConstMatrixRef& b) {
+  if (a.cols() != b.cols() || a.rows() < 2 || b.rows() < 2) {
+    throw InvalidArgument(fmt::format("frechet_distance: sample sets of shapes {}x{} and {}x{} "
+                                      "(they need the same columns and two rows or more each)",
+                                      a.rows(), a.cols(), b.rows(), b.cols()));
+  }
+  const Matrix ca = sample_covariance(a), cb = sample_covariance(b);
+  const Matrix root_a = psd_sqrt(ca);
+  const Matrix middle = root_a * cb * root_a;
+  // tr((C_a^1/2 C_b C_a^1/2)^1/2): the sum of the square roots of its eigenvalues.
+  const Eigen::SelfAdjointEigenSolver<Matrix> eig(0.5 * (middle + middle.transpose()), Eigen::EigenvaluesOnly);
+  const double cross = eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().sum();
+  return (sample_mean(a) - sample_mean(b)).squaredNorm() + ca.trace() + cb.trace() - 2.0 * cross;
 }
 
 }  // namespace tweedie

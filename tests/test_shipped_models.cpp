@@ -35,7 +35,7 @@ double max_row_error(const Matrix& a, const Matrix& b) {
 }  // namespace
 
 TEST_CASE("every shipped model gives PyTorch's outputs on its reference inputs") {
-  for (const std::string name : {"ring", "moons", "swissroll", "checkerboard", "digits"}) {
+  for (const std::string name : {"ring", "moons", "swissroll", "checkerboard", "digits", "diffusion_lm"}) {
     CAPTURE(name);
     const Matrix x = read_npy_matrix(shipped(name, "ref.x.npy"));
     const std::vector<double> tv = read_npy_vector(shipped(name, "ref.t.npy"));

@@ -17,11 +17,21 @@ DATA = {
     "digits": "scikit-learn's 8x8 handwritten digits, pixels 0..16 mapped to [-1, 1] by x / 8 - 1, "
               "labels 0..9; stratified split: 1437 training images, 360 test images "
               "(train_test_split, random_state 15)",
+    "diffusion_lm": "the six-word sentences of examples/train/sentences.py (DET ADJ NOUN VERB DET NOUN with "
+                    "number agreement, 33 words, 55296 grammatical sentences), each word a fixed random 8-d "
+                    "vector of norm sqrt(8) (seed 2022), the six vectors concatenated (48 coordinates); "
+                    "2000 training sentences, 2000 other held-out ones (seed 16)",
 }
 
 
 # What the measurements show that a user of the model should know.
 NOTES = {
+    "diffusion_lm": "**The Diffusion-LM example's network** (examples/diffusion_lm.cpp): an x0 predictor, so "
+                    "that Diffusion-LM's rounding of the predicted x0 to the nearest word vectors "
+                    "(tweedie::nearest_embedding) applies at every step. The example's files: "
+                    "`diffusion_lm.vocab.txt` (the words, in the embedding's row order), "
+                    "`diffusion_lm.embedding.npy` (33 x 8) and `diffusion_lm.train_sentences.npy` (the 2000 "
+                    "training sentences as word indices), written by `examples/train/datasets.py --out models sentences`.",
     "digits": "**Deterministic sampling works since the retraining of 2026-12-01.** The first version "
               "(2500 steps, with a LayerNorm before the output layer) bounded the norm of its noise "
               "prediction, so along the PF-ODE the samples' mean norm grew from 8 (the prior) to about "
@@ -81,8 +91,10 @@ def card(name, s, folder):
              f"`__metadata__`), `{name}.pt` ({sizes['.pt']} bytes, TorchScript, float32, forward(x, s"
              f"{', y' if spec.get('classes') else ''})); reference inputs and PyTorch outputs "
              f"`{name}.ref.{{x,t,labels,out64,out32}}.npy` (64 rows, continuous t; out64 from the "
-             "weights in float64, out32 in float32); held-out data "
-             f"`{name}.heldout.npy`{' and `digits.heldout_labels.npy`' if name == 'digits' else ''}; "
+             "weights in float64, out32 in float32); "
+             + ("the example's vocabulary, embedding and training sentences (below); " if name == "diffusion_lm" else
+                f"held-out data `{name}.heldout.npy`{' and `digits.heldout_labels.npy`' if name == 'digits' else ''}; ")
+             + 
              f"the measurements `{name}.train.json`.",
              "",
              "## Training", "",
@@ -101,7 +113,7 @@ def card(name, s, folder):
     n = q["n"]
     f = q["floor"]
     lines.append(f"Sliced Wasserstein-2 distance (1000 directions) between {n} samples and {n} held-out "
-                 f"{'images (each test label once)' if name == 'digits' else 'rows'}; samplers with "
+                 f"{'images (each test label once)' if name == 'digits' else 'sentences' if name == 'diffusion_lm' else 'rows'}; samplers with "
                  f"{q['eval_steps']} steps (PF-ODE Heun on a log-SNR grid, Karras' grid for edm; reverse SDE by "
                  "Euler-Maruyama), then Tweedie's denoising at the last time.")
     lines.append("")
@@ -112,11 +124,17 @@ def card(name, s, folder):
     if "pf-heun_accuracy" in q:
         lines.append(f"| accuracy of digits_classifier on the samples (PF-ODE / SDE; labels as the test set) | "
                      f"{q['pf-heun_accuracy']:.3f} / {q['em_accuracy']:.3f} |")
+    if "pf-heun_grammatical" in q:
+        lines.append(f"| sentences (nearest words) the grammar accepts (PF-ODE / SDE) | "
+                     f"{q['pf-heun_grammatical']:.3f} / {q['em_grammatical']:.3f} |")
+        lines.append(f"| sentences copying a training sentence (PF-ODE / SDE; a uniform draw of the grammar: "
+                     f"{2000 / 55296:.3f}) | {q['pf-heun_copies']:.3f} / {q['em_copies']:.3f} |")
     if "exact-pf-heun" in q:
         lines.append(f"| exact score, PF-ODE Heun | {q['exact-pf-heun']:.4f} |")
         lines.append(f"| exact score, Euler-Maruyama | {q['exact-em']:.4f} |")
-    if name == "digits":
-        lines.append(f"| floor: {n} training images vs the test set ({f['pairs']} draws) | "
+    if name in ("digits", "diffusion_lm"):
+        what = "images" if name == "digits" else "sentences"
+        lines.append(f"| floor: {n} training {what} vs the {'test' if name == 'digits' else 'held-out'} set ({f['pairs']} draws) | "
                      f"{f['mean']:.4f} +- {f['sd']:.4f} (max {f['max']:.4f}) |")
     else:
         lines.append(f"| floor: two held-out halves | {q['floor_heldout_halves']:.4f} |")
@@ -170,7 +188,9 @@ def main():
               "|---|---|---|---|---|---|---|---|---|---|"] + rows + [
               "", "`digits_classifier.pt` (card `digits_classifier.md`, trained by `examples/train/classifier.py`) is",
               "not a score network: a classifier of clean digits (TorchScript `forward(x) -> logits`,",
-              "`features(x)`) for the accuracy and a Frechet distance of digit samples.",
+              "`features(x)`; the same weights as `digits_classifier.safetensors`, which the C++ examples run) for",
+              "the accuracy and a Frechet distance of digit samples. `diffusion_lm` is the Diffusion-LM example's",
+              "network (its card lists the example's vocabulary, embedding and training sentences).",
               "", "SW2: sliced Wasserstein-2 distance of samples (Python samplers, steps in the cards) to held-out data; the",
               "floor is the same distance between two independent draws of the data of that size (see the cards).",
               "Check the exports against their references: `/usr/bin/python3 examples/train/check_exports.py models`.", ""]

@@ -6,13 +6,19 @@ Not a score network: a plain MLP on clean images in [-1, 1] (no time input), 64 
 small Gaussian input noise (std 0.1) as augmentation. Exported as TorchScript
 models/digits_classifier.pt with forward(x [B, 64]) -> logits [B, 10] and features(x) -> the 256
 penultimate activations, float32; its card models/digits_classifier.md gives the test accuracy.
-(tweedie.mlp networks map R^D to R^D, so this one has no safetensors form.)
+The same float32 weights as models/digits_classifier.safetensors (tensors body.0.weight [256, 64],
+body.0.bias, body.2.weight [256, 256], body.2.bias, head.weight [10, 256], head.bias; torch's
+[out, in] layout), which the C++ examples run (examples/digits.cpp): tweedie.mlp networks map R^D
+to R^D, so this is not one.
 
     nice -n 10 /usr/bin/python3 examples/train/classifier.py --out models/digits_classifier
+    /usr/bin/python3 examples/train/classifier.py --export-only --out models/digits_classifier
+(the second writes NAME.safetensors and the card from the saved NAME.pt and NAME.json)
 """
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -23,6 +29,7 @@ from torch import nn
 
 import datasets
 import evaluate
+import tweedie_net
 
 
 class DigitsClassifier(nn.Module):
@@ -48,6 +55,51 @@ def frechet_distance(a, b):
     return float(((ma - mb) ** 2).sum() + np.trace(ca + cb - 2.0 * root))
 
 
+def save_safetensors(out, module):
+    """OUT.safetensors: the module's float32 weights under their torch names."""
+    meta = {"architecture": "features = silu(body.2(silu(body.0(x)))); logits = head(features)",
+            "input": "64 pixels in [-1, 1] (x / 8 - 1)"}
+    tweedie_net.save_tensors(out + ".safetensors", module.state_dict(), torch.float32, meta)
+
+
+def write_card(out, stats):
+    a = argparse.Namespace(**stats["args"])
+    acc_te, acc_tr = stats["test_accuracy"], stats["train_accuracy"]
+    command = stats["command"]
+    size = os.path.getsize(out + ".pt")
+    size_st = os.path.getsize(out + ".safetensors")
+    card = f"""# digits_classifier
+
+A classifier of clean digits (not a score network), for measuring samples of the digits model:
+the accuracy of class-conditional or guided samples, and a Frechet distance on its 256
+penultimate features (an FID for 8x8 digits).
+
+- **Data**: the digits' training split (1437 images, pixels mapped to [-1, 1] by x / 8 - 1), with
+  Gaussian input noise of std {a.noise:g} as augmentation; no time input (clean images only).
+- **Network**: MLP 64 -> 256 -> 256 (SiLU) -> 10 logits, {stats['parameters']} parameters.
+- **Files**: `digits_classifier.pt` ({size} bytes, TorchScript, float32): `forward(x [B, 64])` gives the
+  logits [B, 10], `features(x)` the 256 penultimate activations; `digits_classifier.safetensors`
+  ({size_st} bytes, the same float32 weights: `body.0.weight` [256, 64], `body.0.bias`,
+  `body.2.weight` [256, 256], `body.2.bias`, `head.weight` [10, 256], `head.bias`, torch's
+  [out, in] layout; features = silu(body.2(silu(body.0(x)))), logits = head(features)), which the
+  C++ examples run.
+- **Training**: cross-entropy, Adam (lr {a.lr:g}, cosine decay, weight decay 1e-5), batch {a.batch},
+  {a.steps} steps, seed {a.seed}; {stats['train_seconds']:.0f} s wall, {stats['train_cpu_seconds']:.0f} s CPU;
+  final training loss {stats['final_train_loss']:.4f}.
+- **Accuracy**: {acc_te:.4f} on the 360 test images ({acc_tr:.4f} on the training images).
+- **Frechet distance floor**: 360 training images vs the test images on these features:
+  {stats['frechet_train_vs_test']['mean']:.3f} +- {stats['frechet_train_vs_test']['sd']:.3f} (5 draws).
+
+## Reproduce
+
+```
+{command}
+```
+"""
+    with open(out + ".md", "w") as f:
+        f.write(card)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=3000)
@@ -57,7 +109,14 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", required=True)
+    p.add_argument("--export-only", action="store_true", help="write OUT.safetensors and OUT.md from OUT.pt, OUT.json")
     a = p.parse_args()
+    if a.export_only:
+        with open(a.out + ".json") as f:
+            stats = json.load(f)
+        save_safetensors(a.out, torch.jit.load(a.out + ".pt"))
+        write_card(a.out, stats)
+        return
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(a.seed)
@@ -97,34 +156,8 @@ def main():
              "parameters": sum(p.numel() for p in net.parameters()), "command": command, "args": vars(a)}
     with open(a.out + ".json", "w") as f:
         json.dump(stats, f, indent=1, sort_keys=True)
-    import os
-    size = os.path.getsize(a.out + ".pt")
-    card = f"""# digits_classifier
-
-A classifier of clean digits (not a score network), for measuring samples of the digits model:
-the accuracy of class-conditional or guided samples, and a Frechet distance on its 256
-penultimate features (an FID for 8x8 digits).
-
-- **Data**: the digits' training split (1437 images, pixels mapped to [-1, 1] by x / 8 - 1), with
-  Gaussian input noise of std {a.noise:g} as augmentation; no time input (clean images only).
-- **Network**: MLP 64 -> 256 -> 256 (SiLU) -> 10 logits, {stats['parameters']} parameters.
-- **File**: `digits_classifier.pt` ({size} bytes, TorchScript, float32): `forward(x [B, 64])` gives the
-  logits [B, 10], `features(x)` the 256 penultimate activations.
-- **Training**: cross-entropy, Adam (lr {a.lr:g}, cosine decay, weight decay 1e-5), batch {a.batch},
-  {a.steps} steps, seed {a.seed}; {stats['train_seconds']:.0f} s wall, {stats['train_cpu_seconds']:.0f} s CPU;
-  final training loss {stats['final_train_loss']:.4f}.
-- **Accuracy**: {acc_te:.4f} on the 360 test images ({acc_tr:.4f} on the training images).
-- **Frechet distance floor**: 360 training images vs the test images on these features:
-  {stats['frechet_train_vs_test']['mean']:.3f} +- {stats['frechet_train_vs_test']['sd']:.3f} (5 draws).
-
-## Reproduce
-
-```
-{command}
-```
-"""
-    with open(a.out + ".md", "w") as f:
-        f.write(card)
+    save_safetensors(a.out, scripted)
+    write_card(a.out, stats)
     print(json.dumps(stats, indent=1))
 
 

@@ -17,6 +17,11 @@ held-out sets that the C++ tests read (`write_heldout`).
   digits       scikit-learn's 8x8 handwritten digits (1797 images, pixels 0..16) mapped to
                [-1, 1] by x / 8 - 1, with labels 0..9; a stratified split, 360 test images.
 
+48-d set:
+  sentences    the Diffusion-LM example's six-word sentences (sentences.py: a 33-word grammar
+               with number agreement), each word a fixed random 8-d vector, concatenated; 2000
+               training sentences (the corpus a sample may copy) and 2000 other held-out ones.
+
 Splits: "train" (200000 rows for the 2-D sets; 1437 images) and "heldout" (10000 rows; the
 360 test images), drawn from different seeds.
 """
@@ -27,7 +32,7 @@ import os
 import numpy as np
 
 TWO_D = ("ring", "moons", "swissroll", "checkerboard")
-ALL = TWO_D + ("digits",)
+ALL = TWO_D + ("digits", "sentences")
 
 SIZES = {"train": 200_000, "heldout": 10_000}
 SEEDS = {"train": 0, "heldout": 1}
@@ -101,9 +106,16 @@ def load(name, split, n=None):
         raise ValueError(f"unknown split '{split}' (expected train or heldout)")
     if name == "digits":
         return digits(split)
+    if name == "sentences":
+        import sentences
+        return sentences.encode(sentences.split(split))
     if name not in _GENERATORS:
         raise ValueError(f"unknown data set '{name}' (expected one of {', '.join(ALL)})")
     return _GENERATORS[name](SIZES[split] if n is None else n, _rng(name, split))
+
+
+def dim(name):
+    return {"digits": 64, "sentences": 48}.get(name, 2)
 
 
 def is_conditional(name):
@@ -122,6 +134,10 @@ def write_heldout(out_dir, names=ALL):
         if name == "digits":
             x, y = load(name, "heldout")
             np.save(os.path.join(out_dir, "digits.heldout_labels.npy"), y.astype(np.float64))
+        elif name == "sentences":  # the example's files: vocabulary, embedding, training corpus
+            import sentences
+            sentences.write(out_dir)
+            continue
         else:
             x = load(name, "heldout")
         np.save(heldout_path(out_dir, name), x)

@@ -76,7 +76,7 @@ def parse_args(argv=None):
 
 
 def make_spec(a):
-    dim = 64 if a.dataset == "digits" else 2
+    dim = datasets.dim(a.dataset)
     spec = {
         "version": tweedie_net.SCHEMA_VERSION,
         "dim": dim,
@@ -282,6 +282,8 @@ def model_quality(net64, spec, a):
                 q[method + "_accuracy"] = float((logits.argmax(1).numpy() == y_test).mean())
             np.save(f"/tmp/{os.path.basename(a.out)}.{method}.npy", xs)
         return q
+    if a.dataset == "sentences":
+        return sentence_quality(predict, family, pred, a)
     held = datasets.load(a.dataset, "heldout")
     n = min(a.eval_samples, held.shape[0] // 2)
     q["n"] = n
@@ -302,10 +304,27 @@ def model_quality(net64, spec, a):
     return q
 
 
+def sentence_quality(predict, family, pred, a, n=1000):
+    """SW2 of n samples to n held-out sentences (the floor: n training sentences to them), and the
+    shares of samples (read by their nearest words) that are grammatical and that copy a
+    training sentence."""
+    import sentences
+    held = datasets.load("sentences", "heldout")[:n]
+    q = {"eval_steps": a.eval_steps, "n": n,
+         "floor": evaluate.floor_distribution(datasets.load("sentences", "train"), n, reference=held)}
+    for method in ("pf-heun", "em"):
+        t0 = time.time()
+        xs = evaluate.sample(predict, family, pred, n, held.shape[1], steps=a.eval_steps, method=method, seed=7)
+        q[method] = evaluate.sliced_w2(xs, held)
+        q[method + "_grammatical"], q[method + "_copies"] = sentences.measure(xs)
+        q[method + "_seconds"] = time.time() - t0
+    return q
+
+
 def model_likelihood(net64, spec, a, rows=1000, t_min=1e-3):
     """Mean -log p_{t_min} of held-out rows by the PF-ODE with the exact divergence (2-D sets)."""
     family = schedules.Family(spec["sde"])
-    if a.dataset == "digits":
+    if a.dataset in ("digits", "sentences"):
         return {}
     held = datasets.load(a.dataset, "heldout")[:rows]
     t_min = max(t_min, family.t_eps)

@@ -313,15 +313,19 @@ _DTYPES = {torch.float64: ("F64", "<f8"), torch.float32: ("F32", "<f4"), torch.f
 def save_safetensors(path: str, module: nn.Module, spec: dict, dtype: torch.dtype = torch.float64,
                      metadata: Optional[Dict[str, str]] = None) -> None:
     """Writes the module's state_dict as safetensors with the spec under METADATA_KEY."""
-    name, np_dtype = _DTYPES[dtype]
-    header: Dict[str, object] = {}
     meta = {METADATA_KEY: json.dumps(spec, sort_keys=True)}
-    for key, value in (metadata or {}).items():
-        meta[str(key)] = str(value)
-    header["__metadata__"] = meta
+    meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
+    save_tensors(path, module.state_dict(), dtype, meta)
+
+
+def save_tensors(path: str, tensors: Dict[str, torch.Tensor], dtype: torch.dtype = torch.float64,
+                 metadata: Optional[Dict[str, str]] = None) -> None:
+    """Writes named tensors (in their order) as safetensors in `dtype`, with string metadata."""
+    name, np_dtype = _DTYPES[dtype]
+    header: Dict[str, object] = {"__metadata__": {str(k): str(v) for k, v in (metadata or {}).items()}}
     chunks: List[bytes] = []
     offset = 0
-    for key, tensor in module.state_dict().items():
+    for key, tensor in tensors.items():
         data = tensor.detach().to(torch.float64).cpu().numpy().astype(np_dtype)
         raw = np.ascontiguousarray(data).tobytes()
         header[key] = {"dtype": name, "shape": list(tensor.shape), "data_offsets": [offset, offset + len(raw)]}

@@ -18,4 +18,10 @@ double sliced_wasserstein(const ConstMatrixRef& a, const ConstMatrixRef& b, int 
 Eigen::RowVectorXd sample_mean(const ConstMatrixRef& x);
 Eigen::MatrixXd sample_covariance(const ConstMatrixRef& x);
 
+/// Frechet distance between the Gaussians fitted to two sample sets (sample means and unbiased
+/// covariances; the squared 2-Wasserstein distance between those Gaussians, the statistic of
+/// FID): |m_a - m_b|^2 + tr(C_a + C_b - 2 (C_a^1/2 C_b C_a^1/2)^1/2). The sets may differ in
+/// size; each needs two rows or more and the same columns.
+double frechet_distance(const ConstMatrixRef& a, const ConstMatrixRef& b);
+
 }  // namespace tweedie
