@@ -19,4 +19,9 @@ function(tweedie_set_warnings target)
   if(TWEEDIE_SANITIZE)
     target_link_options(${target} PRIVATE -fsanitize=${TWEEDIE_SANITIZE})
   endif()
+  # Eigen assumes malloc's alignment except under ASan (__SANITIZE_ADDRESS__, where it is 0):
+  # link-only code must free a matrix as the instrumented library allocates it.
+  if(TWEEDIE_SANITIZE MATCHES "address" AND arg_SANITIZE_LINK_ONLY)
+    target_compile_definitions(${target} PRIVATE EIGEN_MALLOC_ALREADY_ALIGNED=0)
+  endif()
 endfunction()
