@@ -4,7 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <tweedie/split.hpp>
+
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -26,32 +29,53 @@ struct FlowCommand {
     const Matrix in = read_rows(in_path, encoding ? "--data" : "--latent", p.dim());
     FlowOptions o = flow.options(run);
     o.labels = problem.labels.labels(static_cast<std::size_t>(in.rows()));
+    // The whole job's checks on every rank, so that their messages name its rows as one call's.
+    validate_flow_job(sde, model, in, o, encoding ? "data" : "latents");
+    Ranks& ranks = Ranks::get();
+    const SampleBlock block = ranks.block(static_cast<std::size_t>(in.rows()));
+    FlowOptions part = o;
+    part.first_sample = block.first;
+    part.labels = labels_of(o.labels, block);
+    const auto rows = in.middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count));
+    const bool round = encoding && !no_roundtrip;
     const auto start = std::chrono::steady_clock::now();
-    auto seconds = [&start] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    };
+    // This rank's (result, NFE[, decode NFE]) per sample and its round trip's (max abs, RMS) error.
+    double max_abs = 0.0, rms = 0.0;
+    const Matrix mine = ranks.run_part([&] {
+      Matrix m(static_cast<Eigen::Index>(block.count), in.cols() + (round ? 2 : 1));
+      if (block.count == 0) return m;
+      if (round) {
+        const RoundTrip r = round_trip(sde, model, rows, part);
+        m << r.encoded.x, r.encoded.nfe, r.decoded.nfe;
+        max_abs = r.max_abs_error;
+        rms = r.rms_error;
+      } else {
+        const FlowResult r = encoding ? encode(sde, model, rows, part) : decode(sde, model, rows, part);
+        m << r.x, r.nfe;
+      }
+      return m;
+    });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const Matrix all = ranks.gather_rows(mine);
+    const Matrix parts =
+        gather_values(ranks, {seconds, static_cast<double>(rows.size()), max_abs, rms * rms * static_cast<double>(rows.size())});
+    if (!ranks.root()) return;
+    const Matrix x = all.leftCols(in.cols());
+    write_output(out_path, x);
+    const double wall = parts.col(0).maxCoeff();
     const std::string shape = fmt::format("{} x {} -> {}", in.rows(), in.cols(), out_path);
-    if (!encoding) {
-      const FlowResult r = decode(sde, model, in, o);
-      const double wall = seconds();
-      write_output(out_path, r.x);
-      fmt::print("decode: NFE/sample {:.1f}, {:.3f} s, {}\n", r.nfe.mean(), wall, shape);
+    const double nfe = Vector(all.col(in.cols())).mean();
+    if (!round) {
+      fmt::print("{}: NFE/sample {:.1f}, {:.3f} s{}, {}\n", encoding ? "encode" : "decode", nfe, wall,
+                 ranks_note(ranks), shape);
       return;
     }
-    if (no_roundtrip) {
-      const FlowResult r = encode(sde, model, in, o);
-      const double wall = seconds();
-      write_output(out_path, r.x);
-      fmt::print("encode: NFE/sample {:.1f}, {:.3f} s, {}\n", r.nfe.mean(), wall, shape);
-      return;
-    }
-    // The latents are written only once the round trip has succeeded: an error writes nothing.
-    const RoundTrip r = round_trip(sde, model, in, o);
-    const double wall = seconds();
-    write_output(out_path, r.encoded.x);
+    // The RMS error of all entries from each rank's sum of squares.
+    const double all_rms = std::sqrt(parts.col(3).sum() / parts.col(1).sum());
     fmt::print("encode: NFE/sample {:.1f}; round trip: decode NFE/sample {:.1f}, max abs error {:.3e}, "
-               "RMS error {:.3e}; {:.3f} s (encode + decode), {}\n",
-               r.encoded.nfe.mean(), r.decoded.nfe.mean(), r.max_abs_error, r.rms_error, wall, shape);
+               "RMS error {:.3e}; {:.3f} s (encode + decode){}, {}\n",
+               nfe, Vector(all.col(in.cols() + 1)).mean(), parts.col(2).maxCoeff(), all_rms, wall,
+               ranks_note(ranks), shape);
   }
 };
 

@@ -32,15 +32,33 @@ struct LikelihoodCommand {
     o.noise_stream = run.noise_stream;
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
+    Ranks& ranks = Ranks::get();
+    const SampleBlock block = ranks.block(static_cast<std::size_t>(x.rows()));
+    LikelihoodOptions part = o;
+    part.first_sample = block.first;
+    part.labels = labels_of(o.labels, block);
     const auto start = std::chrono::steady_clock::now();
-    const LikelihoodResult r = log_likelihood(*p.sde, *p.model, x, o);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!out_path.empty()) write_output(out_path, r.log_likelihood);
+    // This rank's (log-likelihood, NFE) per sample.
+    const Matrix mine = ranks.run_part([&] {
+      Matrix m(static_cast<Eigen::Index>(block.count), 2);
+      if (block.count == 0) return m;
+      const auto rows = x.middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count));
+      const LikelihoodResult r = log_likelihood(*p.sde, *p.model, rows, part);
+      m << r.log_likelihood, r.nfe;
+      return m;
+    });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const Matrix all = ranks.gather_rows(mine);
+    const Matrix walls = gather_values(ranks, {seconds});
+    if (!ranks.root()) return;
+    const Vector log_likelihood = all.col(0);
+    if (!out_path.empty()) write_output(out_path, log_likelihood);
     // The seed and noise stream fix Hutchinson's probes; the exact divergence draws no noise.
     const std::string noise = o.divergence == Divergence::hutchinson ? " (" + run.noise_settings() + ")" : "";
-    fmt::print("log-likelihood {}; {} divergence, NFE/sample {:.1f}, {:.3f} s, {} x {}{}{}\ndata: {}\n",
-               nats_and_bits(r.log_likelihood, encoding, x.cols()), divergence, r.nfe.mean(), wall, x.rows(),
-               x.cols(), out_path.empty() ? "" : " -> " + out_path, noise, to_string(encoding));
+    fmt::print("log-likelihood {}; {} divergence, NFE/sample {:.1f}, {:.3f} s{}, {} x {}{}{}\ndata: {}\n",
+               nats_and_bits(log_likelihood, encoding, x.cols()), divergence, Vector(all.col(1)).mean(), walls.maxCoeff(),
+               ranks_note(ranks), x.rows(), x.cols(), out_path.empty() ? "" : " -> " + out_path, noise,
+               to_string(encoding));
   }
 };
 

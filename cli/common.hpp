@@ -6,6 +6,7 @@
 #include "decorator_options.hpp"
 #include "labels.hpp"
 #include "model_options.hpp"
+#include "ranks.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -117,5 +118,16 @@ DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& 
 /// Writes `m` to `path` (.npy or .csv, or '-' for .npy on standard output, after which standard
 /// output is standard error so that the command's summary goes there), atomically.
 void write_output(const std::string& path, const ConstMatrixRef& m);
+
+/// The labels of samples [block.first, block.first + block.count) of `labels` (one per sample of
+/// the job, or none: unconditional).
+std::vector<int> labels_of(const std::vector<int>& labels, const SampleBlock& block);
+
+/// Collective: at rank 0, every rank's `values` as one row of a (ranks x values) matrix, in rank
+/// order; elsewhere an empty matrix. What the ranks' statistics are combined from.
+Matrix gather_values(Ranks& ranks, std::initializer_list<double> values);
+
+/// ", K ranks" under MPI with K > 1, else empty: for the summary lines.
+std::string ranks_note(const Ranks& ranks);
 
 }  // namespace tweedie::cli
