@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <memory>
 #include <string>
 
@@ -35,25 +34,19 @@ struct ElboCommand {
     o.execution = run.execution();
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
-    Ranks& ranks = Ranks::get();
-    const SampleBlock block = ranks.block(static_cast<std::size_t>(x.rows()));
-    ElboOptions part = o;
-    part.first_sample = block.first;
-    part.labels = labels_of(o.labels, block);
-    const auto start = std::chrono::steady_clock::now();
-    // This rank's (bound, standard error, reconstruction, prior KL, diffusion) per sample.
-    const Matrix mine = ranks.run_part([&] {
-      Matrix m(static_cast<Eigen::Index>(block.count), 5);
-      if (block.count == 0) return m;
-      const auto rows = x.middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count));
+    // Per sample: (bound, standard error, reconstruction, prior KL, diffusion).
+    const RowsComputed done = compute_by_rank(x, 5, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
+      ElboOptions part = o;
+      part.first_sample = block.first;
+      part.labels = labels_of(o.labels, block);
       const ElboResult r = elbo(*p.sde, *p.model, rows, part);
+      Matrix m(rows.rows(), 5);
       m << r.elbo, r.standard_error, r.reconstruction, r.prior_kl, r.diffusion;
       return m;
     });
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Matrix all = ranks.gather_rows(mine);
-    const Matrix walls = gather_values(ranks, {seconds});
+    const Ranks& ranks = Ranks::get();
     if (!ranks.root()) return;
+    const Matrix& all = done.per_sample;
     const Vector bound = all.col(0);
     if (!out_path.empty()) write_output(out_path, bound);
 
@@ -62,7 +55,7 @@ struct ElboCommand {
     fmt::print("elbo {} ({} bound; Monte Carlo part of the error {:.6f} nats); reconstruction {:.4f}, "
                "prior KL {:.4f}, diffusion {:.4f}; NFE/sample {} ({} draws), {:.3f} s{}, {} x {}{} ({})\ndata: {}\n",
                nats_and_bits(bound, encoding, x.cols()), kind, mc_error, Vector(all.col(2)).mean(), Vector(all.col(3)).mean(),
-               Vector(all.col(4)).mean(), draws, time_sampling, walls.maxCoeff(), ranks_note(ranks), x.rows(), x.cols(),
+               Vector(all.col(4)).mean(), draws, time_sampling, done.seconds, ranks_note(ranks), x.rows(), x.cols(),
                out_path.empty() ? "" : " -> " + out_path, run.noise_settings(), to_string(encoding));
   }
 };

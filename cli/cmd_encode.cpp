@@ -6,7 +6,6 @@
 
 #include <tweedie/split.hpp>
 
-#include <chrono>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -31,38 +30,36 @@ struct FlowCommand {
     o.labels = problem.labels.labels(static_cast<std::size_t>(in.rows()));
     // The whole job's checks on every rank, so that their messages name its rows as one call's.
     validate_flow_job(sde, model, in, o, encoding ? "data" : "latents");
-    Ranks& ranks = Ranks::get();
-    const SampleBlock block = ranks.block(static_cast<std::size_t>(in.rows()));
-    FlowOptions part = o;
-    part.first_sample = block.first;
-    part.labels = labels_of(o.labels, block);
-    const auto rows = in.middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count));
     const bool round = encoding && !no_roundtrip;
-    const auto start = std::chrono::steady_clock::now();
-    // This rank's (result, NFE[, decode NFE]) per sample and its round trip's (max abs, RMS) error.
+    // Per sample: (result, NFE[, decode NFE]); this rank's round-trip errors (max abs, RMS).
+    const Eigen::Index columns = in.cols() + (round ? 2 : 1);
     double max_abs = 0.0, rms = 0.0;
-    const Matrix mine = ranks.run_part([&] {
-      Matrix m(static_cast<Eigen::Index>(block.count), in.cols() + (round ? 2 : 1));
-      if (block.count == 0) return m;
-      if (round) {
-        const RoundTrip r = round_trip(sde, model, rows, part);
-        m << r.encoded.x, r.encoded.nfe, r.decoded.nfe;
-        max_abs = r.max_abs_error;
-        rms = r.rms_error;
-      } else {
-        const FlowResult r = encoding ? encode(sde, model, rows, part) : decode(sde, model, rows, part);
-        m << r.x, r.nfe;
-      }
-      return m;
-    });
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Matrix all = ranks.gather_rows(mine);
-    const Matrix parts =
-        gather_values(ranks, {seconds, static_cast<double>(rows.size()), max_abs, rms * rms * static_cast<double>(rows.size())});
+    const RowsComputed done =
+        compute_by_rank(in, columns, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
+          FlowOptions part = o;
+          part.first_sample = block.first;
+          part.labels = labels_of(o.labels, block);
+          Matrix m(rows.rows(), columns);
+          if (round) {
+            const RoundTrip r = round_trip(sde, model, rows, part);
+            m << r.encoded.x, r.encoded.nfe, r.decoded.nfe;
+            max_abs = r.max_abs_error;
+            rms = r.rms_error;
+          } else {
+            const FlowResult r = encoding ? encode(sde, model, rows, part) : decode(sde, model, rows, part);
+            m << r.x, r.nfe;
+          }
+          return m;
+        });
+    Ranks& ranks = Ranks::get();
+    const double entries = static_cast<double>(ranks.block(static_cast<std::size_t>(in.rows())).count) *
+                           static_cast<double>(in.cols());
+    const Matrix errors = gather_values(ranks, {entries, max_abs, rms * rms * entries});
     if (!ranks.root()) return;
+    const Matrix& all = done.per_sample;
     const Matrix x = all.leftCols(in.cols());
     write_output(out_path, x);
-    const double wall = parts.col(0).maxCoeff();
+    const double wall = done.seconds;
     const std::string shape = fmt::format("{} x {} -> {}", in.rows(), in.cols(), out_path);
     const double nfe = Vector(all.col(in.cols())).mean();
     if (!round) {
@@ -71,10 +68,10 @@ struct FlowCommand {
       return;
     }
     // The RMS error of all entries from each rank's sum of squares.
-    const double all_rms = std::sqrt(parts.col(3).sum() / parts.col(1).sum());
+    const double all_rms = std::sqrt(errors.col(2).sum() / errors.col(0).sum());
     fmt::print("encode: NFE/sample {:.1f}; round trip: decode NFE/sample {:.1f}, max abs error {:.3e}, "
                "RMS error {:.3e}; {:.3f} s (encode + decode){}, {}\n",
-               nfe, Vector(all.col(in.cols() + 1)).mean(), parts.col(2).maxCoeff(), all_rms, wall,
+               nfe, Vector(all.col(in.cols() + 1)).mean(), errors.col(1).maxCoeff(), all_rms, wall,
                ranks_note(ranks), shape);
   }
 };

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <memory>
 #include <string>
 
@@ -32,31 +31,25 @@ struct LikelihoodCommand {
     o.noise_stream = run.noise_stream;
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
-    Ranks& ranks = Ranks::get();
-    const SampleBlock block = ranks.block(static_cast<std::size_t>(x.rows()));
-    LikelihoodOptions part = o;
-    part.first_sample = block.first;
-    part.labels = labels_of(o.labels, block);
-    const auto start = std::chrono::steady_clock::now();
-    // This rank's (log-likelihood, NFE) per sample.
-    const Matrix mine = ranks.run_part([&] {
-      Matrix m(static_cast<Eigen::Index>(block.count), 2);
-      if (block.count == 0) return m;
-      const auto rows = x.middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count));
+    // Per sample: (log-likelihood, NFE).
+    const RowsComputed done = compute_by_rank(x, 2, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
+      LikelihoodOptions part = o;
+      part.first_sample = block.first;
+      part.labels = labels_of(o.labels, block);
       const LikelihoodResult r = log_likelihood(*p.sde, *p.model, rows, part);
+      Matrix m(rows.rows(), 2);
       m << r.log_likelihood, r.nfe;
       return m;
     });
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Matrix all = ranks.gather_rows(mine);
-    const Matrix walls = gather_values(ranks, {seconds});
+    const Ranks& ranks = Ranks::get();
     if (!ranks.root()) return;
-    const Vector log_likelihood = all.col(0);
+    const Vector log_likelihood = done.per_sample.col(0);
     if (!out_path.empty()) write_output(out_path, log_likelihood);
     // The seed and noise stream fix Hutchinson's probes; the exact divergence draws no noise.
     const std::string noise = o.divergence == Divergence::hutchinson ? " (" + run.noise_settings() + ")" : "";
     fmt::print("log-likelihood {}; {} divergence, NFE/sample {:.1f}, {:.3f} s{}, {} x {}{}{}\ndata: {}\n",
-               nats_and_bits(log_likelihood, encoding, x.cols()), divergence, Vector(all.col(1)).mean(), walls.maxCoeff(),
+               nats_and_bits(log_likelihood, encoding, x.cols()), divergence,
+               Vector(done.per_sample.col(1)).mean(), done.seconds,
                ranks_note(ranks), x.rows(), x.cols(), out_path.empty() ? "" : " -> " + out_path, noise,
                to_string(encoding));
   }

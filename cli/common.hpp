@@ -10,6 +10,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -126,6 +128,33 @@ std::vector<int> labels_of(const std::vector<int>& labels, const SampleBlock& bl
 /// Collective: at rank 0, every rank's `values` as one row of a (ranks x values) matrix, in rank
 /// order; elsewhere an empty matrix. What the ranks' statistics are combined from.
 Matrix gather_values(Ranks& ranks, std::initializer_list<double> values);
+
+/// What the ranks computed of a job over the rows of an input: at rank 0, the per-sample values
+/// of every row in row order (empty elsewhere), and the slowest rank's seconds.
+struct RowsComputed {
+  Matrix per_sample;
+  double seconds = 0.0;
+};
+
+/// Runs this rank's part of a job over the rows of `x`: `compute(rows, block)` on its block (not
+/// called on an empty one) returns `columns` values per row; then the ranks settle (an error on
+/// any rank throws RunFailed on every rank) and rank 0 gathers the rows.
+template <class Compute>
+RowsComputed compute_by_rank(const Matrix& x, Eigen::Index columns, Compute&& compute) {
+  Ranks& ranks = Ranks::get();
+  const SampleBlock block = ranks.block(static_cast<std::size_t>(x.rows()));
+  const auto start = std::chrono::steady_clock::now();
+  const Matrix mine = ranks.run_part([&] {
+    if (block.count == 0) return Matrix(0, columns);
+    return Matrix(compute(x.middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count)),
+                          block));
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  RowsComputed done{ranks.gather_rows(mine), 0.0};
+  const Matrix walls = gather_values(ranks, {seconds});
+  if (ranks.root()) done.seconds = walls.maxCoeff();
+  return done;
+}
 
 /// ", K ranks" under MPI with K > 1, else empty: for the summary lines.
 std::string ranks_note(const Ranks& ranks);
