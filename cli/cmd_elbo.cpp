@@ -36,9 +36,7 @@ struct ElboCommand {
 
     // Per sample: (bound, standard error, reconstruction, prior KL, diffusion).
     const RowsComputed done = compute_by_rank(x, 5, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
-      ElboOptions part = o;
-      part.first_sample = block.first;
-      part.labels = labels_of(o.labels, block);
+      const ElboOptions part = for_block(o, block);
       const ElboResult r = elbo(*p.sde, *p.model, rows, part);
       Matrix m(rows.rows(), 5);
       m << r.elbo, r.standard_error, r.reconstruction, r.prior_kl, r.diffusion;

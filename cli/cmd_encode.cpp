@@ -36,9 +36,7 @@ struct FlowCommand {
     double max_abs = 0.0, rms = 0.0;
     const RowsComputed done =
         compute_by_rank(in, columns, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
-          FlowOptions part = o;
-          part.first_sample = block.first;
-          part.labels = labels_of(o.labels, block);
+          const FlowOptions part = for_block(o, block);
           Matrix m(rows.rows(), columns);
           if (round) {
             const RoundTrip r = round_trip(sde, model, rows, part);

@@ -33,9 +33,7 @@ struct LikelihoodCommand {
 
     // Per sample: (log-likelihood, NFE).
     const RowsComputed done = compute_by_rank(x, 2, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
-      LikelihoodOptions part = o;
-      part.first_sample = block.first;
-      part.labels = labels_of(o.labels, block);
+      const LikelihoodOptions part = for_block(o, block);
       const LikelihoodResult r = log_likelihood(*p.sde, *p.model, rows, part);
       Matrix m(rows.rows(), 2);
       m << r.log_likelihood, r.nfe;

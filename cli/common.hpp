@@ -125,6 +125,16 @@ void write_output(const std::string& path, const ConstMatrixRef& m);
 /// the job, or none: unconditional).
 std::vector<int> labels_of(const std::vector<int>& labels, const SampleBlock& block);
 
+/// A driver's options for the samples of `block` of the job `whole` sets up (FlowOptions,
+/// LikelihoodOptions, ElboOptions): its first sample and its samples' labels.
+template <class Options>
+Options for_block(const Options& whole, const SampleBlock& block) {
+  Options part = whole;
+  part.first_sample = block.first;
+  part.labels = labels_of(whole.labels, block);
+  return part;
+}
+
 /// Collective: at rank 0, every rank's `values` as one row of a (ranks x values) matrix, in rank
 /// order; elsewhere an empty matrix. What the ranks' statistics are combined from.
 Matrix gather_values(Ranks& ranks, std::initializer_list<double> values);
