@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <memory>
 #include <string>
 
@@ -35,17 +34,26 @@ struct ElboCommand {
     o.execution = run.execution();
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
-    const auto start = std::chrono::steady_clock::now();
-    const ElboResult r = elbo(*p.sde, *p.model, x, o);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!out_path.empty()) write_output(out_path, r.elbo);
+    // Per sample: (bound, standard error, reconstruction, prior KL, diffusion).
+    const RowsComputed done = compute_by_rank(x, 5, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
+      const ElboOptions part = for_block(o, block);
+      const ElboResult r = elbo(*p.sde, *p.model, rows, part);
+      Matrix m(rows.rows(), 5);
+      m << r.elbo, r.standard_error, r.reconstruction, r.prior_kl, r.diffusion;
+      return m;
+    });
+    const Ranks& ranks = Ranks::get();
+    if (!ranks.root()) return;
+    const Matrix& all = done.per_sample;
+    const Vector bound = all.col(0);
+    if (!out_path.empty()) write_output(out_path, bound);
 
-    const double mc_error = r.standard_error.norm() / static_cast<double>(x.rows());
+    const double mc_error = Vector(all.col(1)).norm() / static_cast<double>(x.rows());
     const std::string kind = steps == 0 ? "continuous-time" : fmt::format("{}-step {}", steps, spacing);
     fmt::print("elbo {} ({} bound; Monte Carlo part of the error {:.6f} nats); reconstruction {:.4f}, "
-               "prior KL {:.4f}, diffusion {:.4f}; NFE/sample {} ({} draws), {:.3f} s, {} x {}{} ({})\ndata: {}\n",
-               nats_and_bits(r.elbo, encoding, x.cols()), kind, mc_error, r.reconstruction.mean(),
-               r.prior_kl.mean(), r.diffusion.mean(), draws, time_sampling, wall, x.rows(), x.cols(),
+               "prior KL {:.4f}, diffusion {:.4f}; NFE/sample {} ({} draws), {:.3f} s{}, {} x {}{} ({})\ndata: {}\n",
+               nats_and_bits(bound, encoding, x.cols()), kind, mc_error, Vector(all.col(2)).mean(), Vector(all.col(3)).mean(),
+               Vector(all.col(4)).mean(), draws, time_sampling, done.seconds, ranks_note(ranks), x.rows(), x.cols(),
                out_path.empty() ? "" : " -> " + out_path, run.noise_settings(), to_string(encoding));
   }
 };

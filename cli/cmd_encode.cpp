@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
+#include <tweedie/split.hpp>
+
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -26,32 +28,49 @@ struct FlowCommand {
     const Matrix in = read_rows(in_path, encoding ? "--data" : "--latent", p.dim());
     FlowOptions o = flow.options(run);
     o.labels = problem.labels.labels(static_cast<std::size_t>(in.rows()));
-    const auto start = std::chrono::steady_clock::now();
-    auto seconds = [&start] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    };
+    // The whole job's checks on every rank, so that their messages name its rows as one call's.
+    validate_flow_job(sde, model, in, o, encoding ? "data" : "latents");
+    const bool round = encoding && !no_roundtrip;
+    // Per sample: (result, NFE[, decode NFE]); this rank's round-trip errors (max abs, RMS).
+    const Eigen::Index columns = in.cols() + (round ? 2 : 1);
+    double max_abs = 0.0, rms = 0.0;
+    const RowsComputed done =
+        compute_by_rank(in, columns, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
+          const FlowOptions part = for_block(o, block);
+          Matrix m(rows.rows(), columns);
+          if (round) {
+            const RoundTrip r = round_trip(sde, model, rows, part);
+            m << r.encoded.x, r.encoded.nfe, r.decoded.nfe;
+            max_abs = r.max_abs_error;
+            rms = r.rms_error;
+          } else {
+            const FlowResult r = encoding ? encode(sde, model, rows, part) : decode(sde, model, rows, part);
+            m << r.x, r.nfe;
+          }
+          return m;
+        });
+    Ranks& ranks = Ranks::get();
+    const double entries = static_cast<double>(ranks.block(static_cast<std::size_t>(in.rows())).count) *
+                           static_cast<double>(in.cols());
+    const Matrix errors = gather_values(ranks, {entries, max_abs, rms * rms * entries});
+    if (!ranks.root()) return;
+    const Matrix& all = done.per_sample;
+    const Matrix x = all.leftCols(in.cols());
+    write_output(out_path, x);
+    const double wall = done.seconds;
     const std::string shape = fmt::format("{} x {} -> {}", in.rows(), in.cols(), out_path);
-    if (!encoding) {
-      const FlowResult r = decode(sde, model, in, o);
-      const double wall = seconds();
-      write_output(out_path, r.x);
-      fmt::print("decode: NFE/sample {:.1f}, {:.3f} s, {}\n", r.nfe.mean(), wall, shape);
+    const double nfe = Vector(all.col(in.cols())).mean();
+    if (!round) {
+      fmt::print("{}: NFE/sample {:.1f}, {:.3f} s{}, {}\n", encoding ? "encode" : "decode", nfe, wall,
+                 ranks_note(ranks), shape);
       return;
     }
-    if (no_roundtrip) {
-      const FlowResult r = encode(sde, model, in, o);
-      const double wall = seconds();
-      write_output(out_path, r.x);
-      fmt::print("encode: NFE/sample {:.1f}, {:.3f} s, {}\n", r.nfe.mean(), wall, shape);
-      return;
-    }
-    // The latents are written only once the round trip has succeeded: an error writes nothing.
-    const RoundTrip r = round_trip(sde, model, in, o);
-    const double wall = seconds();
-    write_output(out_path, r.encoded.x);
+    // The RMS error of all entries from each rank's sum of squares.
+    const double all_rms = std::sqrt(errors.col(2).sum() / errors.col(0).sum());
     fmt::print("encode: NFE/sample {:.1f}; round trip: decode NFE/sample {:.1f}, max abs error {:.3e}, "
-               "RMS error {:.3e}; {:.3f} s (encode + decode), {}\n",
-               r.encoded.nfe.mean(), r.decoded.nfe.mean(), r.max_abs_error, r.rms_error, wall, shape);
+               "RMS error {:.3e}; {:.3f} s (encode + decode){}, {}\n",
+               nfe, Vector(all.col(in.cols() + 1)).mean(), errors.col(1).maxCoeff(), all_rms, wall,
+               ranks_note(ranks), shape);
   }
 };
 

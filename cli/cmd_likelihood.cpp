@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <memory>
 #include <string>
 
@@ -32,15 +31,25 @@ struct LikelihoodCommand {
     o.noise_stream = run.noise_stream;
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
-    const auto start = std::chrono::steady_clock::now();
-    const LikelihoodResult r = log_likelihood(*p.sde, *p.model, x, o);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!out_path.empty()) write_output(out_path, r.log_likelihood);
+    // Per sample: (log-likelihood, NFE).
+    const RowsComputed done = compute_by_rank(x, 2, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
+      const LikelihoodOptions part = for_block(o, block);
+      const LikelihoodResult r = log_likelihood(*p.sde, *p.model, rows, part);
+      Matrix m(rows.rows(), 2);
+      m << r.log_likelihood, r.nfe;
+      return m;
+    });
+    const Ranks& ranks = Ranks::get();
+    if (!ranks.root()) return;
+    const Vector log_likelihood = done.per_sample.col(0);
+    if (!out_path.empty()) write_output(out_path, log_likelihood);
     // The seed and noise stream fix Hutchinson's probes; the exact divergence draws no noise.
     const std::string noise = o.divergence == Divergence::hutchinson ? " (" + run.noise_settings() + ")" : "";
-    fmt::print("log-likelihood {}; {} divergence, NFE/sample {:.1f}, {:.3f} s, {} x {}{}{}\ndata: {}\n",
-               nats_and_bits(r.log_likelihood, encoding, x.cols()), divergence, r.nfe.mean(), wall, x.rows(),
-               x.cols(), out_path.empty() ? "" : " -> " + out_path, noise, to_string(encoding));
+    fmt::print("log-likelihood {}; {} divergence, NFE/sample {:.1f}, {:.3f} s{}, {} x {}{}{}\ndata: {}\n",
+               nats_and_bits(log_likelihood, encoding, x.cols()), divergence,
+               Vector(done.per_sample.col(1)).mean(), done.seconds,
+               ranks_note(ranks), x.rows(), x.cols(), out_path.empty() ? "" : " -> " + out_path, noise,
+               to_string(encoding));
   }
 };
 

@@ -3,12 +3,15 @@
 #include "common.hpp"
 #include "library_terms.hpp"
 
+#include <tweedie/split.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace tweedie::cli {
 namespace {
@@ -30,6 +33,22 @@ std::vector<SamplerFlag> sampler_flags() {
     }
   }
   return flags;
+}
+
+/// The run's statistics from each rank's row of (samples, NFE, accepted and rejected steps per
+/// sample, seconds), rank 0's `own` giving the sampler and its grid.
+SampleStats combined(const SampleStats& own, const Matrix& parts) {
+  std::vector<SampleStats> stats(static_cast<std::size_t>(parts.rows()), own);
+  std::vector<std::size_t> samples(stats.size());
+  for (std::size_t k = 0; k < stats.size(); ++k) {
+    const auto row = parts.row(static_cast<Eigen::Index>(k));
+    samples[k] = static_cast<std::size_t>(row(0));
+    stats[k].nfe_per_sample = row(1);
+    stats[k].accepted_steps_per_sample = row(2);
+    stats[k].rejected_steps_per_sample = row(3);
+    stats[k].wall_seconds = row(4);
+  }
+  return combine_sample_stats(stats, samples);
 }
 
 struct SampleCommand {
@@ -89,18 +108,40 @@ struct SampleCommand {
       throw InvalidArgument(fmt::format("--observe/--mask have {} rows for {} samples (give 1 or {})",
                                         p.imputation->observation_rows(), n, n));
     }
-    SampleResult r = sample(sde, *p.model, *solver, times, o);
-    if (p.imputation) p.imputation->restore_observed(o.first_sample, r.samples);
-    write_output(out_path, r.samples);
+    // The whole job's checks on every rank, so that their messages name its rows as one call's.
+    validate_sample_job(sde, *p.model, times, o);
+    Ranks& ranks = Ranks::get();
+    const SampleBlock block = ranks.block(n);
+    SampleOptions part = o;
+    part.first_sample = block.first;
+    part.num_samples = block.count;
+    part.labels = labels_of(o.labels, block);
+    Matrix init_rows;
+    if (init && ranks.size() > 1) {
+      init_rows = init->middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count));
+      part.init = &init_rows;
+    }
+    const SampleResult r = ranks.run_part([&] {
+      if (block.count == 0) return SampleResult{};
+      SampleResult mine = sample(sde, *p.model, *solver, times, part);
+      if (p.imputation) p.imputation->restore_observed(block.first, mine.samples);
+      return mine;
+    });
+    const Matrix samples = ranks.gather_rows(r.samples);
+    const Matrix parts = gather_values(ranks, {static_cast<double>(block.count), r.stats.nfe_per_sample,
+                                               r.stats.accepted_steps_per_sample,
+                                               r.stats.rejected_steps_per_sample, r.stats.wall_seconds});
+    if (!ranks.root()) return;
+    write_output(out_path, samples);
+    const SampleStats stats = combined(r.stats, parts);
     const std::string steps_text =
         solver->traits().adaptive
             ? fmt::format("adaptive, accepted/rejected steps per sample {:.1f}/{:.1f}",
-                          r.stats.accepted_steps_per_sample, r.stats.rejected_steps_per_sample)
-            : fmt::format("{} steps", r.stats.steps);
-    fmt::print("{}: {}, NFE/sample {:g}, {:.3f} s, {:.4g} samples/s, {} x {} -> {} ({})\n",
-               r.stats.sampler, steps_text, r.stats.nfe_per_sample,
-               r.stats.wall_seconds, r.stats.samples_per_second, r.samples.rows(), r.samples.cols(),
-               out_path, run.noise_settings());
+                          stats.accepted_steps_per_sample, stats.rejected_steps_per_sample)
+            : fmt::format("{} steps", stats.steps);
+    fmt::print("{}: {}, NFE/sample {:g}, {:.3f} s, {:.4g} samples/s{}, {} x {} -> {} ({})\n", stats.sampler,
+               steps_text, stats.nfe_per_sample, stats.wall_seconds, stats.samples_per_second, ranks_note(ranks),
+               samples.rows(), samples.cols(), out_path, run.noise_settings());
   }
 };
 

@@ -182,4 +182,21 @@ void write_output(const std::string& path, const ConstMatrixRef& m) {
   ::dup2(STDERR_FILENO, STDOUT_FILENO);
 }
 
+std::vector<int> labels_of(const std::vector<int>& labels, const SampleBlock& block) {
+  if (labels.empty()) return {};
+  const auto first = labels.begin() + static_cast<std::ptrdiff_t>(block.first);
+  return {first, first + static_cast<std::ptrdiff_t>(block.count)};
+}
+
+Matrix gather_values(Ranks& ranks, std::initializer_list<double> values) {
+  Matrix row(1, static_cast<Eigen::Index>(values.size()));
+  Eigen::Index j = 0;
+  for (const double v : values) row(0, j++) = v;
+  return ranks.gather_rows(row);
+}
+
+std::string ranks_note(const Ranks& ranks) {
+  return ranks.size() > 1 ? fmt::format(", {} ranks", ranks.size()) : "";
+}
+
 }  // namespace tweedie::cli

@@ -6,8 +6,11 @@
 #include "decorator_options.hpp"
 #include "labels.hpp"
 #include "model_options.hpp"
+#include "ranks.hpp"
 
 #include <CLI/CLI.hpp>
+
+#include <chrono>
 
 #include <memory>
 #include <optional>
@@ -117,5 +120,53 @@ DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& 
 /// Writes `m` to `path` (.npy or .csv, or '-' for .npy on standard output, after which standard
 /// output is standard error so that the command's summary goes there), atomically.
 void write_output(const std::string& path, const ConstMatrixRef& m);
+
+/// The labels of samples [block.first, block.first + block.count) of `labels` (one per sample of
+/// the job, or none: unconditional).
+std::vector<int> labels_of(const std::vector<int>& labels, const SampleBlock& block);
+
+/// A driver's options for the samples of `block` of the job `whole` sets up (FlowOptions,
+/// LikelihoodOptions, ElboOptions): its first sample and its samples' labels.
+template <class Options>
+Options for_block(const Options& whole, const SampleBlock& block) {
+  Options part = whole;
+  part.first_sample = block.first;
+  part.labels = labels_of(whole.labels, block);
+  return part;
+}
+
+/// Collective: at rank 0, every rank's `values` as one row of a (ranks x values) matrix, in rank
+/// order; elsewhere an empty matrix. What the ranks' statistics are combined from.
+Matrix gather_values(Ranks& ranks, std::initializer_list<double> values);
+
+/// What the ranks computed of a job over the rows of an input: at rank 0, the per-sample values
+/// of every row in row order (empty elsewhere), and the slowest rank's seconds.
+struct RowsComputed {
+  Matrix per_sample;
+  double seconds = 0.0;
+};
+
+/// Runs this rank's part of a job over the rows of `x`: `compute(rows, block)` on its block (not
+/// called on an empty one) returns `columns` values per row; then the ranks settle (an error on
+/// any rank throws RunFailed on every rank) and rank 0 gathers the rows.
+template <class Compute>
+RowsComputed compute_by_rank(const Matrix& x, Eigen::Index columns, Compute&& compute) {
+  Ranks& ranks = Ranks::get();
+  const SampleBlock block = ranks.block(static_cast<std::size_t>(x.rows()));
+  const auto start = std::chrono::steady_clock::now();
+  const Matrix mine = ranks.run_part([&] {
+    if (block.count == 0) return Matrix(0, columns);
+    return Matrix(compute(x.middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count)),
+                          block));
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  RowsComputed done{ranks.gather_rows(mine), 0.0};
+  const Matrix walls = gather_values(ranks, {seconds});
+  if (ranks.root()) done.seconds = walls.maxCoeff();
+  return done;
+}
+
+/// ", K ranks" under MPI with K > 1, else empty: for the summary lines.
+std::string ranks_note(const Ranks& ranks);
 
 }  // namespace tweedie::cli

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "library_terms.hpp"
 #include "option_checks.hpp"
+#include "ranks.hpp"
 
 #include <tweedie/random.hpp>
 #include <tweedie/types.hpp>
@@ -11,8 +12,32 @@
 #include <algorithm>
 #include <exception>
 #include <map>
+#include <optional>
+#include <string>
 
-int main(int argc, char** argv) {
+namespace {
+
+/// The program on one rank: its exit status. Every rank settles its run once (ranks.hpp), so an
+/// error on any rank ends all of them with the one message rank 0 prints.
+int run(tweedie::cli::Ranks& ranks, int argc, char** argv) {
+  const auto fail = [&ranks](const std::string& line) {
+    if (ranks.settled()) {  // after the exchange: this rank's own failure (rank 0 writing the output)
+      fmt::print(stderr, "{}\n", line);
+      return 2;
+    }
+    const auto first = ranks.settle(line, 0);
+    if (ranks.root()) fmt::print(stderr, "{}\n", *first);
+    return 2;
+  };
+  // What a rank that has not settled yet does at the end: it has not failed.
+  const auto finish = [&ranks](int status) {
+    if (ranks.settled()) return status;
+    if (const auto first = ranks.settle(std::nullopt, 0)) {
+      if (ranks.root()) fmt::print(stderr, "{}\n", *first);
+      return 2;
+    }
+    return status;
+  };
   CLI::App app{"tweedie: score-based diffusion as SDEs and ODEs, sampled fast and reproducibly"};
   app.require_subcommand(1);
   app.set_version_flag("--version", fmt::format("tweedie {} (commit {}, noise stream layout version {})",
@@ -48,17 +73,31 @@ int main(int argc, char** argv) {
     tweedie::cli::check_option_combinations(app);
     for (auto* sub : app.get_subcommands()) runners.at(sub)();
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return finish(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return finish(app.exit(e));
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "tweedie: error: {}\n", e.what());
+    return finish(app.exit(e));
+  } catch (const tweedie::cli::RunFailed& e) {
+    if (ranks.root()) fmt::print(stderr, "{}\n", e.what());
     return 2;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "tweedie: error: {}\n", tweedie::cli::in_cli_terms(e.what()));
+  } catch (...) {
+    return fail(tweedie::cli::error_line(std::current_exception()));
+  }
+  return finish(0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tweedie::cli::Ranks* ranks = nullptr;
+  try {
+    ranks = &tweedie::cli::Ranks::get();
+  } catch (...) {
+    fmt::print(stderr, "{}\n", tweedie::cli::error_line(std::current_exception()));
     return 2;
   }
-  return 0;
+  const int status = run(*ranks, argc, argv);
+  ranks->finish();
+  return status;
 }

@@ -24,3 +24,16 @@ elseif(NOT TWEEDIE_WITH_TORCH STREQUAL "OFF")
 endif()
 set(TWEEDIE_TORCH ${Torch_FOUND})
 message(STATUS "tweedie::torch (TorchScript models): ${TWEEDIE_TORCH}")
+# MPI (Debian's libopenmpi-dev) for the optional tweedie::mpi and the program's MPI plugin:
+# TWEEDIE_MPI says whether they are built. Only MPI's C API is used (the project enables no C
+# compiler, so the CXX component, without the deprecated C++ bindings).
+set(MPI_CXX_SKIP_MPICXX TRUE)
+if(TWEEDIE_WITH_MPI STREQUAL "ON")
+  find_package(MPI REQUIRED COMPONENTS CXX)
+elseif(TWEEDIE_WITH_MPI STREQUAL "AUTO")
+  find_package(MPI QUIET COMPONENTS CXX)
+elseif(NOT TWEEDIE_WITH_MPI STREQUAL "OFF")
+  message(FATAL_ERROR "TWEEDIE_WITH_MPI = ${TWEEDIE_WITH_MPI}: expected AUTO, ON or OFF")
+endif()
+set(TWEEDIE_MPI ${MPI_CXX_FOUND})
+message(STATUS "tweedie::mpi (MPI ranks): ${TWEEDIE_MPI}")

@@ -1,5 +1,6 @@
 #include <tweedie/sample.hpp>
 #include <tweedie/grid.hpp>
+#include <tweedie/split.hpp>
 
 #include "checks.hpp"
 
@@ -30,8 +31,8 @@ Matrix sample_prior(const Sde& sde, Eigen::Index dim, std::size_t n, std::uint64
   return x;
 }
 
-SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
-                    std::span<const double> grid, const SampleOptions& options) {
+void validate_sample_job(const Sde& sde, const ScoreModel& model, std::span<const double> grid,
+                         const SampleOptions& options) {
   options.validate();
   validate_grid(sde, grid);
   const Eigen::Index dim = options.init ? options.init->cols() : model.dim();
@@ -51,6 +52,13 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
   }
   const std::size_t n = options.init ? static_cast<std::size_t>(options.init->rows()) : options.num_samples;
   detail::check_labels(model, options.labels, n, options.first_sample);
+}
+
+SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
+                    std::span<const double> grid, const SampleOptions& options) {
+  validate_sample_job(sde, model, grid, options);
+  const Eigen::Index dim = options.init ? options.init->cols() : model.dim();
+  const std::size_t n = options.init ? static_cast<std::size_t>(options.init->rows()) : options.num_samples;
   std::optional<PhiloxNoise> philox;
   const NoiseSource* noise = options.noise;
   if (!noise) noise = &philox.emplace(options.seed, options.noise_stream);

@@ -3,13 +3,16 @@
 // or name samples in errors: what several processes need to reproduce one.
 #include "test_util.hpp"
 
+#include <tweedie/split.hpp>
 #include <tweedie/tweedie.hpp>
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <limits>
-#include <utility>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace tweedie;
 using tweedie::test::bitwise_equal;
@@ -147,4 +150,75 @@ TEST_CASE("a model's non-finite output names the global sample") {
   e.draws = 2;
   e.first_sample = 500;
   CHECK_THROWS_WITH_AS(elbo(*sde, *model, x, e), doctest::Contains("sample 503"), NonFiniteError);
+}
+
+TEST_CASE("split_samples: contiguous blocks in part order, the first n % parts one sample longer") {
+  std::uint64_t next = 0;
+  for (int part = 0; part < 3; ++part) {
+    const SampleBlock b = split_samples(7, part, 3);
+    CHECK(b.first == next);
+    CHECK(b.count == (part == 0 ? 3u : 2u));
+    next += b.count;
+  }
+  CHECK(next == 7);
+  CHECK(split_samples(2, 2, 3).first == 2);  // more parts than samples: the last ones are empty
+  CHECK(split_samples(2, 2, 3).count == 0);
+  CHECK(split_samples(9, 0, 1).count == 9);
+  CHECK_THROWS_AS(split_samples(5, 3, 3), InvalidArgument);
+  CHECK_THROWS_AS(split_samples(5, 0, 0), InvalidArgument);
+  CHECK_THROWS_AS(split_samples(5, -1, 2), InvalidArgument);
+}
+
+TEST_CASE("an adaptive sampler's statistics of parts combine to one call's counts") {
+  const GaussianMixture target = mixture();
+  const auto sde = tweedie::test::family("vp");
+  const auto model = exact_model(target, *sde);
+  const auto sampler = make_sampler("adaptive-sde");
+  const std::vector<double> grid = make_grid(*sde, default_grid("adaptive-sde", *sde, 10));
+  const auto stats = [&](std::size_t n, std::uint64_t first) {
+    SampleOptions o;
+    o.num_samples = n;
+    o.seed = 7;
+    o.first_sample = first;
+    o.execution.chunk_rows = 8;
+    return sample(*sde, *model, *sampler, grid, o).stats;
+  };
+  const SampleStats whole = stats(37, 0);
+  const std::vector<SampleStats> parts{stats(15, 0), stats(22, 15)};
+  const std::vector<std::size_t> counts{15, 22};
+  const SampleStats combined = combine_sample_stats(parts, counts);
+  // The averages are count / 37 of the same integer counts: one call's bits.
+  CHECK(combined.nfe_per_sample == whole.nfe_per_sample);
+  CHECK(combined.accepted_steps_per_sample == whole.accepted_steps_per_sample);
+  CHECK(combined.rejected_steps_per_sample == whole.rejected_steps_per_sample);
+  CHECK(combined.sampler == whole.sampler);
+  CHECK(combined.steps == whole.steps);
+  CHECK(combined.wall_seconds == std::max(parts[0].wall_seconds, parts[1].wall_seconds));
+  CHECK(combined.samples_per_second == doctest::Approx(37.0 / combined.wall_seconds));
+  // A part without samples adds nothing; mismatched spans are refused.
+  const std::vector<SampleStats> with_empty{parts[0], parts[1], SampleStats{}};
+  const std::vector<std::size_t> with_zero{15, 22, 0};
+  CHECK(combine_sample_stats(with_empty, with_zero).nfe_per_sample == whole.nfe_per_sample);
+  CHECK_THROWS_AS(combine_sample_stats(parts, std::vector<std::size_t>{37}), InvalidArgument);
+}
+
+TEST_CASE("the whole job's checks name the rows of the whole input, as one call does") {
+  const GaussianMixture target = mixture();
+  const auto sde = tweedie::test::family("vp");
+  const auto model = exact_model(target, *sde);
+  Matrix init = Matrix::Zero(37, 3);
+  init(30, 2) = std::numeric_limits<double>::infinity();
+  SampleOptions o;
+  o.init = &init;
+  const std::vector<double> grid = make_grid(*sde, default_grid("em", *sde, 10));
+  CHECK_THROWS_WITH_AS(validate_sample_job(*sde, *model, grid, o),
+                       "the initial state has a non-finite value in row 30", InvalidArgument);
+  const auto sampler = make_sampler("em");
+  CHECK_THROWS_WITH_AS(sample(*sde, *model, *sampler, grid, o),
+                       "the initial state has a non-finite value in row 30", InvalidArgument);
+  Matrix x = data();
+  x(20, 1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(validate_flow_job(*sde, *model, x, FlowOptions{}, "latents"),
+                       doctest::Contains("latents are nan at row 20, column 1"), InvalidArgument);
+  CHECK_NOTHROW(validate_flow_job(*sde, *model, data(), FlowOptions{}, "data"));
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The program under mpirun: -np 1, 2 and 3 give one process's bits (and its summary's counts) for
+# sample (a stochastic and an adaptive sampler), likelihood (Hutchinson probes), elbo, encode and
+# decode; an error, raised on every rank or on one rank only, ends all ranks with one line on
+# standard error, status 2 and no output file.
+# Usage: ranks.sh TWEEDIE MPIRUN SCRATCH. Exits 77 (CTest's skip) without mpirun.
+set -euo pipefail
+tweedie=$1 mpirun=${2:-} scratch=$3
+if [ -z "$mpirun" ] || [ ! -x "$mpirun" ]; then
+  echo "mpirun not found: skipped"
+  exit 77
+fi
+rm -rf "$scratch" && mkdir -p "$scratch" && cd "$scratch"
+# -q: no notice of mpirun's own about exit statuses; --bind-to none: Open MPI would bind each of
+# one or two ranks to a core, and oneTBB warns when a rank asks for more threads than its cores.
+launch=("$mpirun" -q --oversubscribe --bind-to none)
+[ "$(id -u)" -eq 0 ] && launch+=(--allow-run-as-root)
+failures=0
+fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
+
+# The summary's counts, without its times and rates (which differ from run to run).
+counts() { sed -E 's/[0-9.e+-]+ s(amples\/s)?\b//g; s/, [0-9]+ ranks//; s/ -> [^ ,]+//' "$1"; }
+
+# same NAME ARGS...: one process, then 1, 2 and 3 ranks (RANKS, if set) of 2, 1 and 1 threads
+# (chunks of 2 rows, so that ranks hold several chunks), must write the same bytes and report the
+# same counts.
+same() {
+  local name=$1
+  shift
+  "$tweedie" "$@" --out "$name.ref.npy" >"$name.ref.txt"
+  local np threads
+  for np in ${RANKS:-1 2 3}; do
+    threads=$((np == 1 ? 2 : 1))
+    "${launch[@]}" -np "$np" "$tweedie" "$@" --threads "$threads" --out "$name.$np.npy" >"$name.$np.txt"
+    cmp -s "$name.ref.npy" "$name.$np.npy" || fail "$name: -np $np differs from one process"
+    [ "$(counts "$name.ref.txt")" = "$(counts "$name.$np.txt")" ] ||
+      fail "$name: -np $np reports '$(counts "$name.$np.txt")', one process '$(counts "$name.ref.txt")'"
+  done
+}
+
+# fails NAME ARGS...: one process and 3 ranks exit with status 2, one and the same line on
+# standard error, and no output file.
+fails() {
+  local name=$1
+  shift
+  local status=0
+  "$tweedie" "$@" --out "$name.ref.npy" >/dev/null 2>"$name.ref.err" || status=$?
+  [ "$status" -eq 2 ] || fail "$name: one process exits with $status"
+  [ "$(wc -l <"$name.ref.err")" -eq 1 ] || fail "$name: one process says $(cat "$name.ref.err")"
+  status=0
+  "${launch[@]}" -np 3 "$tweedie" "$@" --out "$name.3.npy" >/dev/null 2>"$name.3.err" || status=$?
+  [ "$status" -eq 2 ] || fail "$name: 3 ranks exit with $status"
+  cmp -s "$name.ref.err" "$name.3.err" || fail "$name: 3 ranks say '$(cat "$name.3.err")', one process '$(cat "$name.ref.err")'"
+  [ ! -e "$name.3.npy" ] || fail "$name: 3 ranks wrote $name.3.npy"
+}
+
+ring=(--target builtin:ring --seed 3 --chunk 2)
+same em sample "${ring[@]}" --sampler em --steps 20 -n 7
+same adaptive_sde sample "${ring[@]}" --sampler adaptive-sde -n 7
+"$tweedie" sample "${ring[@]}" --sampler euler --steps 20 -n 7 --out data.npy >/dev/null
+same likelihood likelihood "${ring[@]}" --data data.npy --divergence hutchinson --probes 2
+same elbo elbo "${ring[@]}" --data data.npy --draws 8
+same encode encode "${ring[@]}" --data data.npy
+same decode decode "${ring[@]}" --latent encode.ref.npy
+# Two samples on three ranks: a rank without samples.
+RANKS=3 same few sample "${ring[@]}" --sampler em --steps 5 -n 2
+
+# Rows 0..6 in blocks [0, 3), [3, 5), [5, 7) over 3 ranks; write_init NAME ROW VALUE ... writes a
+# (7, 2) .npy of small values with the given rows set to VALUE.
+write_init() {
+  local name=$1
+  shift
+  /usr/bin/python3 - "$name" "$@" <<'PY'
+import struct, sys
+rows = {int(sys.argv[i]): sys.argv[i + 1] for i in range(2, len(sys.argv), 2)}
+header = "{'descr': '<f8', 'fortran_order': False, 'shape': (7, 2), }"
+header += " " * (63 - len(header) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+    for i in range(7):
+        v = float(rows.get(i, 0.1 * i))
+        f.write(struct.pack("<2d", v, -v))
+PY
+}
+# Refused on every rank (the whole input is checked everywhere): the message of one process.
+write_init nan_init.npy 6 nan
+fails nan_init sample "${ring[@]}" --sampler em --steps 20 --init nan_init.npy
+fails bad_data likelihood "${ring[@]}" --data nan_init.npy
+# Non-finite on rank 2 only, then on ranks 1 and 2: the lowest failing sample's message.
+write_init huge_one.npy 6 1e300
+fails overflow_rank2 sample "${ring[@]}" --sampler em --steps 20 --init huge_one.npy
+fails overflow_encode encode "${ring[@]}" --data huge_one.npy
+write_init huge_two.npy 4 1e300 6 1e300
+fails overflow_ranks12 sample "${ring[@]}" --sampler em --steps 20 --init huge_two.npy
+grep -q "sample 4" overflow_ranks12.3.err || fail "overflow_ranks12: the message does not name sample 4"
+
+[ "$failures" -eq 0 ] || exit 1
+echo "all ranks agree"
