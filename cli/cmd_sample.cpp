@@ -3,6 +3,8 @@
 #include "common.hpp"
 #include "library_terms.hpp"
 
+#include <tweedie/sampler_grid.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -221,11 +221,6 @@ std::unique_ptr<Sampler> make_sampler(const std::string& name, const SamplerOpti
 /// reaches 0 (EDM) the Karras grid for every sampler, as EDM and k-diffusion sample there, with
 /// its final step to sigma = 0 (GridOptions::append_zero).
 GridOptions default_grid(const std::string& sampler, const Sde& sde, int steps);
-/// The same where the caller may name the spacing (a command line's --grid, a keyword argument):
-/// `spacing`, when given, replaces the default one; a Karras grid then keeps its final step to
-/// sigma = 0 on EDM (k-diffusion's get_sigmas_karras), any other spacing ends at t_end.
-GridOptions default_grid(const std::string& sampler, const Sde& sde, int steps,
-                         std::optional<GridSpacing> spacing);
 /// Adds a sampler to the registry (each file in solvers/ registers its own).
 void register_sampler(SamplerEntry entry);
 /// The same with the traits of the sampler `make` builds with every option at its default.
