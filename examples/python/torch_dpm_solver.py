@@ -33,7 +33,7 @@ data = torch.from_numpy(target.sample(sde, n=20000, seed=1)).float()
 T = np.linspace(1e-3, 1.0, 1000)
 alpha = torch.tensor([sde.alpha(t) for t in T]).float()
 sigma = torch.tensor([sde.sigma(t) for t in T]).float()
-for step in range(200 if small else 3000):
+for step in range(100 if small else 3000):
     i = torch.randint(0, len(data), (512,))
     k = torch.randint(0, len(T), (512,))
     eps = torch.randn(512, 2)
@@ -47,8 +47,8 @@ print(f"trained: final denoising loss {loss.item():.4f}")
 
 @torch.no_grad()
 def predict_noise(x, t):
-    # x, t: read-only float64 views of tweedie's buffers; the network runs in float32.
-    return net(torch.from_numpy(x).float(), torch.from_numpy(t).float()).double().numpy()
+    # x, t: read-only float64 views of tweedie's buffers, converted (copied) to float32 tensors.
+    return net(torch.tensor(x, dtype=torch.float32), torch.tensor(t, dtype=torch.float32)).double().numpy()
 
 
 model = tweedie.PythonModel(predict_noise, prediction="noise", dim=2, sde=sde)

@@ -13,7 +13,8 @@ def cli_message(*args):
 
 
 @pytest.mark.parametrize("kwargs,flags", [
-    (dict(sampler="ddim", eta=-1.0), ["--sampler", "ddim", "--eta", "-1"]),
+    (dict(sampler="ddim", eta=-1), ["--sampler", "ddim", "--eta", "-1"]),
+    (dict(sampler="ddim", eta=-0.5), ["--sampler", "ddim", "--eta", "-0.5"]),
     (dict(sampler="nonesuch"), ["--sampler", "nonesuch"]),
 ])
 def test_value_errors_carry_the_library_s_message(mixture_file, tmp_path, kwargs, flags):

@@ -1,6 +1,7 @@
 """A Python callable as a model: the exact mixture's score in numpy, and a PyTorch module against
 its TorchScript export through tweedie's loader."""
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -83,10 +84,14 @@ class Net(torch.nn.Module):
 
 
 class Exported(Net):
-    prediction: str = "noise"
-    sde: str = "vp"
-    time_input: str = "t"
-    dim: int = 2
+    """The same network with the conventions tweedie's loader reads from its attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.prediction = "noise"
+        self.sde = "vp"
+        self.time_input = "t"
+        self.dim = 2
 
 
 @pytest.mark.skipif(not tweedie.has_torch, reason="tweedie was built without libtorch")
@@ -101,7 +106,11 @@ def test_a_pytorch_module_samples_as_its_torchscript_export(tmp_path):
 
     @torch.no_grad()
     def fn(x, t):
-        return net(torch.from_numpy(x), torch.from_numpy(t)).numpy()
+        # x and t are read-only views: torch warns that it cannot mark the tensors so; they are
+        # only read here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return net(torch.from_numpy(x), torch.from_numpy(t)).numpy()
 
     python = tweedie.PythonModel(fn, prediction="noise", dim=2, sde="vp")
     loaded = tweedie.TorchScriptModel(path)
