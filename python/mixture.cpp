@@ -66,7 +66,7 @@ void bind_mixture(py::module_& m) {
       .def("conditional", &GaussianMixture::conditional, py::arg("y"), "p(x | y) of a labelled mixture")
       .def(
           "model",
-          [](const GaussianMixture& g, const py::object& sde) -> std::shared_ptr<ScoreModel> {
+          [](const GaussianMixture& g, const py::object& sde) {
             auto family = family_arg(sde);
             std::shared_ptr<const ScoreModel> exact = exact_model(g, *family);
             return std::make_shared<FamilyModel>(std::move(family), std::move(exact));

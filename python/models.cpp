@@ -1,13 +1,13 @@
-// Score models: the common interface, the safetensors networks (MlpModel) and, when tweedie::torch
-// is built, TorchScript modules.
+// Score models: the common interface, the exact models of mixtures under a family and the
+// safetensors networks (MlpModel). TorchScript modules are in the extension tweedie._torch
+// (torch/torch_models.cpp), loaded only when used.
 #include "bindings.hpp"
 #include "arrays.hpp"
 #include "problem.hpp"
 
+#include "family_model.hpp"
+
 #include <tweedie/mlp_model.hpp>
-#if TWEEDIE_WITH_TORCH
-#include <tweedie/torchscript_model.hpp>
-#endif
 
 #include <pybind11/stl.h>
 
@@ -57,37 +57,16 @@ void bind_models(py::module_& m) {
           py::arg("path"), py::arg("precision") = "float64")
       .def_property_readonly("description", &MlpModel::description)
       .def_property_readonly("precision", [](const MlpModel& s) { return std::string(to_string(s.precision())); })
-      .def_property_readonly("sde", [](const std::shared_ptr<MlpModel>& s) {
-        return std::shared_ptr<Sde>(s, const_cast<Sde*>(&s->sde()));  // lives as long as the model
-      });
+      .def_property_readonly(
+          "sde",
+          [](const std::shared_ptr<MlpModel>& s) {
+            return std::shared_ptr<Sde>(s, const_cast<Sde*>(&s->sde()));  // lives as long as the model
+          },
+          "the family it was trained with");
 
-#if TWEEDIE_WITH_TORCH
-  py::class_<TorchScriptModel, ScoreModel, std::shared_ptr<TorchScriptModel>>(
-      m, "TorchScriptModel",
-      "A TorchScript module through libtorch (docs/models.md): conventions from its attributes, or these arguments")
-      .def(py::init([](const std::string& path, const std::optional<std::string>& prediction,
-                       const std::optional<std::string>& sde, const std::optional<std::string>& time_input,
-                       std::optional<double> time_scale, std::optional<double> time_shift,
-                       std::optional<Eigen::Index> dim, std::optional<int> classes, std::optional<int> null_class) {
-             TorchScriptOptions o;
-             if (prediction) o.prediction = prediction_from_string(*prediction);
-             if (sde) o.sde = family_spec(*sde);
-             if (time_input) o.time_input = time_input_from_string(*time_input);
-             o.time_scale = time_scale;
-             o.time_shift = time_shift;
-             o.dim = dim;
-             o.classes = classes;
-             o.null_class = null_class;
-             return std::make_shared<TorchScriptModel>(path, o);
-           }),
-           py::arg("path"), py::kw_only(), py::arg("prediction") = py::none(), py::arg("sde") = py::none(),
-           py::arg("time_input") = py::none(), py::arg("time_scale") = py::none(), py::arg("time_shift") = py::none(),
-           py::arg("dim") = py::none(), py::arg("classes") = py::none(), py::arg("null_class") = py::none())
-      .def_property_readonly("dtype", &TorchScriptModel::dtype);
-  m.attr("has_torch") = true;
-#else
-  m.attr("has_torch") = false;
-#endif
+  py::class_<FamilyModel, ScoreModel, std::shared_ptr<FamilyModel>>(
+      m, "FamilyModel", "A model defined in one family (GaussianMixture.model): the drivers sample in it")
+      .def_property_readonly("sde", [](const FamilyModel& f) { return std::const_pointer_cast<Sde>(f.sde()); });
 }
 
 }  // namespace tweedie::python

@@ -1,13 +1,6 @@
 #include "problem.hpp"
 
-#include "family_model.hpp"
-#include "python_model.hpp"
-
 #include <tweedie/gaussian_mixture.hpp>
-#include <tweedie/mlp_model.hpp>
-#if TWEEDIE_WITH_TORCH
-#include <tweedie/torchscript_model.hpp>
-#endif
 
 #include <fmt/format.h>
 
@@ -16,19 +9,11 @@ namespace py = pybind11;
 namespace tweedie::python {
 namespace {
 
-// The family a model was trained with, when it carries one.
-std::shared_ptr<const Sde> own_family(const std::shared_ptr<const ScoreModel>& model) {
-  if (const auto* f = dynamic_cast<const FamilyModel*>(model.get())) return f->sde();
-  if (const auto* p = dynamic_cast<const PythonModel*>(model.get())) return p->sde();
-  if (const auto* mlp = dynamic_cast<const MlpModel*>(model.get())) {
-    return {model, &mlp->sde()};  // owned by the model: shares its lifetime
-  }
-#if TWEEDIE_WITH_TORCH
-  if (const auto* ts = dynamic_cast<const TorchScriptModel*>(model.get()); ts && ts->sde_spec()) {
-    return make_sde(*ts->sde_spec());
-  }
-#endif
-  return nullptr;
+// The family a model was trained with, when it carries one: its `sde` attribute (MlpModel,
+// TorchScriptModel, PythonModel, GaussianMixture.model's FamilyModel).
+std::shared_ptr<const Sde> own_family(const py::object& model) {
+  const py::object sde = py::getattr(model, "sde", py::none());
+  return sde.is_none() ? nullptr : sde.cast<std::shared_ptr<Sde>>();
 }
 
 }  // namespace
@@ -62,7 +47,7 @@ Problem resolve_problem(const py::object& target, const py::object& sde) {
   } catch (const py::cast_error&) {
     throw InvalidArgument("the target must be a tweedie.GaussianMixture or a tweedie.ScoreModel");
   }
-  p.sde = own_family(p.model);
+  p.sde = own_family(target);
   if (!p.sde) {
     p.sde = family_arg(sde);
   } else if (!sde.is_none()) {

@@ -60,7 +60,9 @@ void bind_python_model(py::module_& m) {
                                                   sde.is_none() ? nullptr : family_arg(sde));
            }),
            py::arg("fn"), py::kw_only(), py::arg("prediction") = "score", py::arg("dim") = 0, py::arg("classes") = 0,
-           py::arg("null_class") = -1, py::arg("batch_invariant") = false, py::arg("sde") = py::none());
+           py::arg("null_class") = -1, py::arg("batch_invariant") = false, py::arg("sde") = py::none())
+      .def_property_readonly("sde", [](const PythonModel& p) { return std::const_pointer_cast<Sde>(p.sde()); },
+                             "the family given at construction (None: the drivers' sde argument)");
 }
 
 }  // namespace tweedie::python

@@ -23,6 +23,9 @@ void bind_samplers(py::module_& m) {
             options[py::str(o.name)] = spec;
           }
           py::dict entry;
+          entry["summary"] = e.traits.summary;
+          entry["order"] = e.traits.order;
+          entry["stochastic"] = e.traits.stochastic;
           entry["adaptive"] = e.traits.adaptive;
           entry["default_grid"] = std::string(to_string(e.default_grid));
           entry["options"] = options;
@@ -30,7 +33,7 @@ void bind_samplers(py::module_& m) {
         }
         return out;
       },
-      "Every registered sampler by name: whether it is adaptive, its default grid and its options "
+      "Every registered sampler by name: its summary, order, whether it is stochastic or adaptive, its default grid and its options "
       "(type, default, allowed values, help), the declarations keyword options are checked against.");
 }
 
