@@ -1,11 +1,13 @@
 """What a Python callable costs per model call against a native model (docs/python.md).
 
-Both run the same sampler over the same chunks: the native model is the exact score of one
-standard Gaussian (a closed form of a few operations per entry), the Python one returns -x / 2
-from numpy (the same work in numpy). The difference per call is the callback's overhead: taking
-the GIL, wrapping the library's buffers as numpy views, the call, and copying the result back.
+Both models run the same sampler (euler, 50 steps) over the same chunks: the native one is the
+exact score of one standard Gaussian (the library's mixture kernel), the Python one returns
+-x / 2 from numpy. Each time per call is fitted as a + b * rows over the chunk sizes: a is the
+fixed cost of a call (for the Python model: taking the GIL, wrapping the library's buffers as
+numpy views, the call, checking and copying the result back, on top of the sampler's own
+per-chunk work that both share), b the cost per row.
 
-    PYTHONPATH=build/dev/python nice /usr/bin/python3 bench/bench_python_model.py [chunk ...]"""
+    PYTHONPATH=build/dev/python nice /usr/bin/python3 bench/bench_python_model.py [threads]"""
 import sys
 import time
 
@@ -13,27 +15,33 @@ import numpy as np
 
 import tweedie
 
-steps, repeats = 50, 5
-gaussian = tweedie.GaussianMixture(weights=[1.0], means=[[0.0] * 2], stds=[[1.0] * 2])
-python = tweedie.PythonModel(lambda x, t: x * -0.5, prediction="score", dim=2)
+steps, repeats, chunks = 50, 3, [1, 4, 16, 64, 256, 1024]
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+models = {
+    "native (exact Gaussian)": tweedie.GaussianMixture(weights=[1.0], means=[[0.0, 0.0]], stds=[[1.0, 1.0]]),
+    "PythonModel (numpy -x/2)": tweedie.PythonModel(lambda x, t: x * -0.5, prediction="score", dim=2),
+}
 
 
-def best_time(target, n, chunk, threads):
+def seconds_per_call(target, chunk):
+    n = max(chunk * 8, 2048)
+    calls = steps * -(-n // chunk)
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
         tweedie.sample(target, sde="vp", sampler="euler", steps=steps, n=n, chunk=chunk, threads=threads)
         best = min(best, time.perf_counter() - start)
-    return best
+    return best / calls
 
 
-print("| threads | chunk rows | calls | native us/call | Python us/call | overhead us/call | overhead ns/row |")
-print("|---|---|---|---|---|---|---|")
-for chunk in [int(c) for c in sys.argv[1:]] or [16, 256, 4096]:
-    for threads in [1, 2]:
-        n = max(chunk * 8, 8192)
-        calls = steps * -(-n // chunk)
-        native = best_time(gaussian, n, chunk, threads) / calls * 1e6
-        py = best_time(python, n, chunk, threads) / calls * 1e6
-        print(f"| {threads} | {chunk} | {calls} | {native:.2f} | {py:.2f} | {py - native:.2f} | "
-              f"{(py - native) / chunk * 1e3:.1f} |")
+print(f"threads {threads}; microseconds per model call by chunk rows (best of {repeats})")
+print("| model | " + " | ".join(str(c) for c in chunks) + " | fit: us per call | fit: ns per row |")
+print("|---|" + "---|" * (len(chunks) + 2))
+fits = {}
+for name, target in models.items():
+    us = np.array([seconds_per_call(target, c) * 1e6 for c in chunks])
+    b, a = np.polyfit(np.array(chunks, dtype=float), us, 1, w=1.0 / us)  # relative errors weigh alike
+    fits[name] = a
+    print(f"| {name} | " + " | ".join(f"{u:.2f}" for u in us) + f" | {a:.2f} | {b * 1e3:.1f} |")
+native, python = fits.values()
+print(f"overhead of a Python call: {python - native:.2f} us")

@@ -33,7 +33,7 @@ data = torch.from_numpy(target.sample(sde, n=20000, seed=1)).float()
 T = np.linspace(1e-3, 1.0, 1000)
 alpha = torch.tensor([sde.alpha(t) for t in T]).float()
 sigma = torch.tensor([sde.sigma(t) for t in T]).float()
-for step in range(100 if small else 3000):
+for step in range(50 if small else 3000):
     i = torch.randint(0, len(data), (512,))
     k = torch.randint(0, len(T), (512,))
     eps = torch.randn(512, 2)

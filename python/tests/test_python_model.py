@@ -1,6 +1,7 @@
 """A Python callable as a model: the exact mixture's score in numpy, and a PyTorch module against
 its TorchScript export through tweedie's loader."""
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -50,7 +51,8 @@ def test_calls_run_on_whole_chunks_and_in_parallel():
 
 
 def test_the_gil_is_released_while_sampling():
-    """A Python thread keeps running while a native model samples."""
+    """A Python thread keeps running while a native model samples: with the GIL held it could run
+    for one switch interval (5 ms) at most, here it runs for most of the call."""
     count, stop = [0], threading.Event()
 
     def spin():
@@ -60,13 +62,17 @@ def test_the_gil_is_released_while_sampling():
     spinner = threading.Thread(target=spin)
     spinner.start()
     try:
-        before = count[0]
-        tweedie.sample(tweedie.GaussianMixture.ring(), sampler="em", steps=200, n=20000, threads=1)
-        during = count[0] - before
+        start, before = time.perf_counter(), count[0]
+        time.sleep(0.05)  # the spinner alone: its rate
+        rate = (count[0] - before) / (time.perf_counter() - start)
+        start, before = time.perf_counter(), count[0]
+        tweedie.sample(tweedie.GaussianMixture.ring(), sampler="em", steps=100, n=4000, threads=1)
+        seconds, during = time.perf_counter() - start, count[0] - before
     finally:
         stop.set()
         spinner.join()
-    assert during > 10000  # held GIL: at most one switch interval (5 ms) of spinning
+    assert seconds > 0.05  # long enough for the bound below to tell
+    assert during > 0.1 * rate * seconds
 
 
 torch = pytest.importorskip("torch")
