@@ -70,3 +70,14 @@ def test_likelihood_elbo_encode_decode(mixture_file, cli_npy, tmp_path):
     assert_bits(z.x, cli_npy("encode", "--target", mixture_file, "--data", path))
     back = tweedie.decode(target, z.x)
     assert_bits(back.x, cli_npy("decode", "--target", mixture_file, "--latent", save(z.x)))
+
+
+def test_init_and_denoise(mixture_file, cli_npy, tmp_path):
+    import numpy as np
+    target = tweedie.GaussianMixture.load(mixture_file)
+    init = tweedie.Sde("vp").prior_std * np.random.default_rng(0).standard_normal((30, 2))
+    path = str(tmp_path / "init.npy")
+    np.save(path, init)
+    x = tweedie.sample(target, sampler="ddim", steps=8, init=init, denoise=True, seed=2)
+    assert_bits(x, cli_npy("sample", "--target", mixture_file, "--sampler", "ddim", "--steps", "8", "--init", path,
+                           "--denoise", "--seed", "2"))

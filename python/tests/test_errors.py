@@ -71,3 +71,12 @@ def test_a_model_returning_the_wrong_shape_is_refused():
     model = tweedie.PythonModel(lambda x, t: x[:, :1], dim=2)
     with pytest.raises(ValueError, match=r"PythonModel: fn returned \(5, 1\) for 5 rows of dimension 2"):
         tweedie.sample(model, sampler="euler", steps=3, n=5)
+
+
+def test_a_step_limit_names_the_sample_and_t():
+    target = tweedie.GaussianMixture.ring()
+    data = target.sample("vp", n=3, seed=1)
+    with pytest.raises(tweedie.StepLimitError) as error:
+        tweedie.encode(target, data, max_steps=2, first_sample=10)
+    e = error.value
+    assert isinstance(e, RuntimeError) and e.sample == 10 and 1e-5 <= e.t < 1.0

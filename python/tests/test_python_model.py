@@ -124,3 +124,19 @@ def test_a_pytorch_module_samples_as_its_torchscript_export(tmp_path):
         a = tweedie.sample(python, sampler=sampler, steps=10, n=300, seed=6)
         b = tweedie.sample(loaded, sampler=sampler, steps=10, n=300, seed=6)
         assert_bits(a, b)
+
+
+def test_a_conditional_callable_sees_each_row_s_label():
+    seen = []
+
+    def fn(x, t, labels):
+        seen.append(labels.copy())
+        return -x + labels[:, None]
+
+    model = tweedie.PythonModel(fn, dim=2, classes=2, null_class=2)
+    x = np.zeros((3, 2))
+    out = model.evaluate(np.full(3, 0.5), x, labels=[1, 0, 2])
+    np.testing.assert_array_equal(out[:, 0], [1, 0, 2])
+    model.evaluate(np.full(3, 0.5), x)  # unlabelled rows: the null class
+    np.testing.assert_array_equal(seen[-1], [2, 2, 2])
+    assert seen[-1].dtype == np.int32
