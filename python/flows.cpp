@@ -11,11 +11,13 @@
 #include <pybind11/stl.h>
 
 namespace py = pybind11;
+using namespace pybind11::literals;
 
 namespace tweedie::python {
 namespace {
 
-py::object namespace_of(py::dict fields) {
+// A result's fields as attributes.
+py::object namespace_of(const py::dict& fields) {
   return py::module_::import("types").attr("SimpleNamespace")(**fields);
 }
 
@@ -43,17 +45,10 @@ py::object run_flow(const py::object& target, const RowsArray& data, const py::o
   const auto x = rows_view(data, "data");
   const FlowOptions o = flow_options(t_min, rtol, atol, max_steps, first_sample, threads, chunk,
                                      labels_arg(labels, static_cast<std::size_t>(x.rows())));
-  FlowResult r;
-  {
-    py::gil_scoped_release release;
-    r = flow(*p.sde, *p.model, x, o);
-  }
-  py::dict d;
-  d["x"] = to_numpy(std::move(r.x));
-  d["nfe"] = to_numpy(std::move(r.nfe));
-  d["accepted_steps"] = to_numpy(std::move(r.accepted_steps));
-  d["rejected_steps"] = to_numpy(std::move(r.rejected_steps));
-  return namespace_of(d);
+  FlowResult r = without_gil([&] { return flow(*p.sde, *p.model, x, o); });
+  return namespace_of(py::dict("x"_a = to_numpy(std::move(r.x)), "nfe"_a = to_numpy(std::move(r.nfe)),
+                               "accepted_steps"_a = to_numpy(std::move(r.accepted_steps)),
+                               "rejected_steps"_a = to_numpy(std::move(r.rejected_steps))));
 }
 
 template <FlowFunction flow>
@@ -90,16 +85,9 @@ void bind_flows(py::module_& m) {
         o.probe_kind = probe_kind_from_string(probe);
         o.seed = seed;
         o.noise_stream = noise_stream;
-        LikelihoodResult r;
-        {
-          py::gil_scoped_release release;
-          r = tweedie::log_likelihood(*p.sde, *p.model, x, o);
-        }
-        py::dict d;
-        d["log_likelihood"] = to_numpy(std::move(r.log_likelihood));
-        d["latent"] = to_numpy(std::move(r.latent));
-        d["nfe"] = to_numpy(std::move(r.nfe));
-        return namespace_of(d);
+        LikelihoodResult r = without_gil([&] { return tweedie::log_likelihood(*p.sde, *p.model, x, o); });
+        return namespace_of(py::dict("log_likelihood"_a = to_numpy(std::move(r.log_likelihood)),
+                                     "latent"_a = to_numpy(std::move(r.latent)), "nfe"_a = to_numpy(std::move(r.nfe))));
       },
       py::arg("target"), py::arg("data"), py::kw_only(), py::arg("sde") = py::none(), py::arg("t_min") = ld.t_min,
       py::arg("rtol") = ld.rtol, py::arg("atol") = ld.atol, py::arg("max_steps") = ld.max_steps,
@@ -128,19 +116,12 @@ void bind_flows(py::module_& m) {
         o.first_sample = first_sample;
         o.execution = {threads, chunk};
         o.labels = labels_arg(labels, static_cast<std::size_t>(x.rows()));
-        ElboResult r;
-        {
-          py::gil_scoped_release release;
-          r = tweedie::elbo(*p.sde, *p.model, x, o);
-        }
-        py::dict d;
-        d["elbo"] = to_numpy(std::move(r.elbo));
-        d["standard_error"] = to_numpy(std::move(r.standard_error));
-        d["reconstruction"] = to_numpy(std::move(r.reconstruction));
-        d["prior_kl"] = to_numpy(std::move(r.prior_kl));
-        d["diffusion"] = to_numpy(std::move(r.diffusion));
-        d["nfe"] = r.nfe;
-        return namespace_of(d);
+        ElboResult r = without_gil([&] { return tweedie::elbo(*p.sde, *p.model, x, o); });
+        return namespace_of(py::dict("elbo"_a = to_numpy(std::move(r.elbo)),
+                                     "standard_error"_a = to_numpy(std::move(r.standard_error)),
+                                     "reconstruction"_a = to_numpy(std::move(r.reconstruction)),
+                                     "prior_kl"_a = to_numpy(std::move(r.prior_kl)),
+                                     "diffusion"_a = to_numpy(std::move(r.diffusion)), "nfe"_a = r.nfe));
       },
       py::arg("target"), py::arg("data"), py::kw_only(), py::arg("sde") = py::none(), py::arg("t_min") = ed.t_min,
       py::arg("steps") = ed.steps, py::arg("spacing") = std::string(to_string(ed.spacing)),

@@ -37,11 +37,11 @@ void bind_models(py::module_& m) {
               throw InvalidArgument(fmt::format("t has {} times for {} rows", times.size(), rows.rows()));
             }
             const std::vector<int> y = labels_arg(labels, static_cast<std::size_t>(rows.rows()));
-            Matrix out(rows.rows(), rows.cols());
-            {
-              py::gil_scoped_release release;
-              s.evaluate(ModelInput{times, rows, {}, y}, out);
-            }
+            Matrix out = without_gil([&] {
+              Matrix m(rows.rows(), rows.cols());
+              s.evaluate(ModelInput{times, rows, {}, y}, m);
+              return m;
+            });
             return to_numpy(std::move(out));
           },
           py::arg("t"), py::arg("x"), py::arg("labels") = py::none(),

@@ -42,6 +42,14 @@ struct GridArgs {
 /// The grid `sample` runs on (grids.cpp), as `tweedie sample` builds it from its flags.
 std::vector<double> run_grid(const std::string& sampler, const Sde& sde, const GridArgs& g);
 
+/// `run()` with the GIL released, so that the library's threads run (a PythonModel takes the GIL
+/// around each call of its callable); its result is returned.
+template <class Run>
+auto without_gil(Run&& run) {
+  pybind11::gil_scoped_release release;
+  return run();
+}
+
 /// Keyword options of a sampler as the strings the registry checks against its declarations:
 /// a float as Python's repr (the shortest text that reads back to the same double), an int as
 /// its decimal digits, a str as it is. Anything else is refused naming the option.

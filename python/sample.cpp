@@ -57,11 +57,7 @@ void bind_sample(py::module_& m) {
         o.denoise = denoise;
         o.init = start ? &*start : nullptr;
         o.labels = labels_arg(labels, start ? static_cast<std::size_t>(start->rows()) : n);
-        SampleResult r;
-        {
-          py::gil_scoped_release release;  // the samplers' threads run; a PythonModel takes it per call
-          r = tweedie::sample(*p.sde, *p.model, *solver, grid_times, o);
-        }
+        SampleResult r = without_gil([&] { return tweedie::sample(*p.sde, *p.model, *solver, grid_times, o); });
         py::object x = to_numpy(std::move(r.samples));
         if (!stats) return x;
         return py::make_tuple(x, stats_dict(r.stats));
