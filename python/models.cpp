@@ -38,9 +38,9 @@ void bind_models(py::module_& m) {
             }
             const std::vector<int> y = labels_arg(labels, static_cast<std::size_t>(rows.rows()));
             Matrix out = without_gil([&] {
-              Matrix m(rows.rows(), rows.cols());
-              s.evaluate(ModelInput{times, rows, {}, y}, m);
-              return m;
+              Matrix result(rows.rows(), rows.cols());
+              s.evaluate(ModelInput{times, rows, {}, y}, result);
+              return result;
             });
             return to_numpy(std::move(out));
           },
