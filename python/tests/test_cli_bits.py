@@ -81,3 +81,15 @@ def test_init_and_denoise(mixture_file, cli_npy, tmp_path):
     x = tweedie.sample(target, sampler="ddim", steps=8, init=init, denoise=True, seed=2)
     assert_bits(x, cli_npy("sample", "--target", mixture_file, "--sampler", "ddim", "--steps", "8", "--init", path,
                            "--denoise", "--seed", "2"))
+
+
+def test_a_shipped_torchscript_module_is_the_cli_s(cli_npy):
+    import pytest
+    if not tweedie.has_torch:
+        pytest.skip("tweedie was built without libtorch")
+    model = tweedie.TorchScriptModel(model_path("ring.pt"))
+    assert model.sde.name == "vp" and model.dtype == "float32"
+    x = tweedie.sample(model, sampler="dpm-solver++", steps=8, n=300, seed=4)
+    ref = cli_npy("sample", "--model", model_path("ring.pt"), "--sampler", "dpm-solver++", "--steps", "8",
+                  "-n", "300", "--seed", "4")
+    assert_bits(x, ref)
