@@ -4,6 +4,7 @@
 #include "library_terms.hpp"
 
 #include <tweedie/split.hpp>
+#include <tweedie/sampler_grid.hpp>
 
 #include <fmt/format.h>
 
@@ -76,11 +77,8 @@ struct SampleCommand {
       times = read_npy_vector(times_path, "--times");
       validate_grid(sde, times);
     } else {
-      GridOptions g = default_grid(sampler, sde, steps);
-      if (grid) {
-        g.spacing = grid_spacing_from_string(*grid);
-        g.append_zero = g.spacing == GridSpacing::karras;  // k-diffusion's and EDM's Karras grid
-      }
+      GridOptions g = default_grid(sampler, sde, steps,
+                                   grid ? std::optional(grid_spacing_from_string(*grid)) : std::nullopt);
       g.t_start = t_start.value_or(-1.0);
       g.t_end = t_end.value_or(-1.0);
       g.rho = rho;

@@ -1,0 +1,95 @@
+"""The module gives the CLI's bits for the same arguments (the same defaults, grids and options)."""
+from conftest import assert_bits, model_path
+
+import tweedie
+
+
+def test_sample_of_the_issue_is_the_cli_s(mixture_file, cli_npy):
+    target = tweedie.GaussianMixture.load(mixture_file)
+    x = tweedie.sample(target, sde="vp", sampler="em", steps=60, n=1001, seed=5)
+    assert x.shape == (1001, 2)
+    ref = cli_npy("sample", "--target", mixture_file, "--sde", "vp", "--sampler", "em", "--steps", "60",
+                  "-n", "1001", "--seed", "5")
+    assert_bits(x, ref)
+
+
+def test_sampler_options_grid_and_family_parameters(mixture_file, cli_npy):
+    target = tweedie.GaussianMixture.load(mixture_file)
+    x = tweedie.sample(target, sde=tweedie.Sde("vp", beta_max=15.0), sampler="ddim", eta=0.5, steps=20, n=300,
+                       seed=3, grid="log-snr")
+    ref = cli_npy("sample", "--target", mixture_file, "--beta-max", "15", "--sampler", "ddim", "--eta", "0.5",
+                  "--steps", "20", "-n", "300", "--seed", "3", "--grid", "log-snr")
+    assert_bits(x, ref)
+
+
+def test_edm_default_grid_and_an_adaptive_sampler(mixture_file, cli_npy):
+    target = tweedie.GaussianMixture.load(mixture_file)
+    for sampler in ["heun", "dpm-solver-adaptive"]:
+        x = tweedie.sample(target, sde="edm", sampler=sampler, steps=12, n=200, seed=9)
+        ref = cli_npy("sample", "--target", mixture_file, "--sde", "edm", "--sampler", sampler, "--steps", "12",
+                      "-n", "200", "--seed", "9")
+        assert_bits(x, ref)
+
+
+def test_a_shipped_network_carries_its_family(cli_npy):
+    model = tweedie.MlpModel.load(model_path("ring.safetensors"))
+    assert model.sde.name == "vp" and model.prediction == "noise"
+    x = tweedie.sample(model, sampler="dpm-solver", steps=10, n=100, seed=2)
+    ref = cli_npy("sample", "--model", model_path("ring.safetensors"), "--sampler", "dpm-solver", "--steps", "10",
+                  "-n", "100", "--seed", "2")
+    assert_bits(x, ref)
+
+
+def test_conditional_mixture_labels(labelled_file, cli_npy):
+    target = tweedie.GaussianMixture.load(labelled_file)
+    assert target.classes == 2
+    x = tweedie.sample(target, sampler="euler", steps=15, n=50, seed=1, labels=1)
+    ref = cli_npy("sample", "--target", labelled_file, "--sampler", "euler", "--steps", "15", "-n", "50",
+                  "--seed", "1", "--class", "1")
+    assert_bits(x, ref)
+
+
+def test_likelihood_elbo_encode_decode(mixture_file, cli_npy, tmp_path):
+    import numpy as np
+    target = tweedie.GaussianMixture.load(mixture_file)
+    data = target.sample("vp", n=40, seed=4)
+
+    def save(a, counter=iter(range(100))):
+        path = str(tmp_path / f"in{next(counter)}.npy")
+        np.save(path, a)
+        return path
+
+    path = save(data)
+    ll = tweedie.log_likelihood(target, data, seed=4)
+    # The CLI writes per-sample values as an (n, 1) column.
+    assert_bits(ll.log_likelihood, cli_npy("likelihood", "--target", mixture_file, "--data", path, "--seed", "4")[:, 0])
+    bound = tweedie.elbo(target, data, draws=64, seed=4)
+    assert_bits(bound.elbo,
+                cli_npy("elbo", "--target", mixture_file, "--data", path, "--draws", "64", "--seed", "4")[:, 0])
+    z = tweedie.encode(target, data)
+    assert_bits(z.x, cli_npy("encode", "--target", mixture_file, "--data", path))
+    back = tweedie.decode(target, z.x)
+    assert_bits(back.x, cli_npy("decode", "--target", mixture_file, "--latent", save(z.x)))
+
+
+def test_init_and_denoise(mixture_file, cli_npy, tmp_path):
+    import numpy as np
+    target = tweedie.GaussianMixture.load(mixture_file)
+    init = tweedie.Sde("vp").prior_std * np.random.default_rng(0).standard_normal((30, 2))
+    path = str(tmp_path / "init.npy")
+    np.save(path, init)
+    x = tweedie.sample(target, sampler="ddim", steps=8, init=init, denoise=True, seed=2)
+    assert_bits(x, cli_npy("sample", "--target", mixture_file, "--sampler", "ddim", "--steps", "8", "--init", path,
+                           "--denoise", "--seed", "2"))
+
+
+def test_a_shipped_torchscript_module_is_the_cli_s(cli_npy):
+    import pytest
+    if not tweedie.has_torch:
+        pytest.skip("tweedie was built without libtorch")
+    model = tweedie.TorchScriptModel(model_path("ring.pt"))
+    assert model.sde.name == "vp" and model.dtype == "float32"
+    x = tweedie.sample(model, sampler="dpm-solver++", steps=8, n=300, seed=4)
+    ref = cli_npy("sample", "--model", model_path("ring.pt"), "--sampler", "dpm-solver++", "--steps", "8",
+                  "-n", "300", "--seed", "4")
+    assert_bits(x, ref)

@@ -1,0 +1,142 @@
+"""A Python callable as a model: the exact mixture's score in numpy, and a PyTorch module against
+its TorchScript export through tweedie's loader."""
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import MIXTURE, assert_bits
+import tweedie
+
+
+def numpy_mixture_score(sde, x, t):
+    """grad_x log p_t of the diagonal mixture MIXTURE, written out: p_t's components are
+    N(alpha mu_k, alpha^2 s_k^2 + sigma^2)."""
+    alpha = np.array([sde.alpha(s) for s in t])[:, None, None]
+    sigma = np.array([sde.sigma(s) for s in t])[:, None, None]
+    w = np.array(MIXTURE["weights"])
+    mu, s = np.array(MIXTURE["means"])[None], np.array(MIXTURE["stds"])[None]
+    var = alpha**2 * s**2 + sigma**2  # (n, K, d)
+    diff = x[:, None, :] - alpha * mu
+    log_n = np.log(w)[None] - 0.5 * np.sum(diff**2 / var + np.log(2 * np.pi * var), axis=2)
+    r = np.exp(log_n - log_n.max(axis=1, keepdims=True))
+    r /= r.sum(axis=1, keepdims=True)
+    return np.einsum("nk,nkd->nd", r, -diff / var)
+
+
+def test_numpy_score_matches_the_exact_mixture_to_rounding(mixture_file):
+    target = tweedie.GaussianMixture.load(mixture_file)
+    sde = tweedie.Sde("vp")
+    model = tweedie.PythonModel(lambda x, t: numpy_mixture_score(sde, x, t), prediction="score", dim=2)
+    args = dict(sampler="em", steps=40, n=700, seed=8)
+    python = tweedie.sample(model, sde=sde, **args)
+    exact = tweedie.sample(target, sde=sde, **args)
+    # The same arithmetic up to the order of operations: agreement to rounding, not bits.
+    np.testing.assert_allclose(python, exact, rtol=0, atol=1e-11)
+
+
+def test_calls_run_on_whole_chunks_and_in_parallel():
+    calls = []
+
+    def fn(x, t):
+        calls.append(len(x))
+        return -x
+
+    model = tweedie.PythonModel(fn, dim=2)
+    tweedie.sample(model, sampler="euler", steps=4, n=600, chunk=256, threads=2)
+    assert sorted(set(calls)) == [88, 256]  # chunks of 256 rows and the last of 88, never single rows
+    assert len(calls) == 3 * 4
+
+
+def test_the_gil_is_released_while_sampling():
+    """A Python thread keeps running while a native model samples: with the GIL held it could run
+    for one switch interval (5 ms) at most, here it runs for most of the call."""
+    count, stop = [0], threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            count[0] += 1
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        start, before = time.perf_counter(), count[0]
+        time.sleep(0.05)  # the spinner alone: its rate
+        rate = (count[0] - before) / (time.perf_counter() - start)
+        start, before = time.perf_counter(), count[0]
+        tweedie.sample(tweedie.GaussianMixture.ring(), sampler="em", steps=100, n=4000, threads=1)
+        seconds, during = time.perf_counter() - start, count[0] - before
+    finally:
+        stop.set()
+        spinner.join()
+    assert seconds > 0.05  # long enough for the bound below to tell
+    assert during > 0.1 * rate * seconds
+
+
+torch = pytest.importorskip("torch")
+
+
+class Net(torch.nn.Module):
+    """A float64 noise predictor of (x, t); its time input is t itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(torch.nn.Linear(3, 32), torch.nn.SiLU(), torch.nn.Linear(32, 2))
+
+    def forward(self, x, s):
+        return self.layers(torch.cat([x, s[:, None]], dim=1))
+
+
+class Exported(Net):
+    """The same network with the conventions tweedie's loader reads from its attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.prediction = "noise"
+        self.sde = "vp"
+        self.time_input = "t"
+        self.dim = 2
+
+
+@pytest.mark.skipif(not tweedie.has_torch, reason="tweedie was built without libtorch")
+def test_a_pytorch_module_samples_as_its_torchscript_export(tmp_path):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # tweedie's TorchScript calls run on one intra-op thread
+    net = Net().double().eval()
+    exported = Exported().double().eval()
+    exported.load_state_dict(net.state_dict())
+    path = str(tmp_path / "net.pt")
+    torch.jit.script(exported).save(path)
+
+    @torch.no_grad()
+    def fn(x, t):
+        # x and t are read-only views: torch warns that it cannot mark the tensors so; they are
+        # only read here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return net(torch.from_numpy(x), torch.from_numpy(t)).numpy()
+
+    python = tweedie.PythonModel(fn, prediction="noise", dim=2, sde="vp")
+    loaded = tweedie.TorchScriptModel(path)
+    for sampler in ["dpm-solver++", "em"]:
+        a = tweedie.sample(python, sampler=sampler, steps=10, n=300, seed=6)
+        b = tweedie.sample(loaded, sampler=sampler, steps=10, n=300, seed=6)
+        assert_bits(a, b)
+
+
+def test_a_conditional_callable_sees_each_row_s_label():
+    seen = []
+
+    def fn(x, t, labels):
+        seen.append(labels.copy())
+        return -x + labels[:, None]
+
+    model = tweedie.PythonModel(fn, dim=2, classes=2, null_class=2)
+    x = np.zeros((3, 2))
+    out = model.evaluate(np.full(3, 0.5), x, labels=[1, 0, 2])
+    np.testing.assert_array_equal(out[:, 0], [1, 0, 2])
+    model.evaluate(np.full(3, 0.5), x)  # unlabelled rows: the null class
+    np.testing.assert_array_equal(seen[-1], [2, 2, 2])
+    assert seen[-1].dtype == np.int32
