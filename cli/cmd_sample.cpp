@@ -36,20 +36,19 @@ std::vector<SamplerFlag> sampler_flags() {
   return flags;
 }
 
-/// The run's statistics from each rank's row of (samples, NFE, accepted and rejected steps per
-/// sample, seconds), rank 0's `own` giving the sampler and its grid.
+/// The run's statistics from each rank's row of (samples, evaluations, accepted and rejected
+/// steps, seconds) (counts below 2^53: exact as doubles), `own` giving the sampler and its grid.
 SampleStats combined(const SampleStats& own, const Matrix& parts) {
   std::vector<SampleStats> stats(static_cast<std::size_t>(parts.rows()), own);
-  std::vector<std::size_t> samples(stats.size());
   for (std::size_t k = 0; k < stats.size(); ++k) {
     const auto row = parts.row(static_cast<Eigen::Index>(k));
-    samples[k] = static_cast<std::size_t>(row(0));
-    stats[k].nfe_per_sample = row(1);
-    stats[k].accepted_steps_per_sample = row(2);
-    stats[k].rejected_steps_per_sample = row(3);
+    stats[k].samples = static_cast<std::size_t>(row(0));
+    stats[k].evaluations = static_cast<std::uint64_t>(row(1));
+    stats[k].accepted_steps = static_cast<std::uint64_t>(row(2));
+    stats[k].rejected_steps = static_cast<std::uint64_t>(row(3));
     stats[k].wall_seconds = row(4);
   }
-  return combine_sample_stats(stats, samples);
+  return combine_sample_stats(stats);
 }
 
 struct SampleCommand {
@@ -126,9 +125,10 @@ struct SampleCommand {
       return mine;
     });
     const Matrix samples = ranks.gather_rows(r.samples);
-    const Matrix parts = gather_values(ranks, {static_cast<double>(block.count), r.stats.nfe_per_sample,
-                                               r.stats.accepted_steps_per_sample,
-                                               r.stats.rejected_steps_per_sample, r.stats.wall_seconds});
+    const Matrix parts = gather_values(
+        ranks, {static_cast<double>(block.count), static_cast<double>(r.stats.evaluations),
+                static_cast<double>(r.stats.accepted_steps), static_cast<double>(r.stats.rejected_steps),
+                r.stats.wall_seconds});
     if (!ranks.root()) return;
     write_output(out_path, samples);
     const SampleStats stats = combined(r.stats, parts);

@@ -19,6 +19,10 @@ py::dict stats_dict(const SampleStats& s) {
   py::dict d;
   d["sampler"] = s.sampler;
   d["steps"] = s.steps;
+  d["samples"] = s.samples;
+  d["evaluations"] = s.evaluations;
+  d["accepted_steps"] = s.accepted_steps;
+  d["rejected_steps"] = s.rejected_steps;
   d["nfe_per_sample"] = s.nfe_per_sample;
   d["accepted_steps_per_sample"] = s.accepted_steps_per_sample;
   d["rejected_steps_per_sample"] = s.rejected_steps_per_sample;

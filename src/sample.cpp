@@ -3,6 +3,7 @@
 #include <tweedie/split.hpp>
 
 #include "checks.hpp"
+#include "sample_stats.hpp"
 
 #include <fmt/format.h>
 
@@ -99,13 +100,12 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
   SampleResult result{std::move(x), {}};
   result.stats.sampler = sampler.traits().name;
   result.stats.steps = grid.size() - 1;
-  const auto per_sample = [n](std::size_t v) { return static_cast<double>(v) / static_cast<double>(n); };
-  result.stats.nfe_per_sample = per_sample(total.evaluations);
-  result.stats.accepted_steps_per_sample =
-      sampler.traits().adaptive ? per_sample(total.accepted) : static_cast<double>(grid.size() - 1);
-  result.stats.rejected_steps_per_sample = per_sample(total.rejected);
+  result.stats.samples = n;
+  result.stats.evaluations = total.evaluations;
+  result.stats.accepted_steps = sampler.traits().adaptive ? total.accepted : n * (grid.size() - 1);
+  result.stats.rejected_steps = total.rejected;
   result.stats.wall_seconds = seconds;
-  result.stats.samples_per_second = seconds > 0.0 ? static_cast<double>(n) / seconds : 0.0;
+  detail::set_averages(result.stats);
   return result;
 }
 

@@ -185,8 +185,11 @@ TEST_CASE("an adaptive sampler's statistics of parts combine to one call's count
   };
   const SampleStats whole = stats(37, 0);
   const std::vector<SampleStats> parts{stats(15, 0), stats(22, 15)};
-  const std::vector<std::size_t> counts{15, 22};
-  const SampleStats combined = combine_sample_stats(parts, counts);
+  const SampleStats combined = combine_sample_stats(parts);
+  CHECK(combined.samples == 37);
+  CHECK(combined.evaluations == whole.evaluations);
+  CHECK(combined.accepted_steps == whole.accepted_steps);
+  CHECK(combined.rejected_steps == whole.rejected_steps);
   // The averages are count / 37 of the same integer counts: one call's bits.
   CHECK(combined.nfe_per_sample == whole.nfe_per_sample);
   CHECK(combined.accepted_steps_per_sample == whole.accepted_steps_per_sample);
@@ -195,11 +198,11 @@ TEST_CASE("an adaptive sampler's statistics of parts combine to one call's count
   CHECK(combined.steps == whole.steps);
   CHECK(combined.wall_seconds == std::max(parts[0].wall_seconds, parts[1].wall_seconds));
   CHECK(combined.samples_per_second == doctest::Approx(37.0 / combined.wall_seconds));
-  // A part without samples adds nothing; mismatched spans are refused.
-  const std::vector<SampleStats> with_empty{parts[0], parts[1], SampleStats{}};
-  const std::vector<std::size_t> with_zero{15, 22, 0};
-  CHECK(combine_sample_stats(with_empty, with_zero).nfe_per_sample == whole.nfe_per_sample);
-  CHECK_THROWS_AS(combine_sample_stats(parts, std::vector<std::size_t>{37}), InvalidArgument);
+  // A part without samples adds nothing; parts without any sample are refused.
+  const std::vector<SampleStats> with_empty{SampleStats{}, parts[0], parts[1]};
+  CHECK(combine_sample_stats(with_empty).nfe_per_sample == whole.nfe_per_sample);
+  CHECK(combine_sample_stats(with_empty).sampler == whole.sampler);
+  CHECK_THROWS_AS(combine_sample_stats(std::vector<SampleStats>{SampleStats{}}), InvalidArgument);
 }
 
 TEST_CASE("the whole job's checks name the rows of the whole input, as one call does") {

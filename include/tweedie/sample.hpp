@@ -33,6 +33,11 @@ struct SampleOptions {
 struct SampleStats {
   std::string sampler;
   std::size_t steps = 0;
+  // The counts the averages below are made of: parts of a job add them (combine_sample_stats).
+  std::size_t samples = 0;            ///< samples computed
+  std::uint64_t evaluations = 0;      ///< model evaluations, each over one row
+  std::uint64_t accepted_steps = 0;   ///< over all samples; fixed grids: the grid's steps per sample
+  std::uint64_t rejected_steps = 0;   ///< over all samples; 0 on fixed grids
   double nfe_per_sample = 0.0;  ///< counted model evaluations (each over one row) / samples
   double accepted_steps_per_sample = 0.0;  ///< adaptive samplers; fixed grids: the grid's steps
   double rejected_steps_per_sample = 0.0;  ///< adaptive samplers; 0 otherwise

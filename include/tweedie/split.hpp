@@ -40,11 +40,10 @@ void validate_sample_job(const Sde& sde, const ScoreModel& model, std::span<cons
 void validate_flow_job(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& x,
                        const FlowOptions& options, std::string_view what);
 
-/// One call's statistics from those of its parts, part k having computed samples[k] samples of
-/// the same sampler and grid: the counts are summed (a part's per-sample averages are of integer
-/// counts, recovered exactly below 2^52), so the averages are the bits one call reports. The parts
-/// ran at the same time: the wall time is the longest part's, and the rate is all samples over it.
-/// Throws InvalidArgument unless the spans have the same non-zero size and some sample.
-SampleStats combine_sample_stats(std::span<const SampleStats> parts, std::span<const std::size_t> samples);
+/// One call's statistics from those of its parts (of the same sampler and grid): the counts are
+/// summed, so the averages are the bits one call reports. The parts ran at the same time: the
+/// wall time is the longest part's, and the rate is all samples over it. Parts without samples
+/// add nothing. Throws InvalidArgument when no part computed a sample.
+SampleStats combine_sample_stats(std::span<const SampleStats> parts);
 
 }  // namespace tweedie

@@ -18,7 +18,9 @@
 #include <tweedie/reverse.hpp>
 #include <tweedie/sample.hpp>
 #include <tweedie/sampler.hpp>
+#include <tweedie/sampler_grid.hpp>
 #include <tweedie/sde.hpp>
+#include <tweedie/split.hpp>
 #include <tweedie/time_input.hpp>
 #include <tweedie/types.hpp>
 #include <tweedie/x0_hooks.hpp>
