@@ -57,11 +57,7 @@ struct SampleCommand {
       times = read_npy_vector(times_path, "--times");
       validate_grid(sde, times);
     } else {
-      GridOptions g = default_grid(sampler, sde, steps);
-      if (grid) {
-        g.spacing = grid_spacing_from_string(*grid);
-        g.append_zero = g.spacing == GridSpacing::karras;  // k-diffusion's and EDM's Karras grid
-      }
+      GridOptions g = grid_options(sampler, sde, steps, grid);
       g.t_start = t_start.value_or(-1.0);
       g.t_end = t_end.value_or(-1.0);
       g.rho = rho;
