@@ -41,8 +41,10 @@ struct CompareCommand {
     const Problem p = problem.load(run.seed);
     const ComparisonResults r = run_comparison(p, s);
     const std::string plot_message = write_report(r, report);
-    fmt::print("{}\nreport: {}/report.md (table also in results.csv, settings in report.json{})\n",
-               report_markdown(r), report, plot_message.empty() ? "; plots error_vs_nfe, sw2_vs_nfe" + std::string(r.dim == 2 ? ", samples" : "") + " .png/.svg" : "");
+    fmt::print("{}\nreport: {}/report.md (table also in results.csv, every setting in report.json", report_markdown(r),
+               report);
+    if (plot_message.empty()) fmt::print("; plots error_vs_nfe, sw2_vs_nfe{} as .png and .svg", r.dim == 2 ? ", samples" : "");
+    fmt::print(")\n");
     if (!plot_message.empty()) fmt::print(stderr, "tweedie: {}\n", plot_message);
   }
 };

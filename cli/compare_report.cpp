@@ -8,11 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <optional>
 
 namespace tweedie::cli {
 namespace {
@@ -112,7 +115,7 @@ void add_plot(std::string& script, const std::string& name, int width, int heigh
 }
 
 std::string line_plot(const std::vector<Series>& series, const std::vector<std::size_t>& which, int column,
-                      const std::string& ylabel, const std::string& title, std::optional<double> floor) {
+                      const std::string& ylabel, const std::string& title, std::optional<double> floor_value) {
   std::string s = fmt::format(
       "reset\nset datafile missing '?'\nset logscale xy\nset grid\nset key outside right top\n"
       "set xlabel 'NFE per sample'\nset ylabel {}\nset title {}\n",
@@ -122,7 +125,9 @@ std::string line_plot(const std::vector<Series>& series, const std::vector<std::
     plots += fmt::format("{}'data/series_{}.dat' using 1:{} with linespoints title {}", plots.empty() ? "" : ", ", k,
                          column, gnuplot_string(series[k].title));
   }
-  if (floor && *floor > 0) plots += fmt::format(", {:.9g} with lines dashtype 2 lc 'black' title 'exact vs exact'", *floor);
+  if (floor_value && *floor_value > 0) {
+    plots += fmt::format(", {:.9g} with lines dashtype 2 lc 'black' title 'exact vs exact'", *floor_value);
+  }
   return s + "plot " + plots + "\n";
 }
 
@@ -289,6 +294,7 @@ std::string report_csv(const ComparisonResults& r) {
 std::string report_json(const ComparisonResults& r) {
   using nlohmann::ordered_json;
   const CompareSettings& s = r.settings;
+  auto given = [](const std::optional<double>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); };
   ordered_json j;
   j["tweedie"] = {{"version", std::string(build_version())}, {"commit", std::string(build_commit())},
                   {"noise_stream_version", s.noise_stream}};
@@ -303,12 +309,12 @@ std::string report_json(const ComparisonResults& r) {
   j["settings"] = {{"target", s.target},
                    {"description", r.description},
                    {"dim", r.dim},
-                   {"sde", {{"family", s.sde.family},
-                            {"beta_min", s.sde.beta_min},
-                            {"beta_max", s.sde.beta_max},
-                            {"sigma_min", s.sde.sigma_min},
-                            {"sigma_max", s.sde.sigma_max},
-                            {"cosine_s", s.sde.cosine_s}}},
+                   {"sde", {{"family", s.sde.family},  // null: the family's default
+                            {"beta_min", given(s.sde.beta_min)},
+                            {"beta_max", given(s.sde.beta_max)},
+                            {"sigma_min", given(s.sde.sigma_min)},
+                            {"sigma_max", given(s.sde.sigma_max)},
+                            {"cosine_s", given(s.sde.cosine_s)}}},
                    {"samplers", samplers},
                    {"grids", grids},
                    {"nfe", s.budgets},

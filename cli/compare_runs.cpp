@@ -195,7 +195,7 @@ SamplerChoice parse_sampler_choice(const std::string& text) {
     c.options.set(item.substr(0, eq), item.substr(eq + 1));
     at = next;
   }
-  make_sampler(c.name, c.options);  // refuses an unknown name or option now, naming it
+  static_cast<void>(make_sampler(c.name, c.options));  // refuses an unknown name or option now, naming it
   return c;
 }
 

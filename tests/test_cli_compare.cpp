@@ -61,7 +61,7 @@ TEST_CASE("compare: a complete report folder whose tables parse, and the ODE err
   TempDir dir;
   const std::string report = dir.file("report");
   const auto r = run_cli(fmt::format(
-      "compare {} --samplers euler,heun,dpm-solver++:order=3,em,dopri5 --grids default,time-uniform --nfe 4,10 "
+      "compare {} --samplers euler,heun,dpm-solver++:order=3,em,dopri5,dopri5:rtol=1e-10:atol=1e-10 --grids default,time-uniform --nfe 4,10 "
       "--tolerances 1e-3 --report {}",
       kProblem, report));
   INFO(r.output);
@@ -73,9 +73,9 @@ TEST_CASE("compare: a complete report folder whose tables parse, and the ODE err
   }
 
   // CSV: a header and one line per run, every line with the header's fields: 4 fixed-step
-  // samplers x 2 grids x 2 budgets, and dopri5 at one tolerance.
+  // samplers x 2 grids x 2 budgets, dopri5 at one tolerance and at its own.
   const auto csv = lines(file_bytes(report + "/results.csv"));
-  REQUIRE(csv.size() == 1 + 4 * 2 * 2 + 1);
+  REQUIRE(csv.size() == 1 + 4 * 2 * 2 + 1 + 1);
   const auto header = csv_fields(csv[0]);
   for (const auto& l : csv) CHECK(csv_fields(l).size() == header.size());
   auto column = [&](const std::string& name) {
@@ -121,7 +121,10 @@ TEST_CASE("compare: a complete report folder whose tables parse, and the ODE err
   CHECK(j["rows"][16]["grid"] == "adaptive");
   CHECK(j["rows"][16]["budget"] == "tol 0.001");
   CHECK(j["rows"][16]["nfe_per_sample"].get<double>() > 6.0);
-  // Every run's SW2 is above 0, and the exact-vs-exact floor is reported.
+  // The reference's own settings give the reference: ODE error 0 (the same initial points).
+  CHECK(j["rows"][17]["budget"] == "own tol");
+  CHECK(j["rows"][17]["ode_error"]["max"] == 0.0);
+  // The exact-vs-exact floor and the Monte Carlo entropy are reported.
   CHECK(j["truths"][0]["floor"]["sw2"].get<double>() > 0.0);
   CHECK(j["truths"][0]["entropy"]["method"] == "monte carlo");
 
