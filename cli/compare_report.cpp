@@ -95,6 +95,13 @@ std::string gnuplot_string(const std::string& s) {
   return q + "'";
 }
 
+// The text of a double-quoted gnuplot string (where \n is a line break).
+std::string gnuplot_escaped(const std::string& s) {
+  std::string q;
+  for (char ch : s) q += ch == '"' || ch == '\\' ? std::string("\\") + ch : std::string(1, ch);
+  return q;
+}
+
 std::string points_text(const Matrix& x) {
   std::string s;
   for (Eigen::Index i = 0; i < x.rows(); ++i) s += fmt::format("{:.6g} {:.6g}\n", x(i, 0), x(i, 1));
@@ -108,10 +115,12 @@ struct PlotFiles {
 
 // A plot written twice, as PNG and as SVG, from the same gnuplot commands.
 void add_plot(std::string& script, const std::string& name, int width, int height, const std::string& commands) {
-  script += fmt::format("set terminal pngcairo size {},{} font ',9'\nset output '{}.png'\n{}unset output\n", width,
-                        height, name, commands);
-  script += fmt::format("set terminal svg size {},{} font ',9' background '#ffffff'\nset output '{}.svg'\n{}unset output\n",
+  // noenhanced: the titles are literal text (t_end is no subscript).
+  script += fmt::format("set terminal pngcairo noenhanced size {},{} font ',9'\nset output '{}.png'\n{}unset output\n",
                         width, height, name, commands);
+  script += fmt::format(
+      "set terminal svg noenhanced size {},{} font ',9' background '#ffffff'\nset output '{}.svg'\n{}unset output\n",
+      width, height, name, commands);
 }
 
 std::string line_plot(const std::vector<Series>& series, const std::vector<std::size_t>& which, int column,
@@ -170,12 +179,12 @@ PlotFiles plot_files(const ComparisonResults& r) {
     for (std::size_t k : all) columns = std::max(columns, series[k].runs.size() + 1);
     std::string cmds = fmt::format(
         "reset\nunset key\nunset xtics\nunset ytics\nset size ratio -1\nset xrange [{:.6g}:{:.6g}]\n"
-        "set yrange [{:.6g}:{:.6g}]\nset multiplot layout {},{} margins 0.01,0.99,0.01,0.97 spacing 0.01,0.04\n",
+        "set yrange [{:.6g}:{:.6g}]\nset multiplot layout {},{} margins 0.01,0.99,0.01,0.96 spacing 0.01,0.06\n",
         lo(0) - pad(0), hi(0) + pad(0), lo(1) - pad(1), hi(1) + pad(1), all.size(), columns);
     const std::string dots = "with points pt 7 ps 0.15 lc rgb '#1f4e9a'";
     for (std::size_t k : all) {
-      cmds += fmt::format("set title {}\nplot 'data/truth.dat' {}\n",
-                          gnuplot_string("exact p(t_end) | " + series[k].title), dots);
+      cmds += fmt::format("set title \"{}\\nexact samples\"\nplot 'data/truth.dat' {}\n",
+                          gnuplot_escaped(series[k].title), dots);
       std::size_t j = 0;
       for (const RunRow* run : series[k].runs) {
         ++j;
@@ -192,8 +201,8 @@ PlotFiles plot_files(const ComparisonResults& r) {
       for (; j + 1 < columns; ++j) cmds += "set multiplot next\n";
     }
     cmds += "unset multiplot\n";
-    const int panel = 190;
-    add_plot(f.script, "samples", static_cast<int>(columns) * panel, static_cast<int>(all.size()) * (panel + 12), cmds);
+    const int panel = 210;
+    add_plot(f.script, "samples", static_cast<int>(columns) * panel, static_cast<int>(all.size()) * (panel + 24), cmds);
   }
   return f;
 }
