@@ -201,7 +201,7 @@ PlotFiles plot_files(const ComparisonResults& r) {
       for (; j + 1 < columns; ++j) cmds += "set multiplot next\n";
     }
     cmds += "unset multiplot\n";
-    const int panel = 210;
+    const int panel = 250;
     add_plot(f.script, "samples", static_cast<int>(columns) * panel, static_cast<int>(all.size()) * (panel + 24), cmds);
   }
   return f;

@@ -140,3 +140,20 @@ TEST_CASE("compare: a complete report folder whose tables parse, and the ODE err
     CHECK_MESSAGE(svg.find("<svg") != std::string::npos, plot);
   }
 }
+
+TEST_CASE("compare: on EDM's Karras grid (to sigma = 0) the reference integrates the ODE, no final jump") {
+  TempDir dir;
+  const std::string report = dir.file("edm");
+  const auto r = run_cli("compare --target builtin:ring2d --sde edm -n 50 --seed 1 --samplers heun --nfe 39 --report " +
+                         report + " --reference-tol 1e-8");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const auto j = nlohmann::json::parse(file_bytes(report + "/report.json"));
+  REQUIRE(j["truths"].size() == 1);
+  CHECK(j["truths"][0]["t_end"] == 0.0);
+  // dopri5 over [T, 0] would be one denoiser jump (1 NFE); the reference stops at t = 1e-8 T.
+  CHECK(j["truths"][0]["reference_nfe_per_sample"].get<double>() > 100.0);
+  CHECK(j["rows"][0]["steps"] == 20);  // get_sigmas_karras(20, ...): 39 evaluations
+  CHECK(j["rows"][0]["nfe_per_sample"] == 39.0);
+  CHECK(j["rows"][0]["ode_error"]["median"].get<double>() < 0.05);
+}
