@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -229,6 +230,12 @@ std::string run_gnuplot(const std::string& dir) {
   if (pid < 0) return fmt::format("cannot start gnuplot: {}", std::strerror(errno));
   if (pid == 0) {
     if (::chdir(dir.c_str()) != 0) ::_exit(126);
+    // Its warnings (a line of a single point has an empty range) go to a log, not to the user.
+    const int log = ::open("gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (log >= 0) {
+      ::dup2(log, STDOUT_FILENO);
+      ::dup2(log, STDERR_FILENO);
+    }
     ::execlp("gnuplot", "gnuplot", "plots.gp", static_cast<char*>(nullptr));
     ::_exit(127);
   }
@@ -240,7 +247,7 @@ std::string run_gnuplot(const std::string& dir) {
     return "gnuplot not found: no plots (install Debian's gnuplot-nox, as scripts/setup does; then run "
            "gnuplot plots.gp in the report folder)";
   }
-  return "gnuplot failed: some plots may be missing (its messages are above)";
+  return fmt::format("gnuplot failed: some plots may be missing (its messages are in {}/gnuplot.log)", dir);
 }
 
 }  // namespace
