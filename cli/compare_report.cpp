@@ -356,11 +356,15 @@ std::string report_json(const ComparisonResults& r) {
   j["truths"] = truths;
   ordered_json rows = ordered_json::array();
   for (const auto& row : r.rows) {
-    ordered_json o = {{"sampler", row.sampler}, {"grid", row.grid},   {"budget", row.budget},
-                      {"steps", row.steps},     {"truth", row.truth}, {"deterministic", row.deterministic}};
+    ordered_json o = {{"sampler", row.sampler},
+                      {"grid", row.grid},
+                      {"budget", row.budget},
+                      {"steps", row.steps},
+                      {"deterministic", row.deterministic}};
     if (!row.failure.empty()) {
       o["failure"] = row.failure;
     } else {
+      o["truth"] = row.truth;
       o["nfe_per_sample"] = row.nfe_per_sample;
       if (row.ode) o["ode_error"] = {{"median", row.ode->median}, {"mean", row.ode->mean}, {"max", row.ode->max}};
       o["sw2"] = row.metrics.sw2;

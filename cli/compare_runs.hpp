@@ -65,7 +65,7 @@ struct RunRow {
   std::string budget;   ///< "10" (NFE) or "tol 1e-3"
   int steps = 0;        ///< grid steps (0: adaptive)
   bool deterministic = true;
-  std::size_t truth = 0;           ///< index into ComparisonResults::truths
+  std::size_t truth = 0;           ///< index into ComparisonResults::truths (runs that gave samples)
   std::optional<RowErrors> ode;    ///< deterministic samplers
   DistributionMetrics metrics;
   double nfe_per_sample = 0.0, wall_seconds = 0.0, samples_per_second = 0.0;
@@ -81,8 +81,8 @@ struct ComparisonResults {
   std::vector<RunRow> rows;
 };
 
-/// Rows kept per run for the scatter plots.
-constexpr Eigen::Index preview_rows = 2000;
+/// Rows kept per run for the scatter plots (a panel of 1000 points is about 100 kB of SVG).
+constexpr Eigen::Index preview_rows = 1000;
 
 /// Runs the whole comparison on `problem` (a --target: its target and family; settings validated
 /// first). A run that fails at run time (a
