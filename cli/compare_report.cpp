@@ -180,11 +180,11 @@ PlotFiles plot_files(const ComparisonResults& r) {
     for (std::size_t k : all) columns = std::max(columns, series[k].runs.size() + 1);
     std::string cmds = fmt::format(
         "reset\nunset key\nunset xtics\nunset ytics\nset size ratio -1\nset xrange [{:.6g}:{:.6g}]\n"
-        "set yrange [{:.6g}:{:.6g}]\nset multiplot layout {},{} margins 0.01,0.99,0.01,0.96 spacing 0.01,0.06\n",
+        "set yrange [{:.6g}:{:.6g}]\nset multiplot layout {},{} margins 0.04,0.99,0.01,0.96 spacing 0.02,0.06\n",
         lo(0) - pad(0), hi(0) + pad(0), lo(1) - pad(1), hi(1) + pad(1), all.size(), columns);
     const std::string dots = "with points pt 7 ps 0.15 lc rgb '#1f4e9a'";
     for (std::size_t k : all) {
-      cmds += fmt::format("set title \"{}\\nexact samples\"\nplot 'data/truth.dat' {}\n",
+      cmds += fmt::format("set title \"{}\\nexact samples\" font ',8'\nplot 'data/truth.dat' {}\n",
                           gnuplot_escaped(series[k].title), dots);
       std::size_t j = 0;
       for (const RunRow* run : series[k].runs) {
