@@ -4,7 +4,6 @@
 #include "library_terms.hpp"
 
 #include <tweedie/split.hpp>
-#include <tweedie/sampler_grid.hpp>
 
 #include <fmt/format.h>
 
@@ -76,8 +75,7 @@ struct SampleCommand {
       times = read_npy_vector(times_path, "--times");
       validate_grid(sde, times);
     } else {
-      GridOptions g = default_grid(sampler, sde, steps,
-                                   grid ? std::optional(grid_spacing_from_string(*grid)) : std::nullopt);
+      GridOptions g = grid_options(sampler, sde, steps, grid);
       g.t_start = t_start.value_or(-1.0);
       g.t_end = t_end.value_or(-1.0);
       g.rho = rho;

@@ -14,5 +14,6 @@ Runner add_likelihood_command(CLI::App& app);
 Runner add_elbo_command(CLI::App& app);
 Runner add_encode_command(CLI::App& app);
 Runner add_decode_command(CLI::App& app);
+Runner add_compare_command(CLI::App& app);
 
 }  // namespace tweedie::cli

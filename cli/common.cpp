@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include <tweedie/sampler_grid.hpp>
+
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -9,10 +11,9 @@
 
 namespace tweedie::cli {
 
-void ProblemOptions::add_to(CLI::App& app) {
-  auto* target_flag = app.add_option("--target", target, "Gaussian-mixture target: a JSON file or builtin:ring");
-  model.add_to(app);
-  target_flag->excludes(app.get_option("--model"));
+void ProblemOptions::add_target_to(CLI::App& app) {
+  app.add_option("--target", target,
+                 "Gaussian-mixture target: a JSON file or builtin:NAME (ring, ring2d, checker2d, mix16, mix64)");
   family_flags_ = {
       app.add_option("--sde", sde.family, "forward SDE family: vp, subvp, ve, cosine or edm (a model's own by default)")
           ->capture_default_str(),
@@ -21,6 +22,12 @@ void ProblemOptions::add_to(CLI::App& app) {
       app.add_option("--sigma-min", sde.sigma_min, "VE sigma_min (0.01); EDM sigma_min (0.002)"),
       app.add_option("--sigma-max", sde.sigma_max, "VE sigma_max (50); EDM sigma_max (80)"),
       app.add_option("--cosine-s", sde.cosine_s, "cosine schedule offset s (0.008)")};
+}
+
+void ProblemOptions::add_to(CLI::App& app) {
+  add_target_to(app);
+  model.add_to(app);
+  app.get_option("--target")->excludes(app.get_option("--model"));
   labels.add_to(app);
   decorators.add_to(app);
 }
@@ -55,11 +62,12 @@ Problem ProblemOptions::load(std::uint64_t seed) const {
 }
 
 GaussianMixture ProblemOptions::load_target() const {
-  if (target == "builtin:ring") return GaussianMixture::ring();
-  if (target.starts_with("builtin:")) {
-    throw InvalidArgument(fmt::format("unknown built-in target '{}' (known: builtin:ring)", target));
-  }
+  if (target.starts_with("builtin:")) return GaussianMixture::builtin(target.substr(8));
   return GaussianMixture::load(target);
+}
+
+GridOptions grid_options(const std::string& sampler, const Sde& sde, int steps, const std::optional<std::string>& grid) {
+  return default_grid(sampler, sde, steps, grid ? std::optional(grid_spacing_from_string(*grid)) : std::nullopt);
 }
 
 void RunOptions::add_to(CLI::App& app) {

@@ -40,11 +40,13 @@ struct ProblemOptions {
   ModelOptions model;
   DecoratorOptions decorators;
   void add_to(CLI::App& app);
+  /// Only --target and the family flags (a command that needs a target's closed forms).
+  void add_target_to(CLI::App& app);
   /// Loads the target or the model and the family: a model that carries its family fixes it
   /// (family flags that contradict it are refused), otherwise the flags (default vp) do; then
   /// decorates the model (`seed`: the run's, which keys the imputation noise).
   Problem load(std::uint64_t seed) const;
-  /// A JSON target file, or "builtin:ring" (8 Gaussians of std 0.15 on a circle of radius 2).
+  /// A JSON target file, or builtin:NAME (GaussianMixture::builtin).
   GaussianMixture load_target() const;
 
  private:
@@ -52,6 +54,11 @@ struct ProblemOptions {
   std::optional<SdeSpec> given_sde() const;
   std::vector<const CLI::Option*> family_flags_;
 };
+
+/// The grid `sampler` runs on over `steps` steps: its default (tweedie::default_grid), or the
+/// spacing named by `grid`, where karras ends with the step to sigma = 0 on a family whose sigma
+/// reaches 0 (EDM), as k-diffusion's get_sigmas_karras.
+GridOptions grid_options(const std::string& sampler, const Sde& sde, int steps, const std::optional<std::string>& grid);
 
 /// --threads --seed --chunk, and --noise-stream for the commands that draw normals.
 struct RunOptions {

@@ -1,4 +1,5 @@
 // tweedie: sample score-based diffusion models from the command line.
+#include "build_info.hpp"
 #include "commands.hpp"
 #include "library_terms.hpp"
 #include "option_checks.hpp"
@@ -41,7 +42,7 @@ int run(tweedie::cli::Ranks& ranks, int argc, char** argv) {
   CLI::App app{"tweedie: score-based diffusion as SDEs and ODEs, sampled fast and reproducibly"};
   app.require_subcommand(1);
   app.set_version_flag("--version", fmt::format("tweedie {} (commit {}, noise stream layout version {})",
-                                                TWEEDIE_VERSION, TWEEDIE_GIT_COMMIT,
+                                                tweedie::cli::build_version(), tweedie::cli::build_commit(),
                                                 tweedie::rng_stream_version));
   std::map<CLI::App*, tweedie::cli::Runner> runners;
   auto add = [&](tweedie::cli::Runner (*adder)(CLI::App&)) {
@@ -55,6 +56,7 @@ int run(tweedie::cli::Ranks& ranks, int argc, char** argv) {
   add(&tweedie::cli::add_elbo_command);
   add(&tweedie::cli::add_encode_command);
   add(&tweedie::cli::add_decode_command);
+  add(&tweedie::cli::add_compare_command);
   tweedie::cli::bound_numeric_options(app);
   try {
     std::string known;

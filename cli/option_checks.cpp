@@ -35,6 +35,10 @@ constexpr NumericFlag kNumericFlags[] = {
     {"--count", true, 1, 4294967296.0},     // sample indices are 32-bit counters
     {"--steps", true, 0, 10000000},         // elbo: 0 = continuous time; sample: the grid refuses 0
     {"--max-steps", true, 1, 1000000000},
+    {"--nfe", true, 1, 1000000},            // compare: each budget
+    {"--projections", true, 1, 100000},
+    {"--tolerances", false, 0, inf, true},
+    {"--reference-tol", false, 0, inf, true},
     {"--probes", true, 1, 1000000},
     {"--draws", true, 1, 100000000},
     {"--bits", true, 1, tweedie::max_data_bits},

@@ -13,13 +13,10 @@
 
 namespace {
 
-// Median over samples of the per-sample RMS error. The mean would be dominated by the rare
-// samples that a coarse solver sends into the neighbouring mode (an O(1) error each).
-double error(const tweedie::Matrix& a, const tweedie::Matrix& b) {
-  Eigen::VectorXd e = (a - b).rowwise().norm() / std::sqrt(static_cast<double>(a.cols()));
-  std::sort(e.begin(), e.end());
-  return e(e.size() / 2);
-}
+// The median over samples of the per-sample RMS error (tweedie::ode_error): the mean would be
+// dominated by the rare samples that a coarse solver sends into the neighbouring mode (an O(1)
+// error each). `tweedie compare` makes this table, and more, for any target (docs/compare.md).
+double error(const tweedie::Matrix& a, const tweedie::Matrix& b) { return tweedie::ode_error(a, b).median; }
 
 }  // namespace
 

@@ -38,6 +38,37 @@ double sliced_wasserstein(const ConstMatrixRef& a, const ConstMatrixRef& b, int 
   return std::sqrt(total / projections);
 }
 
+RowErrors ode_error(const ConstMatrixRef& samples, const ConstMatrixRef& reference) {
+  if (samples.rows() != reference.rows() || samples.cols() != reference.cols() || samples.size() == 0) {
+    throw InvalidArgument(fmt::format("ode_error: samples {}x{} and reference {}x{} (they must be equal and non-empty)",
+                                      samples.rows(), samples.cols(), reference.rows(), reference.cols()));
+  }
+  Vector e = (samples - reference).rowwise().norm() / std::sqrt(static_cast<double>(samples.cols()));
+  RowErrors r;
+  r.mean = e.mean();
+  r.max = e.maxCoeff();
+  std::sort(e.begin(), e.end());
+  const Eigen::Index n = e.size();
+  r.median = n % 2 == 1 ? e(n / 2) : 0.5 * (e(n / 2 - 1) + e(n / 2));
+  return r;
+}
+
+double mean_error(const ConstMatrixRef& x, const Eigen::RowVectorXd& mean) {
+  if (x.rows() < 1 || mean.size() != x.cols()) {
+    throw InvalidArgument(fmt::format("mean_error: {}x{} samples against a mean of size {}", x.rows(), x.cols(),
+                                      mean.size()));
+  }
+  return (sample_mean(x) - mean).norm();
+}
+
+double covariance_error(const ConstMatrixRef& x, const Eigen::MatrixXd& covariance) {
+  if (x.rows() < 2 || covariance.rows() != x.cols() || covariance.cols() != x.cols()) {
+    throw InvalidArgument(fmt::format("covariance_error: {}x{} samples (two rows or more) against a {}x{} covariance",
+                                      x.rows(), x.cols(), covariance.rows(), covariance.cols()));
+  }
+  return (sample_covariance(x) - covariance).norm();
+}
+
 Eigen::RowVectorXd sample_mean(const ConstMatrixRef& x) { return x.colwise().mean(); }
 
 Eigen::MatrixXd sample_covariance(const ConstMatrixRef& x) {

@@ -144,7 +144,7 @@ TEST_CASE("bad arguments exit with status 2, one line, and no output file") {
   check_refused("sample --target builtin:disc" + out, "unknown built-in target");
   check_refused(ring + " --init " + dir.file("none.npy") + out, "cannot open the file");
   check_refused(ring, "--out is required");
-  check_refused("frobnicate", "unknown subcommand 'frobnicate' (expected one of: sample, info, likelihood, elbo, encode, decode)");
+  check_refused("frobnicate", "unknown subcommand 'frobnicate' (expected one of: sample, info, likelihood, elbo, encode, decode, compare)");
   {
     std::ofstream bad(dir.file("bad.json"));
     bad << R"({"weights": [1, 2], "means": [[0, 0], [1]], "stds": [[1, 1], [1, 1]]})";

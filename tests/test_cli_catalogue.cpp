@@ -93,6 +93,7 @@ void prepare(const TempDir& dir) {
 
 std::vector<BadInput> catalogue() {
   const std::string s = "sample --target builtin:ring --out {D}/out.npy ";
+  const std::string cmp = "compare --target builtin:ring2d --report {D}/report ";
   const std::string lk = "likelihood --target {D}/t.json --data {D}/x.npy ";
   const std::string el = "elbo --target {D}/t.json --data {D}/x.npy ";
   const std::string tj = "sample --out {D}/out.npy --target {D}/";
@@ -202,6 +203,15 @@ std::vector<BadInput> catalogue() {
       {"guidance", lk + "--threshold 0.995",
        "its decorator dynamic thresholding (ratio 0.995, max 1) of the data prediction forwards neither (use "
        "--divergence hutchinson)"},
+      {"compare", cmp + "--samplers eulr", "unknown sampler 'eulr'"},
+      {"compare", cmp + "--samplers ddim:eta", "--samplers: 'eta' is not NAME:KEY=VALUE (in 'ddim:eta')"},
+      {"compare", cmp + "--samplers em:eta=1", "sampler em takes no option --eta"},
+      {"compare", cmp + "--samplers euler --nfe 5,0", "--nfe: must be an integer in 1..1000000, got '0'"},
+      {"compare", cmp + "--samplers euler --grids default,karas", "unknown grid 'karas'"},
+      {"compare", cmp + "--samplers euler --tolerances 2", "--tolerances: each must be in (0, 1), got 2"},
+      {"compare", cmp + "--samplers euler -n 1", "-n: the metrics need two samples or more, got 1"},
+      {"compare", "compare --samplers euler --report {D}/report", "--target is required"},
+      {"compare", cmp + "--samplers euler --model {D}/net.safetensors", "unknown option '--model' of 'compare'"},
   };
 }
 

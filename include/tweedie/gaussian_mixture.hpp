@@ -36,6 +36,15 @@ class GaussianMixture {
   static GaussianMixture load(const std::string& path);
   /// k components of standard deviation `std` evenly spaced on a circle of `radius` in 2-D.
   static GaussianMixture ring(int k = 8, double radius = 2.0, double std = 0.15);
+  /// A built-in target with fixed parameters (docs/compare.md), by name without "builtin:":
+  /// ring and ring2d (ring()), checker2d (a 4 x 4 checkerboard on [-2, 2]^2, each of its 8 dark
+  /// unit squares 2 x 2 Gaussians of std 0.2 at the centres of its quarters), mix16 and mix64 (6
+  /// Gaussians in 16 and 64 dimensions, the parameters drawn once from Philox seed 2024 in noise
+  /// layout 2: means 2 z, stds 0.3 |z| + 0.1, weights |z| + 0.2 before normalisation). Throws
+  /// InvalidArgument naming the known ones for another name.
+  static GaussianMixture builtin(const std::string& name);
+  /// The names builtin() knows, in the order documented.
+  static std::vector<std::string> builtin_names();
 
   Eigen::Index dim() const { return means_.cols(); }
   Eigen::Index components() const { return means_.rows(); }

@@ -1,0 +1,233 @@
+#include "compare_runs.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace tweedie::cli {
+namespace {
+
+// The ODE solver of the reference, and its tolerance options.
+constexpr const char* reference_sampler = "dopri5";
+
+std::string tolerance_text(double tol) { return fmt::format("tol {:g}", tol); }
+
+SampleResult run(const Problem& p, const Sampler& sampler, const std::vector<double>& grid, const CompareSettings& s) {
+  SampleOptions o;
+  o.num_samples = s.count;
+  o.seed = s.seed;  // the same seed: every run starts from the same prior draws
+  o.noise_stream = s.noise_stream;
+  o.execution = s.execution;
+  return sample(*p.sde, *p.model, sampler, grid, o);
+}
+
+// The grid of an adaptive sampler (only its end points matter): T to the family's t_end.
+std::vector<double> adaptive_grid(const std::string& sampler, const Sde& sde) {
+  GridOptions g = default_grid(sampler, sde, 1);
+  g.append_zero = false;
+  return make_grid(sde, g);
+}
+
+DistributionMetrics measure(const GaussianMixture& target, const Sde& sde, double t, const Matrix& x,
+                            const Matrix& exact, const CompareSettings& s) {
+  DistributionMetrics m;
+  m.sw2 = sliced_wasserstein(x, exact, s.projections, s.seed, s.noise_stream);
+  m.mean_error = mean_error(x, target.mean(sde, t));
+  m.covariance_error = covariance_error(x, target.covariance(sde, t));
+  Vector log_p(x.rows());
+  target.log_density(sde, Vector::Constant(x.rows(), t), x, log_p);
+  m.nll = mean_se(-log_p);
+  return m;
+}
+
+Truth make_truth(const Problem& p, const std::vector<double>& grid, const CompareSettings& s) {
+  const Sde& sde = *p.sde;
+  Truth truth;
+  truth.t_end = grid.back();
+  const PhiloxNoise noise(s.seed, s.noise_stream);
+  truth.exact = p.target->sample(sde, truth.t_end, s.count, noise);
+  const Matrix second = p.target->sample(sde, truth.t_end, s.count, noise, s.count);  // rows n .. 2n-1
+  truth.floor = measure(*p.target, sde, truth.t_end, second, truth.exact, s);
+  // A grid ending at sigma = 0 (EDM) ends its samplers with a jump onto the denoiser, which
+  // dopri5 would make too: the reference instead integrates to t = 1e-8 T, where the drift of
+  // the PF-ODE (f x - g^2 score / 2, O(t) on EDM) leaves a displacement O(t^2 |score|) to 0.
+  const std::vector<double> span{grid.front(), grid.back() > 0.0 ? grid.back() : 1e-8 * grid.front()};
+  auto solve = [&](double tol) {
+    const std::string t = fmt::format("{:g}", tol);
+    return run(p, *make_sampler(reference_sampler, {{"rtol", t}, {"atol", t}}), span, s);
+  };
+  SampleResult reference = solve(s.reference_tolerance);
+  truth.reference = std::move(reference.samples);
+  truth.reference_nfe = reference.stats.nfe_per_sample;
+  truth.reference_check = ode_error(solve(10.0 * s.reference_tolerance).samples, truth.reference);
+  return truth;
+}
+
+// The largest number of steps whose NFE fits the budget (0 when even one step does not).
+int steps_for_budget(const Sampler& sampler, bool to_noiseless, int budget) {
+  auto cost = [&](int steps) {
+    const auto n = static_cast<std::size_t>(steps);
+    return to_noiseless ? sampler.nfe_to_noiseless(n) : sampler.nfe(n);
+  };
+  int steps = 0;
+  while (steps < budget && cost(steps + 1) <= static_cast<std::size_t>(budget)) ++steps;
+  return steps;
+}
+
+class Comparison {
+ public:
+  Comparison(const Problem& p, const CompareSettings& s) : p_(p), s_(s) {
+    results_.settings = s;
+    results_.description = p.description;
+    results_.dim = p.dim();
+  }
+
+  ComparisonResults run_all() {
+    for (const auto& choice : s_.samplers) {
+      const SamplerEntry& entry = sampler_entry(choice.name);
+      if (entry.traits.adaptive) {
+        run_adaptive(choice, entry);
+      } else {
+        for (const auto& grid : s_.grids) run_fixed(choice, entry, grid);
+      }
+    }
+    return std::move(results_);
+  }
+
+ private:
+  // The truth of runs ending at grid.back(), made on first use.
+  std::size_t truth_for(const std::vector<double>& grid) {
+    for (std::size_t i = 0; i < results_.truths.size(); ++i) {
+      if (results_.truths[i].t_end == grid.back()) return i;
+    }
+    results_.truths.push_back(make_truth(p_, grid, s_));
+    return results_.truths.size() - 1;
+  }
+
+  void run_fixed(const SamplerChoice& choice, const SamplerEntry& entry, const std::optional<std::string>& grid) {
+    const auto sampler = make_sampler(choice.name, choice.options);
+    const std::string grid_label =
+        grid ? *grid : fmt::format("{} (default)", to_string(grid_options(choice.name, *p_.sde, 1, grid).spacing));
+    for (int budget : s_.budgets) {
+      RunRow row;
+      row.sampler = choice.label;
+      row.grid = grid_label;
+      row.budget = std::to_string(budget);
+      row.deterministic = !entry.traits.stochastic;
+      try {
+        GridOptions g = grid_options(choice.name, *p_.sde, 1, grid);
+        const bool to_noiseless = g.append_zero && reaches_zero_noise(*p_.sde);
+        row.steps = steps_for_budget(*sampler, to_noiseless, budget);
+        if (row.steps == 0) {
+          throw InvalidArgument(fmt::format("one step takes more than {} NFE", budget));
+        }
+        g.steps = row.steps;
+        measure_run(row, *sampler, make_grid(*p_.sde, g));
+      } catch (const InvalidArgument& e) {
+        row.failure = e.what();
+      }
+      results_.rows.push_back(std::move(row));
+    }
+  }
+
+  void run_adaptive(const SamplerChoice& choice, const SamplerEntry& entry) {
+    // Tolerances the choice sets itself are kept: then it runs once.
+    const bool own = choice.options.get("rtol") || choice.options.get("atol");
+    const std::vector<double> sweep = own ? std::vector<double>{0.0} : s_.tolerances;
+    for (double tol : sweep) {
+      SamplerOptions options = choice.options;
+      if (!own) {
+        options.set("rtol", fmt::format("{:g}", tol));
+        options.set("atol", fmt::format("{:g}", tol));
+      }
+      RunRow row;
+      row.sampler = choice.label;
+      row.grid = "adaptive";
+      row.budget = own ? "own tol" : tolerance_text(tol);
+      row.deterministic = !entry.traits.stochastic;
+      try {
+        measure_run(row, *make_sampler(choice.name, options), adaptive_grid(choice.name, *p_.sde));
+      } catch (const InvalidArgument& e) {
+        row.failure = e.what();
+      }
+      results_.rows.push_back(std::move(row));
+    }
+  }
+
+  void measure_run(RunRow& row, const Sampler& sampler, const std::vector<double>& grid) {
+    row.truth = truth_for(grid);
+    const Truth& truth = results_.truths[row.truth];
+    SampleResult r;
+    try {
+      r = run(p_, sampler, grid, s_);
+    } catch (const NonFiniteError& e) {
+      row.failure = e.what();
+      return;
+    } catch (const StepLimitError& e) {
+      row.failure = e.what();
+      return;
+    }
+    if (row.deterministic) row.ode = ode_error(r.samples, truth.reference);
+    row.metrics = measure(*p_.target, *p_.sde, truth.t_end, r.samples, truth.exact, s_);
+    row.nfe_per_sample = r.stats.nfe_per_sample;
+    row.wall_seconds = r.stats.wall_seconds;
+    row.samples_per_second = r.stats.samples_per_second;
+    row.preview = r.samples.topRows(std::min<Eigen::Index>(preview_rows, r.samples.rows()));
+  }
+
+  const Problem& p_;
+  const CompareSettings& s_;
+  ComparisonResults results_;
+};
+
+}  // namespace
+
+SamplerChoice parse_sampler_choice(const std::string& text) {
+  SamplerChoice c;
+  c.label = text;
+  std::size_t at = text.find(':');
+  c.name = text.substr(0, at);
+  while (at != std::string::npos) {
+    const std::size_t next = text.find(':', at + 1);
+    const std::string item = text.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    const std::size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw InvalidArgument(fmt::format("--samplers: '{:.64}' is not NAME:KEY=VALUE (in '{:.64}')", item, text));
+    }
+    c.options.set(item.substr(0, eq), item.substr(eq + 1));
+    at = next;
+  }
+  static_cast<void>(make_sampler(c.name, c.options));  // refuses an unknown name or option now, naming it
+  return c;
+}
+
+void CompareSettings::validate() const {
+  if (samplers.empty()) throw InvalidArgument("--samplers: give at least one sampler");
+  if (grids.empty()) throw InvalidArgument("--grids: give at least one grid");
+  for (const auto& g : grids) {
+    if (g) grid_spacing_from_string(*g);  // refuses an unknown name
+  }
+  if (budgets.empty()) throw InvalidArgument("--nfe: give at least one budget");
+  for (int b : budgets) {
+    if (b < 1 || b > 1000000) throw InvalidArgument(fmt::format("--nfe: each budget must be in 1..1000000, got {}", b));
+  }
+  if (tolerances.empty()) throw InvalidArgument("--tolerances: give at least one tolerance");
+  for (double t : tolerances) {
+    if (!(t > 0.0 && t < 1.0)) throw InvalidArgument(fmt::format("--tolerances: each must be in (0, 1), got {:g}", t));
+  }
+  if (count < 2) throw InvalidArgument(fmt::format("-n: the metrics need two samples or more, got {}", count));
+  if (projections < 1) throw InvalidArgument(fmt::format("--projections must be >= 1, got {}", projections));
+  if (!(reference_tolerance >= 1e-14 && reference_tolerance <= 1e-6)) {
+    throw InvalidArgument(fmt::format("--reference-tol must be in [1e-14, 1e-6], got {:g}", reference_tolerance));
+  }
+  execution.validate();
+}
+
+ComparisonResults run_comparison(const Problem& problem, const CompareSettings& settings) {
+  settings.validate();
+  if (!problem.target) throw InvalidArgument("compare needs --target (the exact target is the ground truth)");
+  return Comparison(problem, settings).run_all();
+}
+
+}  // namespace tweedie::cli
