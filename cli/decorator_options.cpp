@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <tweedie/mlp_classifier.hpp>
+
 #include <charconv>
-#include <filesystem>
+#include <cmath>
+#include <vector>
 
 namespace tweedie::cli {
 
@@ -11,7 +14,8 @@ void DecoratorOptions::add_to(CLI::App& app) {
   app.add_option("--guidance", guidance,
                  "classifier-free guidance scale S (1 conditional, 0 unconditional; needs --class or --labels)");
   app.add_option("--classifier", classifier,
-                 "classifier guidance: 'exact' (the --target mixture's closed-form classifier)");
+                 "classifier guidance: 'exact' (the --target mixture's closed-form classifier) or a "
+                 "noise-conditional classifier network FILE.safetensors (tweedie.mlp with output.logits)");
   app.add_option("--classifier-scale", classifier_scale, "classifier guidance scale S (with --classifier)");
   app.add_flag("--x0-clip", x0_clip, "clip the data prediction to [-1, 1] at every step");
   app.add_option("--threshold", threshold,
@@ -39,19 +43,43 @@ double parse_number(std::string_view text, const char* what) {
   return v;
 }
 
-std::shared_ptr<const X0Hook> x0_hook(const DecoratorOptions& o) {
-  const int hooks = (o.x0_clip ? 1 : 0) + (o.threshold.empty() ? 0 : 1) + (o.round_to.empty() ? 0 : 1);
-  if (hooks > 1) throw InvalidArgument("--x0-clip, --threshold and --round-to are exclusive: give one x0 hook");
-  if (o.x0_clip) return static_clip(1.0);
+// The x0 hooks in the order they apply to the data prediction: thresholding, clipping, then
+// rounding (last, so that the result holds table rows exactly).
+std::vector<std::shared_ptr<const X0Hook>> x0_hooks(const DecoratorOptions& o) {
+  std::vector<std::shared_ptr<const X0Hook>> hooks;
   if (!o.threshold.empty()) {
     const std::string_view text = o.threshold;
     const auto comma = text.find(',');
     const double ratio = parse_number(text.substr(0, comma), "RATIO");
     const double max_val = comma == std::string_view::npos ? 1.0 : parse_number(text.substr(comma + 1), "MAX");
-    return dynamic_threshold(ratio, max_val);
+    hooks.push_back(dynamic_threshold(ratio, max_val));
   }
-  if (!o.round_to.empty()) return nearest_embedding(read_npy_matrix(o.round_to, "--round-to"));
-  return nullptr;
+  if (o.x0_clip) hooks.push_back(static_clip(1.0));
+  if (!o.round_to.empty()) hooks.push_back(nearest_embedding(read_npy_matrix(o.round_to, "--round-to")));
+  return hooks;
+}
+
+// The classifier's time input means noise levels of its own family: it must be the sampler's.
+bool same_schedule(const Sde& a, const Sde& b) {
+  if (a.name() != b.name() || a.T() != b.T()) return false;
+  for (const double u : {0.1, 0.25, 0.5, 0.75, 1.0}) {
+    const double t = u * a.T();
+    if (std::abs(a.alpha(t) - b.alpha(t)) > 1e-12 * std::abs(b.alpha(t)) ||
+        std::abs(a.sigma(t) - b.sigma(t)) > 1e-12 * std::abs(b.sigma(t))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::shared_ptr<const NoisyClassifier> network_classifier(const std::string& path, const Sde& sde) {
+  std::shared_ptr<const MlpClassifier> c = MlpClassifier::load(path);
+  if (!same_schedule(c->sde(), sde)) {
+    throw InvalidArgument(fmt::format("--classifier {}: trained with another noise schedule ({} family) than the "
+                                      "model's ({}): its times would be other noise levels",
+                                      path, c->spec().sde.family, sde.name()));
+  }
+  return c;
 }
 
 std::shared_ptr<const ScoreModel> guided(const DecoratorOptions& o, std::shared_ptr<const ScoreModel> model,
@@ -68,14 +96,8 @@ std::shared_ptr<const ScoreModel> guided(const DecoratorOptions& o, std::shared_
   }
   if (o.guidance) return classifier_free_guidance(std::move(model), *o.guidance);
   if (o.classifier.empty()) return model;
-  if (o.classifier != "exact") {
-    const std::string ext = std::filesystem::path(o.classifier).extension().string();
-    throw InvalidArgument(fmt::format(
-        "--classifier {}: only 'exact' is supported{}", o.classifier,
-        ext == ".safetensors" ? " (the tweedie.mlp schema has no classifier networks: its output has the input's "
-                                "dimension, not C logits)"
-                              : ""));
-  }
+  if (o.classifier != "exact") return classifier_guidance(std::move(model), network_classifier(o.classifier, sde), sde,
+                                                          *o.classifier_scale);
   if (!target) throw InvalidArgument("--classifier exact needs --target (the mixture whose classifier it is)");
   if (target->classes() == 0) {
     throw InvalidArgument("--classifier exact needs a labelled target (\"classes\" in the target JSON)");
@@ -89,7 +111,7 @@ Decorated decorate(const DecoratorOptions& o, std::shared_ptr<const ScoreModel> 
                    const GaussianMixture* target, bool labelled, std::uint64_t seed) {
   Decorated d;
   d.model = guided(o, std::move(model), sde, target, labelled);
-  if (auto hook = x0_hook(o)) d.model = apply_x0_hook(d.model, std::move(hook), sde);
+  for (auto& hook : x0_hooks(o)) d.model = apply_x0_hook(d.model, std::move(hook), sde);
   if (o.observe.empty() != o.mask.empty()) throw InvalidArgument("--observe and --mask go together: give both");
   if (!o.observe.empty()) {
     Observation observation{read_npy_matrix(o.observe, "--observe"), read_npy_matrix(o.mask, "--mask")};

@@ -24,8 +24,8 @@ struct DecoratorOptions {
   bool any() const;
 };
 
-/// The decorated model: guidance (classifier-free or classifier) innermost, then the x0 hook,
-/// then imputation. `target` is the --target mixture (for --classifier exact), `labelled` whether
+/// The decorated model: guidance (classifier-free or classifier) innermost, then the x0 hooks
+/// (thresholding, clipping, rounding: applied to x0 in that order), then imputation. `target` is the --target mixture (for --classifier exact), `labelled` whether
 /// --class or --labels was given. Bad combinations throw InvalidArgument naming the flags.
 struct Decorated {
   std::shared_ptr<const ScoreModel> model;

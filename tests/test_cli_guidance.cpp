@@ -69,6 +69,18 @@ TEST_CASE("tweedie sample with x0 hooks: clipping, thresholding, rounding to an 
     const double v = rounded.data()[i];
     CHECK((v == -3.0 || v == 0.5 || v == 3.0));  // the denoised x0 is a table row exactly
   }
+  // Stacked: clipping to [-1, 1] first, then rounding, whose nearest row to any clipped value is
+  // 0.5 (rounding first and clipping after would give -1, 0.5 and 1).
+  const Matrix both = run_sample(common + "--denoise --round-to " + dir.file("emb.npy") + " --x0-clip", dir.file("both.npy"));
+  CHECK((both.array() == 0.5).all());
+  const auto info = run_cli(fmt::format("info --target {} --threshold 0.995 --x0-clip --round-to {}", write_target(dir),
+                                        dir.file("emb.npy")));
+  INFO(info.output);
+  REQUIRE(info.status == 0);
+  const auto round = info.output.find("nearest-embedding rounding"), clip = info.output.find("static clipping"),
+             threshold = info.output.find("dynamic thresholding");
+  REQUIRE(threshold != std::string::npos);
+  CHECK((round < clip && clip < threshold));  // outermost first: rounding applies last
 }
 
 TEST_CASE("tweedie sample --observe --mask imputes the free coordinates and keeps the observed ones") {
