@@ -1,11 +1,12 @@
 #include "decorator_options.hpp"
 
+#include "model_options.hpp"
+
 #include <fmt/format.h>
 
 #include <tweedie/mlp_classifier.hpp>
 
 #include <charconv>
-#include <cmath>
 #include <vector>
 
 namespace tweedie::cli {
@@ -13,6 +14,9 @@ namespace tweedie::cli {
 void DecoratorOptions::add_to(CLI::App& app) {
   app.add_option("--guidance", guidance,
                  "classifier-free guidance scale S (1 conditional, 0 unconditional; needs --class or --labels)");
+  app.add_option("--unconditional", unconditional,
+                 "with --guidance: classifier-free guidance over a pair, --model the conditional network and this "
+                 "one (same family and dimension) the unconditional one");
   app.add_option("--classifier", classifier,
                  "classifier guidance: 'exact' (the --target mixture's closed-form classifier) or a "
                  "noise-conditional classifier network FILE.safetensors (tweedie.mlp with output.logits)");
@@ -27,7 +31,7 @@ void DecoratorOptions::add_to(CLI::App& app) {
 }
 
 bool DecoratorOptions::any() const {
-  return guidance || !classifier.empty() || classifier_scale || x0_clip || !threshold.empty() || !round_to.empty() ||
+  return guidance || !unconditional.empty() || !classifier.empty() || classifier_scale || x0_clip || !threshold.empty() || !round_to.empty() ||
          !observe.empty() || !mask.empty();
 }
 
@@ -59,22 +63,10 @@ std::vector<std::shared_ptr<const X0Hook>> x0_hooks(const DecoratorOptions& o) {
   return hooks;
 }
 
-// The classifier's time input means noise levels of its own family: it must be the sampler's.
-bool same_schedule(const Sde& a, const Sde& b) {
-  if (a.name() != b.name() || a.T() != b.T()) return false;
-  for (const double u : {0.1, 0.25, 0.5, 0.75, 1.0}) {
-    const double t = u * a.T();
-    if (std::abs(a.alpha(t) - b.alpha(t)) > 1e-12 * std::abs(b.alpha(t)) ||
-        std::abs(a.sigma(t) - b.sigma(t)) > 1e-12 * std::abs(b.sigma(t))) {
-      return false;
-    }
-  }
-  return true;
-}
-
+// The classifier's time input means noise levels of its own family: it must be the model's.
 std::shared_ptr<const NoisyClassifier> network_classifier(const std::string& path, const Sde& sde) {
   std::shared_ptr<const MlpClassifier> c = MlpClassifier::load(path);
-  if (!same_schedule(c->sde(), sde)) {
+  if (!same_family(c->sde(), sde)) {
     throw InvalidArgument(fmt::format("--classifier {}: trained with another noise schedule ({} family) than the "
                                       "model's ({}): its times would be other noise levels",
                                       path, c->spec().sde.family, sde.name()));
@@ -83,7 +75,11 @@ std::shared_ptr<const NoisyClassifier> network_classifier(const std::string& pat
 }
 
 std::shared_ptr<const ScoreModel> guided(const DecoratorOptions& o, std::shared_ptr<const ScoreModel> model,
-                                         const Sde& sde, const GaussianMixture* target, bool labelled) {
+                                         const Sde& sde, const GaussianMixture* target, bool labelled,
+                                         std::shared_ptr<const ScoreModel> unconditional) {
+  if (unconditional && !o.guidance) {
+    throw InvalidArgument("--unconditional is the unconditional model of classifier-free guidance: give --guidance S");
+  }
   if (o.classifier.empty() != !o.classifier_scale) {
     throw InvalidArgument("--classifier and --classifier-scale go together: give both");
   }
@@ -93,6 +89,9 @@ std::shared_ptr<const ScoreModel> guided(const DecoratorOptions& o, std::shared_
   if ((o.guidance || !o.classifier.empty()) && !labelled) {
     throw InvalidArgument(fmt::format("{} needs the class to guide towards: add --class K or --labels FILE.npy",
                                       o.guidance ? "--guidance" : "--classifier"));
+  }
+  if (o.guidance && unconditional) {
+    return classifier_free_guidance(std::move(model), std::move(unconditional), sde, *o.guidance);
   }
   if (o.guidance) return classifier_free_guidance(std::move(model), *o.guidance);
   if (o.classifier.empty()) return model;
@@ -108,9 +107,10 @@ std::shared_ptr<const ScoreModel> guided(const DecoratorOptions& o, std::shared_
 }  // namespace
 
 Decorated decorate(const DecoratorOptions& o, std::shared_ptr<const ScoreModel> model, const Sde& sde,
-                   const GaussianMixture* target, bool labelled, std::uint64_t seed) {
+                   const GaussianMixture* target, bool labelled, std::uint64_t seed,
+                   std::shared_ptr<const ScoreModel> unconditional) {
   Decorated d;
-  d.model = guided(o, std::move(model), sde, target, labelled);
+  d.model = guided(o, std::move(model), sde, target, labelled, std::move(unconditional));
   for (auto& hook : x0_hooks(o)) d.model = apply_x0_hook(d.model, std::move(hook), sde);
   if (o.observe.empty() != o.mask.empty()) throw InvalidArgument("--observe and --mask go together: give both");
   if (!o.observe.empty()) {
