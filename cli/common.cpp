@@ -55,7 +55,7 @@ Problem ProblemOptions::load(std::uint64_t seed) const {
   return p;
 }
 
-std::shared_ptr<const ScoreModel> ProblemOptions::load_unconditional(const Sde& sde) const {
+std::shared_ptr<const ScoreModel> ProblemOptions::load_unconditional(const Sde& family) const {
   if (decorators.unconditional.empty()) return nullptr;
   if (!model.given()) {
     throw InvalidArgument("--unconditional needs --model (the conditional network of the pair)");
@@ -63,7 +63,7 @@ std::shared_ptr<const ScoreModel> ProblemOptions::load_unconditional(const Sde& 
   ModelOptions second = model;
   second.path = decorators.unconditional;
   LoadedModel loaded = load_model(second, given_sde());
-  if (loaded.sde && !same_family(*make_sde(*loaded.sde), sde)) {
+  if (loaded.sde && !same_family(*make_sde(*loaded.sde), family)) {
     throw InvalidArgument(fmt::format("--unconditional {} was trained with {}, not the family of --model {}",
                                       second.path, describe(*loaded.sde), model.path));
   }

@@ -43,8 +43,8 @@ struct ProblemOptions {
   Problem load(std::uint64_t seed) const;
   /// A JSON target file, or "builtin:ring" (8 Gaussians of std 0.15 on a circle of radius 2).
   GaussianMixture load_target() const;
-  /// The --unconditional model (null without the flag), checked against the family `sde`.
-  std::shared_ptr<const ScoreModel> load_unconditional(const Sde& sde) const;
+  /// The --unconditional model (null without the flag), checked against `family` (the model's).
+  std::shared_ptr<const ScoreModel> load_unconditional(const Sde& family) const;
 
  private:
   /// The family flags the user gave explicitly, or empty when none.
