@@ -16,13 +16,13 @@ import tweedie_net  # noqa: E402
 
 def check(folder, name):
     prefix = os.path.join(folder, name)
-    ref = {k: np.load(f"{prefix}.ref.{k}.npy") for k in ("x", "t", "labels", "out64", "out32")}
     meta = tweedie_net.load_safetensors(prefix + ".safetensors")[1]
     if tweedie_net.METADATA_KEY not in meta:  # digits_classifier: not a tweedie.mlp network
         print(f"{name}: not a tweedie.mlp network, skipped")
         return []
     spec = json.loads(meta[tweedie_net.METADATA_KEY])
     classifier = "logits" in spec["output"]  # shipped as safetensors only
+    ref = {k: np.load(f"{prefix}.ref.{k}.npy") for k in ("x", "t", "labels", "out64", "out32")}
     x, t = torch.from_numpy(ref["x"]), torch.from_numpy(ref["t"])
     y = torch.from_numpy(ref["labels"]).long() if ref["labels"].size else None
     s = tweedie_net.time_input(spec, t)
