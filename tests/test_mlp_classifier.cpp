@@ -79,8 +79,11 @@ TEST_CASE("MlpClassifier agrees with PyTorch: logits and autograd's gradient of 
     CHECK(c->dim() == b.x.cols());
     Matrix logits(b.x.rows(), c->classes());
     c->logits(b.input(), logits);
-    CHECK(max_row_error(logits, want_logits) < 1e-12);
-    CHECK(max_row_error(gradient(*c, b), read_npy_matrix(fixture(name, "grad.npy"))) < 1e-11);
+    const double logit_error = max_row_error(logits, want_logits);
+    const double grad_error = max_row_error(gradient(*c, b), read_npy_matrix(fixture(name, "grad.npy")));
+    MESSAGE(name << ": relative error against torch: logits " << logit_error << ", autograd gradient " << grad_error);
+    CHECK(logit_error < 1e-12);
+    CHECK(grad_error < 1e-11);
   }
 }
 
@@ -101,6 +104,7 @@ TEST_CASE("MlpClassifier: the reverse-mode gradient matches central differences 
         fd(i, j) = (log_prob(*c, b.t(i), up, y) - log_prob(*c, b.t(i), down, y)) / (2 * h);
       }
     }
+    MESSAGE(name << ": relative error against central differences (h = 1e-5): " << max_row_error(g, fd));
     CHECK(max_row_error(g, fd) < 1e-7);
     CHECK(g.norm() > 1e-2);  // not a vanishing gradient that would pass any comparison
   }
