@@ -88,10 +88,10 @@ void prepare(const TempDir& dir) {
   write_text(dir, "len.npy", std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff", 12));
   fs::create_directories(dir.path() / "folder.npy");
   // Networks for --classifier: a score network, classifiers of another family and dimension.
-  const std::string fixtures = TWEEDIE_TEST_DATA;
-  fs::copy_file(fixtures + "/mlp/vp_sinusoidal.f64.safetensors", dir.path() / "score.safetensors");
-  fs::copy_file(fixtures + "/mlp_classifier/ve_fourier.safetensors", dir.path() / "ve_classifier.safetensors");
-  fs::copy_file(fixtures + "/mlp_classifier/vp_norm.safetensors", dir.path() / "classifier5.safetensors");
+  const std::filesystem::path fixtures = TWEEDIE_TEST_DATA;
+  fs::copy_file(fixtures / "mlp" / "vp_sinusoidal.f64.safetensors", dir.path() / "score.safetensors");
+  fs::copy_file(fixtures / "mlp_classifier" / "ve_fourier.safetensors", dir.path() / "ve_classifier.safetensors");
+  fs::copy_file(fixtures / "mlp_classifier" / "vp_norm.safetensors", dir.path() / "classifier5.safetensors");
   write_text(dir, "lab.json", R"({"weights": [1, 1], "means": [[-4, -2], [4, 2]], "stds": [[0.2, 0.3], [0.2, 0.3]],
                                   "classes": [0, 1]})");
 }

@@ -55,8 +55,8 @@ TEST_CASE("tweedie sample --guidance: 1 is the conditional and 0 the uncondition
 
 TEST_CASE("tweedie sample --guidance S --unconditional FILE: classifier-free guidance over a pair of networks") {
   TempDir dir;
-  const std::string data = std::string(TWEEDIE_TEST_DATA) + "/mlp/";
-  const std::string conditional = data + "edm_precond.f64.safetensors", unconditional = data + "edm_unconditional.f64.safetensors";
+  const std::string conditional = fmt::format("{}/mlp/edm_precond.f64.safetensors", TWEEDIE_TEST_DATA);
+  const std::string unconditional = fmt::format("{}/mlp/edm_unconditional.f64.safetensors", TWEEDIE_TEST_DATA);
   const std::string common = "sample --sampler heun --steps 6 --seed 2 -n 7 ";
   const std::string pair = fmt::format("--model {} --class 1 --unconditional {} ", conditional, unconditional);
   const Matrix plain = run_sample(common + "--model " + conditional + " --class 1", dir.file("c.npy"));

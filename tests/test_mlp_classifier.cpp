@@ -10,6 +10,7 @@
 #include "test_util.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -183,7 +184,7 @@ TEST_CASE("MlpClassifier and MlpModel refuse each other's files and files that d
   CHECK_THROWS_WITH_AS(MlpModel::load(path),
                        doctest::Contains((path + ": a classifier of 4 classes (output.logits), not a score network").c_str()),
                        InvalidArgument);
-  const std::string score = std::string(TWEEDIE_TEST_DATA) + "/mlp/vp_sinusoidal.f64.safetensors";
+  const std::string score = fmt::format("{}/mlp/vp_sinusoidal.f64.safetensors", TWEEDIE_TEST_DATA);
   CHECK_THROWS_WITH_AS(MlpClassifier::load(score), doctest::Contains((score + ": a score network").c_str()), InvalidArgument);
 
   auto refused = [&](const test::SafetensorsContents& c, const std::string& part) {
