@@ -55,10 +55,26 @@ Problem ProblemOptions::load(std::uint64_t seed) const {
                                 p.target->components(),
                                 p.target->classes() > 0 ? fmt::format(", {} classes", p.target->classes()) : "");
   }
-  Decorated d = decorate(decorators, std::move(p.model), *p.sde, p.target ? &*p.target : nullptr, labels.given(), seed);
+  Decorated d = decorate(decorators, std::move(p.model), *p.sde, p.target ? &*p.target : nullptr, labels.given(), seed,
+                         load_unconditional(*p.sde));
   p.model = std::move(d.model);
   p.imputation = std::move(d.imputation);
   return p;
+}
+
+std::shared_ptr<const ScoreModel> ProblemOptions::load_unconditional(const Sde& family) const {
+  if (decorators.unconditional.empty()) return nullptr;
+  if (!model.given()) {
+    throw InvalidArgument("--unconditional needs --model (the conditional network of the pair)");
+  }
+  ModelOptions second = model;
+  second.path = decorators.unconditional;
+  LoadedModel loaded = load_model(second, given_sde());
+  if (loaded.sde && !same_family(*make_sde(*loaded.sde), family)) {
+    throw InvalidArgument(fmt::format("--unconditional {} was trained with {}, not the family of --model {}",
+                                      second.path, describe(*loaded.sde), model.path));
+  }
+  return std::move(loaded.model);
 }
 
 GaussianMixture ProblemOptions::load_target() const {

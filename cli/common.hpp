@@ -48,6 +48,8 @@ struct ProblemOptions {
   Problem load(std::uint64_t seed) const;
   /// A JSON target file, or builtin:NAME (GaussianMixture::builtin).
   GaussianMixture load_target() const;
+  /// The --unconditional model (null without the flag), checked against `family` (the model's).
+  std::shared_ptr<const ScoreModel> load_unconditional(const Sde& family) const;
 
  private:
   /// The family flags the user gave explicitly, or empty when none.

@@ -1,17 +1,25 @@
 #include "decorator_options.hpp"
 
+#include "model_options.hpp"
+
 #include <fmt/format.h>
 
+#include <tweedie/mlp_classifier.hpp>
+
 #include <charconv>
-#include <filesystem>
+#include <vector>
 
 namespace tweedie::cli {
 
 void DecoratorOptions::add_to(CLI::App& app) {
   app.add_option("--guidance", guidance,
                  "classifier-free guidance scale S (1 conditional, 0 unconditional; needs --class or --labels)");
+  app.add_option("--unconditional", unconditional,
+                 "with --guidance: classifier-free guidance over a pair, --model the conditional network and this "
+                 "one (same family and dimension) the unconditional one");
   app.add_option("--classifier", classifier,
-                 "classifier guidance: 'exact' (the --target mixture's closed-form classifier)");
+                 "classifier guidance: 'exact' (the --target mixture's closed-form classifier) or a "
+                 "noise-conditional classifier network FILE.safetensors (tweedie.mlp with output.logits)");
   app.add_option("--classifier-scale", classifier_scale, "classifier guidance scale S (with --classifier)");
   app.add_flag("--x0-clip", x0_clip, "clip the data prediction to [-1, 1] at every step");
   app.add_option("--threshold", threshold,
@@ -23,7 +31,7 @@ void DecoratorOptions::add_to(CLI::App& app) {
 }
 
 bool DecoratorOptions::any() const {
-  return guidance || !classifier.empty() || classifier_scale || x0_clip || !threshold.empty() || !round_to.empty() ||
+  return guidance || !unconditional.empty() || !classifier.empty() || classifier_scale || x0_clip || !threshold.empty() || !round_to.empty() ||
          !observe.empty() || !mask.empty();
 }
 
@@ -39,23 +47,39 @@ double parse_number(std::string_view text, const char* what) {
   return v;
 }
 
-std::shared_ptr<const X0Hook> x0_hook(const DecoratorOptions& o) {
-  const int hooks = (o.x0_clip ? 1 : 0) + (o.threshold.empty() ? 0 : 1) + (o.round_to.empty() ? 0 : 1);
-  if (hooks > 1) throw InvalidArgument("--x0-clip, --threshold and --round-to are exclusive: give one x0 hook");
-  if (o.x0_clip) return static_clip(1.0);
+// The x0 hooks in the order they apply to the data prediction: thresholding, clipping, then
+// rounding (last, so that the result holds table rows exactly).
+std::vector<std::shared_ptr<const X0Hook>> x0_hooks(const DecoratorOptions& o) {
+  std::vector<std::shared_ptr<const X0Hook>> hooks;
   if (!o.threshold.empty()) {
     const std::string_view text = o.threshold;
     const auto comma = text.find(',');
     const double ratio = parse_number(text.substr(0, comma), "RATIO");
     const double max_val = comma == std::string_view::npos ? 1.0 : parse_number(text.substr(comma + 1), "MAX");
-    return dynamic_threshold(ratio, max_val);
+    hooks.push_back(dynamic_threshold(ratio, max_val));
   }
-  if (!o.round_to.empty()) return nearest_embedding(read_npy_matrix(o.round_to, "--round-to"));
-  return nullptr;
+  if (o.x0_clip) hooks.push_back(static_clip(1.0));
+  if (!o.round_to.empty()) hooks.push_back(nearest_embedding(read_npy_matrix(o.round_to, "--round-to")));
+  return hooks;
+}
+
+// The classifier's time input means noise levels of its own family: it must be the model's.
+std::shared_ptr<const NoisyClassifier> network_classifier(const std::string& path, const Sde& sde) {
+  std::shared_ptr<const MlpClassifier> c = MlpClassifier::load(path);
+  if (!same_family(c->sde(), sde)) {
+    throw InvalidArgument(fmt::format("--classifier {}: trained with another noise schedule ({} family) than the "
+                                      "model's ({}): its times would be other noise levels",
+                                      path, c->spec().sde.family, sde.name()));
+  }
+  return c;
 }
 
 std::shared_ptr<const ScoreModel> guided(const DecoratorOptions& o, std::shared_ptr<const ScoreModel> model,
-                                         const Sde& sde, const GaussianMixture* target, bool labelled) {
+                                         const Sde& sde, const GaussianMixture* target, bool labelled,
+                                         std::shared_ptr<const ScoreModel> unconditional) {
+  if (unconditional && !o.guidance) {
+    throw InvalidArgument("--unconditional is the unconditional model of classifier-free guidance: give --guidance S");
+  }
   if (o.classifier.empty() != !o.classifier_scale) {
     throw InvalidArgument("--classifier and --classifier-scale go together: give both");
   }
@@ -66,16 +90,13 @@ std::shared_ptr<const ScoreModel> guided(const DecoratorOptions& o, std::shared_
     throw InvalidArgument(fmt::format("{} needs the class to guide towards: add --class K or --labels FILE.npy",
                                       o.guidance ? "--guidance" : "--classifier"));
   }
+  if (o.guidance && unconditional) {
+    return classifier_free_guidance(std::move(model), std::move(unconditional), sde, *o.guidance);
+  }
   if (o.guidance) return classifier_free_guidance(std::move(model), *o.guidance);
   if (o.classifier.empty()) return model;
-  if (o.classifier != "exact") {
-    const std::string ext = std::filesystem::path(o.classifier).extension().string();
-    throw InvalidArgument(fmt::format(
-        "--classifier {}: only 'exact' is supported{}", o.classifier,
-        ext == ".safetensors" ? " (the tweedie.mlp schema has no classifier networks: its output has the input's "
-                                "dimension, not C logits)"
-                              : ""));
-  }
+  if (o.classifier != "exact") return classifier_guidance(std::move(model), network_classifier(o.classifier, sde), sde,
+                                                          *o.classifier_scale);
   if (!target) throw InvalidArgument("--classifier exact needs --target (the mixture whose classifier it is)");
   if (target->classes() == 0) {
     throw InvalidArgument("--classifier exact needs a labelled target (\"classes\" in the target JSON)");
@@ -86,10 +107,11 @@ std::shared_ptr<const ScoreModel> guided(const DecoratorOptions& o, std::shared_
 }  // namespace
 
 Decorated decorate(const DecoratorOptions& o, std::shared_ptr<const ScoreModel> model, const Sde& sde,
-                   const GaussianMixture* target, bool labelled, std::uint64_t seed) {
+                   const GaussianMixture* target, bool labelled, std::uint64_t seed,
+                   std::shared_ptr<const ScoreModel> unconditional) {
   Decorated d;
-  d.model = guided(o, std::move(model), sde, target, labelled);
-  if (auto hook = x0_hook(o)) d.model = apply_x0_hook(d.model, std::move(hook), sde);
+  d.model = guided(o, std::move(model), sde, target, labelled, std::move(unconditional));
+  for (auto& hook : x0_hooks(o)) d.model = apply_x0_hook(d.model, std::move(hook), sde);
   if (o.observe.empty() != o.mask.empty()) throw InvalidArgument("--observe and --mask go together: give both");
   if (!o.observe.empty()) {
     Observation observation{read_npy_matrix(o.observe, "--observe"), read_npy_matrix(o.mask, "--mask")};

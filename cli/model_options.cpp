@@ -10,7 +10,6 @@
 #include <filesystem>
 
 namespace tweedie::cli {
-namespace {
 
 bool same_family(const Sde& a, const Sde& b) {
   if (a.name() != b.name() || a.T() != b.T()) return false;
@@ -20,6 +19,8 @@ bool same_family(const Sde& a, const Sde& b) {
   }
   return true;
 }
+
+namespace {
 
 // The family flags given on top of the model's own: each one given replaces the model's value.
 SdeSpec overlay(SdeSpec base, const SdeSpec& given) {

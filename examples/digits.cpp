@@ -3,14 +3,17 @@
 // scales 0, 1, 2 and 4, as one PNG grid, and per scale the accuracy of the digits classifier
 // (models/digits_classifier.safetensors) on the samples for their requested class and the
 // Frechet distance between the samples and the real held-out digits in the classifier's
-// 256 penultimate features (an FID for 8x8 digits). docs/examples.md has the
-// figures.
+// 256 penultimate features (an FID for 8x8 digits). Then the same table for classifier
+// guidance: the model's null-class prediction guided by the input gradient of the
+// noise-conditional classifier models/digits_noisy_classifier.safetensors (run by the MlpModel
+// runtime, its gradient by reverse mode). docs/examples.md and docs/guidance.md have the figures.
 //
 //   digits [per_class] [steps] [threads] [--png FILE] [--check]
 //
 // per_class samples of each class (default 36: 360 per scale, as many as the held-out digits),
 // DPM-Solver++ (2M) with `steps` steps on a log-SNR grid (default 20). --check: exit status 1
 // when the trade-off does not show (the tests run it small).
+#include <tweedie/mlp_classifier.hpp>
 #include <tweedie/mlp_model.hpp>
 #include <tweedie/tweedie.hpp>
 
@@ -58,18 +61,22 @@ int main(int argc, char** argv) try {
   const Eigen::RowVectorXd blank = Eigen::RowVectorXd::Constant(64, -1.0);
   std::vector<std::vector<Eigen::RowVectorXd>> tiles(classes);
   std::vector<double> accuracy, frechet;
-  for (const double scale : scales) {
-    const auto guided = tweedie::classifier_free_guidance(model, scale);
+  // Samples of the requested labels from a guided model, with a row of the table.
+  auto run = [&](const tweedie::ScoreModel& guided, double scale, std::vector<double>& acc, std::vector<double>& fd) {
     tweedie::SampleOptions o;
     o.num_samples = labels.size();
     o.seed = 1;  // the same prior draws at every scale
     o.labels = labels;
     o.execution.threads = threads;
-    const auto r = tweedie::sample(sde, *guided, *sampler, grid, o);
-    accuracy.push_back(classifier.accuracy(r.samples, labels));
-    frechet.push_back(tweedie::frechet_distance(classifier.features(r.samples), held_features));
-    fmt::print("{:>6g} {:>10.4f} {:>10.3f} {:>8g} {:>9.2f}\n", scale, accuracy.back(), frechet.back(),
-               r.stats.nfe_per_sample, r.stats.wall_seconds);
+    auto r = tweedie::sample(sde, guided, *sampler, grid, o);
+    acc.push_back(classifier.accuracy(r.samples, labels));
+    fd.push_back(tweedie::frechet_distance(classifier.features(r.samples), held_features));
+    fmt::print("{:>6g} {:>10.4f} {:>10.3f} {:>8g} {:>9.2f}\n", scale, acc.back(), fd.back(), r.stats.nfe_per_sample,
+               r.stats.wall_seconds);
+    return r;
+  };
+  for (const double scale : scales) {
+    const auto r = run(*tweedie::classifier_free_guidance(model, scale), scale, accuracy, frechet);
     for (int k = 0; k < classes; ++k) {
       auto& row = tiles[static_cast<std::size_t>(k)];
       if (!row.empty()) row.push_back(blank);
@@ -79,6 +86,15 @@ int main(int argc, char** argv) try {
   digits_example::write_digit_grid(png, tiles);
   fmt::print("\nwrote {}: one row per class 0..9, {} samples at each scale 0, 1, 2, 4 (left to right)\n\n", png, shown);
 
+  // Classifier guidance: score = score(null class) + scale grad_x log p_t(y | x_t).
+  const std::shared_ptr<const tweedie::MlpClassifier> noisy =
+      tweedie::MlpClassifier::load(dir + "/digits_noisy_classifier.safetensors");
+  fmt::print("classifier guidance by {}:\n", noisy->spec().description());
+  fmt::print("{:>6} {:>10} {:>10} {:>8} {:>9}\n", "scale", "accuracy", "Frechet", "NFE", "seconds");
+  std::vector<double> cg_accuracy, cg_frechet;
+  for (const double scale : scales) run(*tweedie::classifier_guidance(model, noisy, sde, scale), scale, cg_accuracy, cg_frechet);
+  fmt::print("\n");
+
   // NFE: the sampler's model calls per sample; under classifier-free guidance each of them
   // evaluates the network on two rows (the label and the null class) in one batch.
   example::Claims claims;
@@ -86,6 +102,9 @@ int main(int argc, char** argv) try {
   claims.expect(accuracy[1] > 0.8, "scale 1 (the conditional model) draws the requested class");
   claims.expect(accuracy[2] > accuracy[1], "guidance (scale 2) raises the accuracy above the conditional model's");
   claims.expect(frechet[3] > frechet[1], "strong guidance (scale 4) moves the samples away from the data (Frechet distance up)");
+  claims.expect(cg_accuracy[0] < 0.35, "classifier guidance at scale 0 is the unconditional model: near chance");
+  claims.expect(cg_accuracy[1] > cg_accuracy[0] + 0.3 && cg_accuracy[2] > cg_accuracy[0] + 0.3,
+                "classifier guidance (scales 1 and 2) draws the requested class far more often than scale 0");
   return claims.exit_status(args.flag("--check"));
 } catch (const std::exception& e) {
   fmt::print(stderr, "digits: {}\n", e.what());

@@ -2,9 +2,10 @@
 // of a noise-conditional classifier, added through the linear part of Tweedie's formula.
 #include <tweedie/guidance.hpp>
 
+#include "guidance_checks.hpp"
+
 #include <fmt/format.h>
 
-#include <cmath>
 #include <vector>
 
 namespace tweedie {
@@ -133,7 +134,7 @@ class ClassifierGuidance final : public ModelDecorator {
                      const Sde& sde, double scale)
       : ModelDecorator(std::move(model)), classifier_(std::move(classifier)), sde_(sde), scale_(scale) {
     if (!classifier_) throw InvalidArgument("classifier guidance: the classifier is a null pointer");
-    if (!std::isfinite(scale)) throw InvalidArgument(fmt::format("classifier guidance: the scale must be finite, got {}", scale));
+    detail::check_scale(scale, "classifier guidance");
     const Conditioning c = inner_->conditioning();
     if (c.conditional() && !c.has_null_class()) {
       throw InvalidArgument("classifier guidance needs an unconditional model or a conditional one with a null class");

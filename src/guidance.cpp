@@ -2,17 +2,16 @@
 // predictions, in the model's own parameterisation (docs/guidance.md).
 #include <tweedie/guidance.hpp>
 
+#include "guidance_checks.hpp"
+
 #include <fmt/format.h>
 
-#include <cmath>
 #include <vector>
 
 namespace tweedie {
 namespace {
 
-void check_scale(double scale, const char* what) {
-  if (!std::isfinite(scale)) throw InvalidArgument(fmt::format("{}: the guidance scale must be finite, got {}", what, scale));
-}
+using detail::check_scale;
 
 // The rows of a call twice: rows 0 .. n-1 with the caller's labels, rows n .. 2n-1 with the null
 // class, so that the conditional and unconditional predictions come from one model call.

@@ -11,13 +11,12 @@ MlpModel::~MlpModel() = default;
 
 std::unique_ptr<MlpModel> MlpModel::load(const std::string& path, MlpOptions options) {
   const SafetensorsFile file = SafetensorsFile::read(path);
-  const auto it = file.metadata().find(mlp_metadata_key);
-  if (it == file.metadata().end()) {
-    throw InvalidArgument(fmt::format("{}: no '{}' entry in the metadata: not a tweedie.mlp network (see "
-                                      "docs/models.md)", path, mlp_metadata_key));
-  }
   std::unique_ptr<MlpModel> model(new MlpModel());
-  model->spec_ = MlpSpec::parse(it->second, path);
+  model->spec_ = detail::read_spec(file);
+  if (model->spec_.is_classifier()) {
+    throw InvalidArgument(fmt::format("{}: a classifier of {} classes (output.logits), not a score network: use it "
+                                      "for classifier guidance (--classifier)", path, model->spec_.logits));
+  }
   model->precision_ = options.precision;
   model->sde_ = make_sde(model->spec_.sde);
   model->network_ = detail::make_network(model->spec_, *model->sde_, file, options.precision);

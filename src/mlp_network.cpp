@@ -94,7 +94,8 @@ struct Scratch {
   std::vector<TileMatrix<S>> y;      // each block's (and the head's) activation input
   std::vector<NormState<S>> norms;   // each block's (and the head's) LayerNorm state
   std::vector<TileMatrix<S>> u, z;   // each block's hidden pre-activation, and work of its width
-  TileMatrix<S> a, out, d, g, gy;    // width-sized work; the tile's output; tangent/adjoint work
+  TileMatrix<S> a, out, g, gy;       // width-sized work; the tile's output
+  TileMatrix<S> d, dout;             // tangent/adjoint at the input (tile x D) and output (tile x outputs)
 };
 
 template <class S>
@@ -142,7 +143,7 @@ class NetworkImpl final : public MlpModel::Network {
       blocks_.push_back(std::move(blk));
     }
     if (spec.output_norm) out_ln_ = read_norm<S>(r, "output.norm", c, spec.layer_norm_eps);
-    output_ = read_dense<S>(r, "output.dense", c, d);
+    output_ = read_dense<S>(r, "output.dense", c, spec.outputs());
     r.check_all_used();
   }
 
@@ -167,15 +168,18 @@ class NetworkImpl final : public MlpModel::Network {
       }
       const auto v = dir->middleRows(r0, rows);
       // The network F sees c_in x and is scaled by c_out, so J v = c_skip v + c_out J_F (c_in v)
-      // and J^T w = c_skip w + c_in J_F^T (c_out w).
+      // and J^T w = c_skip w + c_in J_F^T (c_out w). The tangent goes from d (at the input) to
+      // dout (at the output), the adjoint the other way (they differ for a classifier's logits).
       const Eigen::VectorXd& pre = mode == NetworkMode::jvp ? sc.c_in : sc.c_out;
       const Eigen::VectorXd& post = mode == NetworkMode::jvp ? sc.c_out : sc.c_in;
-      sc.d.setZero();
+      TileMatrix<S>& seed = mode == NetworkMode::jvp ? sc.d : sc.dout;
+      const TileMatrix<S>& answer = mode == NetworkMode::jvp ? sc.dout : sc.d;
+      seed.setZero();
       for (Eigen::Index i = 0; i < rows; ++i) {
         if (edm) {
-          sc.d.row(i) = (pre(i) * v.row(i)).template cast<S>();
+          seed.row(i) = (pre(i) * v.row(i)).template cast<S>();
         } else {
-          sc.d.row(i) = v.row(i).template cast<S>();
+          seed.row(i) = v.row(i).template cast<S>();
         }
       }
       if (mode == NetworkMode::jvp) {
@@ -183,7 +187,7 @@ class NetworkImpl final : public MlpModel::Network {
       } else {
         adjoint(sc);
       }
-      result = sc.d.topRows(rows).template cast<double>();
+      result = answer.topRows(rows).template cast<double>();
       if (edm) {
         result = (result.array().colwise() * post.head(rows).array() +
                   v.array().colwise() * sc.c_skip.head(rows).array()).matrix();
@@ -215,8 +219,9 @@ class NetworkImpl final : public MlpModel::Network {
     sc.a.resize(t, c);
     sc.g.resize(t, c);
     sc.gy.resize(t, c);
-    sc.out.resize(t, spec_.dim);
+    sc.out.resize(t, spec_.outputs());
     sc.d.resize(t, spec_.dim);
+    sc.dout.resize(t, spec_.outputs());
     sc.ready = true;
   }
 
@@ -298,7 +303,7 @@ class NetworkImpl final : public MlpModel::Network {
     sc.gy.array().rowwise() *= ln.w.array();
   }
 
-  // sc.d holds the input tangent (tile x dim) and receives the output tangent.
+  // sc.d holds the input tangent (tile x dim); sc.dout receives the output tangent.
   void tangent(Scratch<S>& sc) const {
     TileMatrix<S>& dh = sc.g;
     dh.setZero();
@@ -316,8 +321,8 @@ class NetworkImpl final : public MlpModel::Network {
     const std::size_t last = blocks_.size();
     norm_tangent(spec_.output_norm, out_ln_, last, dh, sc);
     times_derivative(spec_.output_activation, sc.y[last], sc.gy);
-    sc.d.setZero();
-    add_product(sc.gy, output_, sc.d, sc.gemm);
+    sc.dout.setZero();
+    add_product(sc.gy, output_, sc.dout, sc.gemm);
   }
 
   // g (the gradient with respect to layer k's activation input) -> its contribution to dh, added to gh.
@@ -330,13 +335,13 @@ class NetworkImpl final : public MlpModel::Network {
     gh += g;
   }
 
-  // sc.d holds the output cotangent (tile x dim) and receives the input gradient.
+  // sc.dout holds the output cotangent (tile x outputs); sc.d receives the input gradient.
   void adjoint(Scratch<S>& sc) const {
     TileMatrix<S>& gh = sc.g;
     TileMatrix<S>& ga = sc.gy;
     const std::size_t last = blocks_.size();
     ga.setZero();
-    add_adjoint(sc.d, output_, ga, sc.gemm);
+    add_adjoint(sc.dout, output_, ga, sc.gemm);
     times_derivative(spec_.output_activation, sc.y[last], ga);
     gh.setZero();
     norm_adjoint(spec_.output_norm, out_ln_, last, ga, gh, sc);
@@ -368,6 +373,15 @@ class NetworkImpl final : public MlpModel::Network {
 };
 
 }  // namespace
+
+MlpSpec read_spec(const SafetensorsFile& file) {
+  const auto it = file.metadata().find(mlp_metadata_key);
+  if (it == file.metadata().end()) {
+    throw InvalidArgument(fmt::format("{}: no '{}' entry in the metadata: not a tweedie.mlp network (see "
+                                      "docs/models.md)", file.source(), mlp_metadata_key));
+  }
+  return MlpSpec::parse(it->second, file.source());
+}
 
 std::unique_ptr<MlpModel::Network> make_network(const MlpSpec& spec, const Sde& sde, const SafetensorsFile& file,
                                                 Precision precision) {

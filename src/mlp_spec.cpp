@@ -137,6 +137,11 @@ SdeSpec parse_sde(const Fields& top) {
   return s;
 }
 
+std::string time_text(const TimeInput& ti) {
+  if (ti.kind == TimeInputKind::scaled_t) return fmt::format("{} t{:+}", ti.scale, ti.shift);
+  return std::string(to_string(ti.kind));
+}
+
 }  // namespace
 
 MlpSpec MlpSpec::parse(const std::string& text, const std::string& source) {
@@ -154,10 +159,18 @@ MlpSpec MlpSpec::parse(const std::string& text, const std::string& source) {
   }
   s.dim = f.positive("dim");
   s.width = f.positive("width");
-  try {
-    s.prediction = prediction_from_string(f.string("prediction"));
-  } catch (const InvalidArgument& e) {
-    f.fail("prediction", e.what());
+  const Fields o(f.at("output"), "output", source, {"norm", "activation", "logits"});
+  if (o.has("logits")) {
+    s.logits = o.positive("logits");
+    for (const char* key : {"prediction", "preconditioning", "classes", "null_class"}) {
+      if (f.has(key)) f.fail(key, "is not a field of a classifier (output.logits): its label is the output");
+    }
+  } else {
+    try {
+      s.prediction = prediction_from_string(f.string("prediction"));
+    } catch (const InvalidArgument& e) {
+      f.fail("prediction", e.what());
+    }
   }
   s.sde = parse_sde(f);
 
@@ -219,7 +232,6 @@ MlpSpec MlpSpec::parse(const std::string& text, const std::string& source) {
     const Fields b(blocks[i], fmt::format("blocks[{}]", i), source, {"hidden", "activation", "norm"});
     s.blocks.push_back({b.positive("hidden"), activation(b, "activation", false), b.boolean_or("norm", false)});
   }
-  const Fields o(f.at("output"), "output", source, {"norm", "activation"});
   s.output_norm = o.boolean_or("norm", false);
   s.output_activation = o.has("activation") ? activation(o, "activation", true) : Activation::none;
   if (f.has("layer_norm_eps")) {
@@ -230,14 +242,17 @@ MlpSpec MlpSpec::parse(const std::string& text, const std::string& source) {
 }
 
 std::string MlpSpec::description() const {
+  if (is_classifier()) {
+    return fmt::format("MLP classifier {} -> {} x {} residual blocks -> {} logits ({} time embedding {}), family {}, "
+                       "time input {}",
+                       dim, width, blocks.size(), logits, to_string(embedding), embedding_dim, sde.family,
+                       time_text(time_input));
+  }
   std::string cond = conditioning.classes == 0
                          ? "unconditional"
                          : fmt::format("{} classes{}", conditioning.classes,
                                        conditioning.null_class >= 0 ? " + null class" : "");
-  std::string time = std::string(to_string(time_input.kind));
-  if (time_input.kind == TimeInputKind::scaled_t) {
-    time = fmt::format("{} t{:+}", time_input.scale, time_input.shift);
-  }
+  const std::string time = time_text(time_input);
   return fmt::format(
       "MLP {} -> {} x {} residual blocks -> {} ({} time embedding {}), {}, predicts {}, family {}, "
       "time input {}{}",

@@ -87,6 +87,11 @@ void prepare(const TempDir& dir) {
   write_raw_npy(dir.file("u8.npy"), npy_dict("<u8", "(1, 2)"), big, 16);
   write_text(dir, "len.npy", std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff", 12));
   fs::create_directories(dir.path() / "folder.npy");
+  // Networks for --classifier: a score network, classifiers of another family and dimension.
+  const std::filesystem::path fixtures = TWEEDIE_TEST_DATA;
+  fs::copy_file(fixtures / "mlp" / "vp_sinusoidal.f64.safetensors", dir.path() / "score.safetensors");
+  fs::copy_file(fixtures / "mlp_classifier" / "ve_fourier.safetensors", dir.path() / "ve_classifier.safetensors");
+  fs::copy_file(fixtures / "mlp_classifier" / "vp_norm.safetensors", dir.path() / "classifier5.safetensors");
   write_text(dir, "lab.json", R"({"weights": [1, 1], "means": [[-4, -2], [4, 2]], "stds": [[0.2, 0.3], [0.2, 0.3]],
                                   "classes": [0, 1]})");
 }
@@ -185,13 +190,22 @@ std::vector<BadInput> catalogue() {
       {"guidance", g + "--class 1 --guidance 2 --classifier exact --classifier-scale 1",
        "--guidance and --classifier cannot be combined: choose classifier-free or classifier guidance"},
       {"guidance", g + "--class 1 --classifier exact", "--classifier and --classifier-scale go together: give both"},
-      {"guidance", g + "--class 1 --classifier {D}/net.safetensors --classifier-scale 1",
-       "the tweedie.mlp schema has no classifier networks"},
+      {"guidance", g + "--class 1 --unconditional {D}/score.safetensors --guidance 2",
+       "--unconditional needs --model (the conditional network of the pair)"},
+      {"guidance", "sample --model {D}/score.safetensors --out {D}/out.npy --unconditional {D}/score.safetensors",
+       "--unconditional is the unconditional model of classifier-free guidance: give --guidance S"},
+      {"guidance", g + "--class 1 --classifier {D}/absent.safetensors --classifier-scale 1",
+       "{D}/absent.safetensors: cannot open the file"},
+      {"guidance", g + "--class 1 --classifier {D}/score.safetensors --classifier-scale 1",
+       "{D}/score.safetensors: a score network (its tweedie.mlp spec has no output.logits), not a classifier"},
+      {"guidance", g + "--class 1 --classifier {D}/ve_classifier.safetensors --classifier-scale 1",
+       "{D}/ve_classifier.safetensors: trained with another noise schedule (ve family) than the model's (vp)"},
+      {"guidance", g + "--class 1 --classifier {D}/classifier5.safetensors --classifier-scale 1",
+       "classifier guidance: the model has dimension 2 but the classifier 5"},
       {"guidance", s + "--class 0 --classifier exact --classifier-scale 1",
        "--classifier exact needs a labelled target (\"classes\" in the target JSON)"},
       {"guidance", s + "--class 0 --guidance 2", "classifier-free guidance needs a conditional model with a null class"},
       {"guidance", g + "--guidance nan --class 1", "--guidance: must be a finite number"},
-      {"guidance", g + "--x0-clip --threshold 0.995", "--x0-clip, --threshold and --round-to are exclusive"},
       {"guidance", g + "--threshold 0.9,x", "--threshold: MAX 'x' is not a number (give RATIO[,MAX], e.g. 0.995,1)"},
       {"guidance", g + "--threshold 2", "dynamic thresholding: the ratio must be in [0, 1], got 2"},
       {"guidance", g + "--round-to {D}/x3.npy", "the model's dimension 2 is not a multiple of the embedding width 3"},

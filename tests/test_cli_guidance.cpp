@@ -53,6 +53,28 @@ TEST_CASE("tweedie sample --guidance: 1 is the conditional and 0 the uncondition
   CHECK((classifier - conditional).cwiseAbs().maxCoeff() < 1e-8);  // the conditional, to rounding
 }
 
+TEST_CASE("tweedie sample --guidance S --unconditional FILE: classifier-free guidance over a pair of networks") {
+  TempDir dir;
+  const std::string conditional = fmt::format("{}/mlp/edm_precond.f64.safetensors", TWEEDIE_TEST_DATA);
+  const std::string unconditional = fmt::format("{}/mlp/edm_unconditional.f64.safetensors", TWEEDIE_TEST_DATA);
+  const std::string common = "sample --sampler heun --steps 6 --seed 2 -n 7 ";
+  const std::string pair = fmt::format("--model {} --class 1 --unconditional {} ", conditional, unconditional);
+  const Matrix plain = run_sample(common + "--model " + conditional + " --class 1", dir.file("c.npy"));
+  const Matrix one = run_sample(common + pair + "--guidance 1", dir.file("p1.npy"));
+  CHECK(bitwise_equal(one, plain));  // scale 1 is the conditional model, bitwise
+  // Scale 0 is the unconditional network (its noise prediction converted to data, hence rounding).
+  const Matrix alone = run_sample(common + "--model " + unconditional, dir.file("u.npy"));
+  const Matrix zero = run_sample(common + pair + "--guidance 0", dir.file("p0.npy"));
+  CHECK((zero - alone).cwiseAbs().maxCoeff() < 1e-9);
+  const Matrix two = run_sample(common + pair + "--guidance 2", dir.file("p2.npy"));
+  CHECK((two - plain).cwiseAbs().maxCoeff() > 1e-3);
+  const auto info = run_cli(fmt::format("info {}--guidance 2", pair));
+  INFO(info.output);
+  CHECK(info.status == 0);
+  CHECK(info.output.find("classifier-free guidance (scale 2, a conditional and an unconditional model, two calls)") !=
+        std::string::npos);
+}
+
 TEST_CASE("tweedie sample with x0 hooks: clipping, thresholding, rounding to an embedding table") {
   TempDir dir;
   const std::string common =
@@ -69,6 +91,18 @@ TEST_CASE("tweedie sample with x0 hooks: clipping, thresholding, rounding to an 
     const double v = rounded.data()[i];
     CHECK((v == -3.0 || v == 0.5 || v == 3.0));  // the denoised x0 is a table row exactly
   }
+  // Stacked: clipping to [-1, 1] first, then rounding, whose nearest row to any clipped value is
+  // 0.5 (rounding first and clipping after would give -1, 0.5 and 1).
+  const Matrix both = run_sample(common + "--denoise --round-to " + dir.file("emb.npy") + " --x0-clip", dir.file("both.npy"));
+  CHECK((both.array() == 0.5).all());
+  const auto info = run_cli(fmt::format("info --target {} --threshold 0.995 --x0-clip --round-to {}", write_target(dir),
+                                        dir.file("emb.npy")));
+  INFO(info.output);
+  REQUIRE(info.status == 0);
+  const auto round = info.output.find("nearest-embedding rounding"), clip = info.output.find("static clipping"),
+             threshold = info.output.find("dynamic thresholding");
+  REQUIRE(threshold != std::string::npos);
+  CHECK((round < clip && clip < threshold));  // outermost first: rounding applies last
 }
 
 TEST_CASE("tweedie sample --observe --mask imputes the free coordinates and keeps the observed ones") {

@@ -9,14 +9,13 @@
 #include <tweedie/sampler.hpp>
 #include <tweedie/safetensors.hpp>
 
+#include "safetensors_util.hpp"
 #include "test_util.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <bit>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,41 +85,8 @@ double max_row_error(const Matrix& a, const Matrix& b) {
   return worst;
 }
 
-void write_le(std::ofstream& out, std::uint64_t v, int n) {
-  for (int i = 0; i < n; ++i) out.put(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-// Writes a float64 safetensors file of the given tensors and metadata.
-void write_safetensors(const std::string& path, const std::map<std::string, std::string>& metadata,
-                       const std::map<std::string, Tensor>& tensors) {
-  nlohmann::json header;
-  header["__metadata__"] = metadata;
-  std::uint64_t offset = 0;
-  for (const auto& [name, t] : tensors) {
-    header[name] = {{"dtype", "F64"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 8 * t.values.size()}}};
-    offset += 8 * t.values.size();
-  }
-  const std::string text = header.dump();
-  std::ofstream out(path, std::ios::binary);
-  write_le(out, text.size(), 8);
-  out << text;
-  for (const auto& [name, t] : tensors) {
-    for (double v : t.values) write_le(out, std::bit_cast<std::uint64_t>(v), 8);
-  }
-}
-
-// The fixture's tensors and metadata, to be altered.
-struct Contents {
-  std::map<std::string, std::string> metadata;
-  std::map<std::string, Tensor> tensors;
-};
-Contents contents(const std::string& name) {
-  const SafetensorsFile f = SafetensorsFile::read(fixture(name, "f64.safetensors"));
-  Contents c;
-  c.metadata = f.metadata();
-  for (const auto& n : f.names()) c.tensors[n] = f.tensor(n);
-  return c;
-}
+using Contents = test::SafetensorsContents;
+Contents contents(const std::string& name) { return test::read_contents(fixture(name, "f64.safetensors")); }
 
 }  // namespace
 
@@ -335,12 +301,12 @@ TEST_CASE("MlpModel refuses files that do not match their spec, naming the file 
   test::TempDir dir;
   const std::string path = dir.file("net.safetensors");
   auto refused = [&](const Contents& c, const std::string& part) {
-    write_safetensors(path, c.metadata, c.tensors);
+    test::write_safetensors(path, c);
     CHECK_THROWS_WITH_AS(MlpModel::load(path), doctest::Contains((path + ": " + part).c_str()), InvalidArgument);
   };
   const Contents base = contents("vp_sinusoidal");
   {
-    write_safetensors(path, base.metadata, base.tensors);
+    test::write_safetensors(path, base);
     CHECK_NOTHROW(MlpModel::load(path));  // the writer itself is sound
   }
   SUBCASE("a missing tensor") {

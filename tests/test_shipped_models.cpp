@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 
 #include <tweedie/tweedie.hpp>
+#include <tweedie/mlp_classifier.hpp>
 #include <tweedie/mlp_model.hpp>
 
 #include <doctest/doctest.h>
@@ -142,6 +143,41 @@ TEST_CASE("the shipped ring model's exact-divergence likelihood agrees with Hutc
                       "(-mean log p should be near it)", e.log_likelihood.mean(), h.log_likelihood.mean()));
   CHECK(std::abs(diff.mean()) < 3.0 * se + 1e-6);
   CHECK(-e.log_likelihood.mean() == doctest::Approx(1.15).epsilon(0.15));  // its card: 1.152 +- 0.032
+}
+
+TEST_CASE("tweedie sample --classifier FILE: the shipped noise-conditional digits classifier guides the digits model") {
+  tweedie::test::TempDir dir;
+  const std::string model = shipped("digits", "safetensors"), classifier = shipped("digits_noisy_classifier", "safetensors");
+  const std::string common = fmt::format("sample --model {} --sampler ddim --steps 8 -n 6 --seed 3 ", model);
+  const auto run = [&](const std::string& extra, const std::string& out) {
+    const auto r = tweedie::test::run_cli(common + extra + " --out " + dir.file(out));
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    return read_npy_matrix(dir.file(out));
+  };
+  // Scale 0 is the model's null-class (unconditional) prediction, bitwise.
+  const Matrix unconditional = run("", "u.npy");
+  const Matrix zero = run(fmt::format("--class 3 --classifier {} --classifier-scale 0", classifier), "z.npy");
+  CHECK(tweedie::test::bitwise_equal(zero, unconditional));
+  const Matrix guided = run(fmt::format("--class 3 --classifier {} --classifier-scale 2", classifier), "g.npy");
+  CHECK(guided.allFinite());
+  CHECK((guided - unconditional).cwiseAbs().maxCoeff() > 1e-3);
+  const auto info = tweedie::test::run_cli(
+      fmt::format("info --model {} --class 3 --classifier {} --classifier-scale 2", model, classifier));
+  CHECK(info.status == 0);
+  CHECK(info.output.find("classifier guidance (scale 2, MLP classifier 64 -> 64 x 2 residual blocks -> 10 logits") !=
+        std::string::npos);
+}
+
+TEST_CASE("the shipped noise-conditional digits classifier reproduces PyTorch's logits (1e-12)") {
+  const auto c = tweedie::MlpClassifier::load(shipped("digits_noisy_classifier", "safetensors"));
+  const Matrix x = read_npy_matrix(shipped("digits_noisy_classifier", "ref.x.npy"));
+  const std::vector<double> tv = read_npy_vector(shipped("digits_noisy_classifier", "ref.t.npy"));
+  const tweedie::Vector t = Eigen::Map<const tweedie::Vector>(tv.data(), static_cast<Eigen::Index>(tv.size()));
+  const Matrix want = read_npy_matrix(shipped("digits_noisy_classifier", "ref.out64.npy"));
+  Matrix logits(x.rows(), 10);
+  c->logits({t, x, {}, {}}, logits);
+  CHECK((logits - want).cwiseAbs().maxCoeff() <= 1e-12 * (1.0 + want.cwiseAbs().maxCoeff()));
 }
 
 TEST_CASE("tweedie --model: sample, likelihood, info, and a family that contradicts the model") {

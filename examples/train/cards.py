@@ -161,6 +161,40 @@ def card(name, s, folder):
     return "\n".join(lines)
 
 
+def classifier_card(name, s, folder):
+    """The card of a noise-conditional classifier (train.py --objective classifier)."""
+    spec, a, q = s["spec"], s["args"], s["quality"]
+    b = spec["blocks"][0]
+    acc = q["test_accuracy_at_t"]
+    lines = [f"# {name}", "",
+             "A noise-conditional classifier p_t(y | x_t) of the digits for classifier guidance of the digits model "
+             "(docs/guidance.md; `tweedie sample --model models/digits.safetensors --class K --classifier "
+             f"models/{name}.safetensors --classifier-scale S`).", "",
+             f"- **Data**: {DATA['digits']}; x_t = alpha(t) x_0 + sigma(t) eps with t ~ U(1e-5, 1).",
+             f"- **Family and time input**: {spec['sde']['family']} (tweedie's defaults), "
+             f"{describe_time_input(spec['time_input'])}: those of the digits model.",
+             f"- **Architecture** (tweedie.mlp v1 with a classifier head, docs/models.md): {s['parameters']} parameters: "
+             f"input Dense {spec['dim']} -> {spec['width']}; {spec['time_embedding']['kind']} time embedding of "
+             f"{spec['time_embedding']['dim']} features, time MLP {spec['time_mlp']['widths']}; {len(spec['blocks'])} "
+             f"residual blocks of hidden width {b['hidden']} ({b['activation']}{', LayerNorm' if b.get('norm') else ''}); "
+             f"output Dense {spec['width']} -> {spec['output']['logits']} logits.",
+             f"- **Files**: `{name}.safetensors` ({os.path.getsize(os.path.join(folder, name + '.safetensors'))} bytes, "
+             f"float32; no TorchScript file), `{name}.ref.{{x,t,labels,out64,out32}}.npy` (64 noised test images; "
+             "out64/out32 the logits from the weights in float64 and float32), the measurements "
+             f"`{name}.train.json`.", "",
+             "## Training", "",
+             f"Cross-entropy of the label of x_t; Adam, learning rate {a['lr']:g} (linear warm-up over {a['warmup']} "
+             f"steps, cosine decay to 5%), batch {a['batch']}, {a['steps']} steps, EMA {a['ema']:g} (the exported "
+             f"weights), seed {a['seed']}, {s['threads']} torch thread(s); {s['train_seconds']:.0f} s wall, "
+             f"{s['train_cpu_seconds']:.0f} s CPU. Final training loss (last 1000 steps) {s['final_train_loss']:.4f}, "
+             f"held-out {s['heldout_loss']:.4f} (4 fixed draws of t and noise).", "",
+             f"## Accuracy on the 360 noised test images (float64, {q['repeats']} noise draws)", "",
+             "| t | " + " | ".join(acc) + " |", "|---|" + "---|" * len(acc),
+             "| accuracy | " + " | ".join(f"{v:.3f}" for v in acc.values()) + " |", "",
+             "## Reproduce", "", "```", s["command"], "```", ""]
+    return "\n".join(lines)
+
+
 def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else "models"
     names = sorted(f[:-len(".train.json")] for f in os.listdir(folder) if f.endswith(".train.json"))
@@ -168,6 +202,10 @@ def main():
     for name in names:
         with open(os.path.join(folder, name + ".train.json")) as fh:
             s = json.load(fh)
+        if "logits" in s["spec"]["output"]:
+            with open(os.path.join(folder, name + ".md"), "w") as fh:
+                fh.write(classifier_card(name, s, folder))
+            continue
         with open(os.path.join(folder, name + ".md"), "w") as fh:
             fh.write(card(name, s, folder))
         spec, q = s["spec"], s["quality"]
@@ -189,7 +227,10 @@ def main():
               "", "`digits_classifier.pt` (card `digits_classifier.md`, trained by `examples/train/classifier.py`) is",
               "not a score network: a classifier of clean digits (TorchScript `forward(x) -> logits`,",
               "`features(x)`; the same weights as `digits_classifier.safetensors`, which the C++ examples run) for",
-              "the accuracy and a Frechet distance of digit samples. `diffusion_lm` is the Diffusion-LM example's",
+              "the accuracy and a Frechet distance of digit samples. `digits_noisy_classifier.safetensors` (card",
+              "`digits_noisy_classifier.md`, `train.py --objective classifier`) is a noise-conditional classifier",
+              "(a tweedie.mlp classifier head) for classifier guidance of the digits model.",
+              "`diffusion_lm` is the Diffusion-LM example's",
               "network (its card lists the example's vocabulary, embedding and training sentences).",
               "", "SW2: sliced Wasserstein-2 distance of samples (Python samplers, steps in the cards) to held-out data; the",
               "floor is the same distance between two independent draws of the data of that size (see the cards).",

@@ -8,7 +8,10 @@ families, as score_sde; --time-sampling lognormal draws EDM's ln sigma ~ N(-1.2,
 x_t = alpha(t) x_0 + sigma(t) eps, and the network regresses the parameterisation's target:
 eps (noise), x_0 (data) or v = alpha eps - sigma x_0 (velocity), mean squared error per
 coordinate, optionally weighted (--weighting edm: (sigma^2 + sd^2) / (sigma sd)^2, EDM's
-lambda, which makes the loss the unit-weight loss of the inner network F). A conditional model
+lambda, which makes the loss the unit-weight loss of the inner network F). --objective classifier trains a noise-conditional classifier instead (the digits only):
+the same network with a head of 10 logits (spec "output": {"logits": 10}), cross-entropy of
+p_t(y | x_t) at the same t and x_t, for classifier guidance (docs/guidance.md).
+A conditional model
 (the digits) sees its label replaced by the null class with probability --label-dropout, so one
 network gives p(x | y) and p(x) for classifier-free guidance.
 Adam, linear warm-up then cosine decay of the learning rate, an exponential moving average of
@@ -39,6 +42,8 @@ import tweedie_net
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, choices=datasets.ALL)
+    p.add_argument("--objective", default="score", choices=["score", "classifier"],
+                   help="classifier: a noise-conditional classifier p_t(y | x_t) of the digits")
     p.add_argument("--prediction", default="noise", choices=["noise", "data", "velocity", "score"])
     p.add_argument("--sde", default="vp", choices=list(tweedie_net.SDE_DEFAULTS))
     p.add_argument("--time-input", default="t", choices=list(tweedie_net.TIME_INPUTS))
@@ -98,7 +103,12 @@ def make_spec(a):
         raise SystemExit("--time-scale and --time-shift apply to --time-input scaled_t only")
     if a.preconditioning == "edm":
         spec["preconditioning"] = {"kind": "edm", "sigma_data": a.sigma_data}
-    if datasets.is_conditional(a.dataset):
+    if a.objective == "classifier":
+        if not datasets.is_conditional(a.dataset) or a.preconditioning != "none":
+            raise SystemExit("--objective classifier needs a labelled dataset (digits) and no preconditioning")
+        del spec["prediction"]
+        spec["output"]["logits"] = 10
+    elif datasets.is_conditional(a.dataset):
         spec["classes"] = 10
         spec["null_class"] = 10
     tweedie_net.validate_spec(spec)
@@ -127,6 +137,9 @@ class Trainer:
         alpha, sigma = tweedie_net.alpha_sigma(self.spec["sde"], t)
         a, s = alpha[:, None], sigma[:, None]
         xt = a * x0 + s * eps
+        if "logits" in self.spec["output"]:  # a classifier of x_t: cross-entropy of its label
+            logits = net(xt.to(dtype), tweedie_net.time_input(self.spec, t).to(dtype))
+            return torch.nn.functional.cross_entropy(logits.to(torch.float64), y)
         target = schedules.target(self.spec["prediction"], a, s, x0, eps)
         out = net(xt.to(dtype), tweedie_net.time_input(self.spec, t).to(dtype), y)
         err = ((out.to(torch.float64) - target) ** 2).mean(dim=1)
@@ -173,6 +186,7 @@ def train(spec, a):
         y = None
         if y_train is not None:
             y = y_train[idx].clone()
+        if "null_class" in spec:
             drop = torch.rand(a.batch, generator=gen) < a.label_dropout
             y[drop] = spec["null_class"]
         for group in opt.param_groups:
@@ -222,7 +236,7 @@ def reference_inputs(spec, a, n=64):
     alpha, sigma = tweedie_net.alpha_sigma(spec["sde"], t)
     x = alpha[:, None] * x0 + sigma[:, None] * torch.randn(x0.shape, generator=gen, dtype=torch.float64)
     labels = None
-    if spec.get("classes", 0) > 0:
+    if spec.get("classes", 0) > 0 and "logits" not in spec["output"]:
         labels = torch.arange(n, dtype=torch.long) % (spec["classes"] + 1)
     return x, t, labels
 
@@ -237,7 +251,8 @@ def export(ema, spec, a, card_meta):
     net32 = tweedie_net.build_network(spec)
     net32.load_state_dict({k: v.to(torch.float32) for k, v in net64.state_dict().items()})
     net32.eval()
-    tweedie_net.export_torchscript(pt_path, net32, spec)
+    if "logits" not in spec["output"]:  # the classifier ships as safetensors only (small)
+        tweedie_net.export_torchscript(pt_path, net32, spec)
     x, t, labels = reference_inputs(spec, a)
     s = tweedie_net.time_input(spec, t)  # float64, then cast to the module's dtype (as C++ does)
     with torch.no_grad():
@@ -254,6 +269,8 @@ def export(ema, spec, a, card_meta):
 
 def model_quality(net64, spec, a):
     """SW2 of samples from the model (two samplers) to held-out data, with the data's floor."""
+    if "logits" in spec["output"]:
+        return classifier_quality(net64, spec)
     family = schedules.Family(spec["sde"])
     pred = spec["prediction"]
 
@@ -302,6 +319,23 @@ def model_quality(net64, spec, a):
     if a.dataset == "ring":
         q["entropy_mc"], q["entropy_mc_se"] = evaluate.mixture_entropy_ring()
     return q
+
+
+@torch.no_grad()
+def classifier_quality(net64, spec, times=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8), repeats=4):
+    """The noise-conditional classifier's accuracy on the noised test images at fixed times."""
+    x0, y = (torch.from_numpy(v) for v in datasets.load("digits", "heldout"))
+    gen = torch.Generator().manual_seed(12345)
+    acc = {}
+    for t in times:
+        tt = torch.full((x0.shape[0],), max(t, schedules.Family(spec["sde"]).t_eps), dtype=torch.float64)
+        alpha, sigma = tweedie_net.alpha_sigma(spec["sde"], tt)
+        hits = []
+        for _ in range(repeats):
+            xt = alpha[:, None] * x0 + sigma[:, None] * torch.randn(x0.shape, generator=gen, dtype=torch.float64)
+            hits.append(float((net64(xt, tweedie_net.time_input(spec, tt)).argmax(1) == y).double().mean()))
+        acc[f"{t:g}"] = float(np.mean(hits))
+    return {"test_accuracy_at_t": acc, "repeats": repeats}
 
 
 def sentence_quality(predict, family, pred, a, n=1000):

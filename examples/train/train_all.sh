@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 PY="nice -n 10 /usr/bin/python3"
 T=examples/train
-models="${*:-ring moons swissroll checkerboard digits_classifier digits diffusion_lm}"
+models="${*:-ring moons swissroll checkerboard digits_classifier digits digits_noisy_classifier diffusion_lm}"
 
 $PY $T/datasets.py --out models
 
@@ -37,6 +37,10 @@ for m in $models; do
         --width 128 --hidden 256 --blocks 2 --time-mlp 128 --norm \
         --batch 128 --lr 1e-3 --steps 6000 --warmup 200 --eval-steps 100 \
         --seed 0 --threads 1 --out models/diffusion_lm ;;
+    digits_noisy_classifier) $PY $T/train.py --objective classifier --dataset digits --sde vp \
+        --time-input scaled_t --time-scale 999 --embedding sinusoidal --embedding-dim 32 \
+        --width 64 --hidden 128 --blocks 2 --time-mlp 64 --norm \
+        --batch 128 --lr 2e-3 --steps 3000 --warmup 100 --seed 0 --threads 1 --out models/digits_noisy_classifier ;;
     digits_classifier) $PY $T/classifier.py --steps 3000 --seed 0 --threads 1 --out models/digits_classifier ;;
     *) echo "unknown model $m" >&2; exit 2 ;;
   esac

@@ -17,9 +17,13 @@ docs/models.md ("safetensors schema") describes the spec; the summary:
       "time_mlp": {"widths": [H1, ..., Hk], "activation": A},  # may be empty: the embedding is E
       "classes": K, "null_class": K,  # optional; K = 0 (or absent) is unconditional
       "blocks": [{"hidden": Hb, "activation": A, "norm": bool}, ...],
-      "output": {"norm": bool, "activation": A | "none"},
+      "output": {"norm": bool, "activation": A | "none", "logits": K},   # logits: optional
       "layer_norm_eps": 1e-5,
     }
+
+A classifier head ("output": {"logits": K}) makes the network a noise-conditional classifier:
+output.dense is C -> K and its output the K logits of p_t(y | x_t) (no "prediction", no
+preconditioning and no "classes": the label is the output, not an input).
 
 The time value the forward receives, s (what `time_input` returns for continuous t):
     t          s = t
@@ -41,7 +45,7 @@ The network F(x, s[, y]):
     for each block:  u = act(LayerNorm(h)) (or act(h) without norm)
                      u = dense1(u) + time(act(temb))        C -> Hb, T -> Hb
                      h = h + dense2(act(u))                 Hb -> C
-    out  = output.dense(act(LayerNorm(h)))                  C -> D (norm / act optional)
+    out  = output.dense(act(LayerNorm(h)))                  C -> D, or C -> K logits (norm / act optional)
 Activations: silu, gelu (the exact erf form 0.5 x (1 + erf(x / sqrt 2))), relu, tanh.
 Sinusoidal (DDPM): f_k = exp(-ln(10000) k / (half - 1)), k < half = E/2, e = [sin(s f), cos(s f)].
 Gaussian Fourier (score_sde): e = [sin(2 pi W s), cos(2 pi W s)], W (E/2) a stored tensor drawn
@@ -239,7 +243,9 @@ class TweedieNet(nn.Module):
             ResidualBlock(width, int(b["hidden"]), temb, b["activation"], bool(b.get("norm", False)), eps)
             for b in spec["blocks"]])
         out = spec["output"]
-        self.output = OutputHead(width, dim, out.get("activation", "none"), bool(out.get("norm", False)), eps)
+        self.logits = int(out.get("logits", 0))  # > 0: a classifier head of that many logits
+        self.output = OutputHead(width, self.logits or dim, out.get("activation", "none"), bool(out.get("norm", False)),
+                                 eps)
 
     def network(self, x: torch.Tensor, s: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
         h = self.input(x)
@@ -275,8 +281,14 @@ def validate_spec(spec: dict) -> None:
     """The checks that keep a spec within what the C++ runtime accepts (it checks them again)."""
     if int(spec.get("version", 0)) != SCHEMA_VERSION:
         raise ValueError(f"spec version must be {SCHEMA_VERSION}")
-    if spec["prediction"] not in PREDICTIONS:
-        raise ValueError(f"unknown prediction {spec['prediction']!r}")
+    if "logits" in spec["output"]:
+        if int(spec["output"]["logits"]) < 1:
+            raise ValueError("output.logits must be a positive count")
+        for key in ("prediction", "preconditioning", "classes", "null_class"):
+            if key in spec:
+                raise ValueError(f"a classifier (output.logits) has no {key!r}")
+    elif spec.get("prediction") not in PREDICTIONS:
+        raise ValueError(f"unknown prediction {spec.get('prediction')!r}")
     sde_params(spec["sde"])
     if spec["time_input"]["kind"] not in TIME_INPUTS:
         raise ValueError(f"unknown time input {spec['time_input']['kind']!r}")
@@ -284,6 +296,8 @@ def validate_spec(spec: dict) -> None:
     for a in acts:
         if a not in ACTIVATIONS:
             raise ValueError(f"unknown activation {a!r}")
+    if set(spec["output"]) - {"norm", "activation", "logits"}:
+        raise ValueError("output has unknown fields")
     if spec["output"].get("activation", "none") not in ACTIVATIONS + ("none",):
         raise ValueError("unknown output activation")
     classes = int(spec.get("classes", 0))
@@ -296,7 +310,7 @@ def validate_spec(spec: dict) -> None:
             raise ValueError("preconditioning must be {'kind': 'edm', 'sigma_data': > 0}")
         if spec["time_input"]["kind"] != "sigma" or spec["sde"]["family"] not in ("ve", "edm"):
             raise ValueError("EDM preconditioning needs time input 'sigma' and a family with alpha = 1")
-        if spec["prediction"] != "data":
+        if spec.get("prediction") != "data":
             raise ValueError("EDM preconditioning predicts data")
 
 

@@ -29,7 +29,7 @@ struct MlpSpec {
   static constexpr int version = 1;
   Eigen::Index dim = 0;    ///< D
   Eigen::Index width = 0;  ///< C, the residual stream
-  Prediction prediction = Prediction::noise;
+  Prediction prediction = Prediction::noise;  ///< of a score network (a classifier has none)
   SdeSpec sde;             ///< the family it was trained with (make_sde builds it)
   TimeInput time_input;
   std::optional<double> edm_sigma_data;  ///< EDM preconditioning when set
@@ -46,7 +46,15 @@ struct MlpSpec {
   std::vector<Block> blocks;
   bool output_norm = false;
   Activation output_activation = Activation::none;
+  /// K > 0: a classifier head ("output": {"logits": K}), the output layer gives the K logits of
+  /// a noise-conditional classifier p_t(y | x_t) (no prediction, no preconditioning, no classes
+  /// among its inputs); 0: a score network, whose output has the input's dimension D.
+  Eigen::Index logits = 0;
   double layer_norm_eps = 1e-5;
+
+  bool is_classifier() const { return logits > 0; }
+  /// Width of the output layer: K logits or D.
+  Eigen::Index outputs() const { return is_classifier() ? logits : dim; }
 
   /// Width of the time(+class) vector that the blocks receive.
   Eigen::Index time_width() const {
@@ -76,7 +84,8 @@ class MlpModel final : public ScoreModel {
  public:
   /// Loads the safetensors file at `path`: the spec from its metadata, then every tensor that
   /// the spec implies, with its shape. A missing, unused or misshapen tensor, or a bad spec, is
-  /// refused with InvalidArgument naming the file (and the tensor).
+  /// refused with InvalidArgument naming the file (and the tensor); so is a classifier
+  /// (MlpClassifier loads those, include/tweedie/mlp_classifier.hpp).
   static std::unique_ptr<MlpModel> load(const std::string& path, MlpOptions options = {});
   ~MlpModel() override;
 

@@ -73,6 +73,13 @@ NETWORKS = {
         "time_embedding": {"kind": "sinusoidal", "dim": 4},
         "blocks": [],
         "output": {"norm": True, "activation": "silu"}},
+    # Unconditional, of edm_precond's dimension and family: the pair of classifier-free guidance.
+    "edm_unconditional": {
+        "dim": 3, "width": 8, "prediction": "noise", "sde": {"family": "edm"},
+        "time_input": {"kind": "c_noise"},
+        "time_embedding": {"kind": "sinusoidal", "dim": 6},
+        "blocks": [block(10, "silu", True)],
+        "output": {"norm": False, "activation": "none"}},
 }
 
 
