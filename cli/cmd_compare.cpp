@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "compare_report.hpp"
 #include "compare_runs.hpp"
+#include "ranks.hpp"
 
 #include <fmt/format.h>
 
@@ -24,6 +25,10 @@ struct CompareCommand {
   std::string report;
 
   void execute() const {
+    // Its runs are not split over ranks yet: refused rather than every rank writing the report.
+    if (Ranks::get().size() > 1) {
+      throw InvalidArgument("tweedie compare runs in one process; under an MPI launcher give it one rank (-np 1)");
+    }
     CompareSettings s;
     s.target = problem.target;
     s.sde = problem.sde;

@@ -93,6 +93,14 @@ fails overflow_encode encode "${ring[@]}" --data huge_one.npy
 write_init huge_two.npy 4 1e300 6 1e300
 fails overflow_ranks12 sample "${ring[@]}" --sampler em --steps 20 --init huge_two.npy
 grep -q "sample 4" overflow_ranks12.3.err || fail "overflow_ranks12: the message does not name sample 4"
+# compare does not split its runs over ranks: refused with status 2 and one line, no report.
+status=0
+"${launch[@]}" -np 2 "$tweedie" compare --target builtin:ring2d --samplers euler --nfe 5 -n 20 \
+  --report compare_report >/dev/null 2>compare.2.err || status=$?
+[ "$status" -eq 2 ] || fail "compare: 2 ranks exit with $status"
+[ "$(wc -l <compare.2.err)" -eq 1 ] && grep -q "one rank (-np 1)" compare.2.err ||
+  fail "compare: 2 ranks print '$(cat compare.2.err)'"
+[ ! -e compare_report ] || fail "compare: 2 ranks left a report folder"
 
 [ "$failures" -eq 0 ] || exit 1
 echo "all ranks agree"
