@@ -4,8 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
-
 namespace tweedie::cli {
 
 bool is_optimized(const std::optional<std::string>& grid) { return grid && *grid == optimized_grid_name; }
@@ -39,7 +37,6 @@ std::vector<double> run_grid(const Sde& sde, const ScoreModel& model, const Samp
   o.t_end = g.t_end;
   o.order = traits.order;
   o.seed = seed;
-  if (const char* q = std::getenv("TWEEDIE_GRID_POWER")) o.power = std::stod(q);  // EXPERIMENT ONLY
   std::vector<double> t = make_optimized_grid(sde, model, o);
   if (append) t.push_back(0.0);
   validate_grid(sde, t);

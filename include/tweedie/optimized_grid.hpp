@@ -45,7 +45,8 @@ std::uint64_t pilot_seed(std::uint64_t seed);
 /// C5(t) h^5 at the tolerance, so rho_pilot ~ C5^(1/5); a method of order p with local error
 /// C_p(t) h^(p+1) has its global error minimised at fixed N by a density ~ C_p^(1/(p+1)). When the
 /// solution varies on one time scale tau(t), every C_p ~ tau^-(p+1) and the optimal density is
-/// ~ 1/tau ~ rho_pilot for every p: q = 1, which measured best (docs/compare.md, "Optimised grids").
+/// ~ 1/tau ~ rho_pilot for every p: q = 1 (measured against 5/(p+1) and others: docs/compare.md,
+/// "Optimised grids").
 double optimized_grid_power(int order);
 
 /// The pooled step density of a dopri5 solve of the probability-flow ODE of (sde, model) from
