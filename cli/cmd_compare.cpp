@@ -69,7 +69,7 @@ Runner add_compare_command(CLI::App& app) {
       ->delimiter(',')
       ->required();
   sub->add_option("--grids", cmd->grids,
-                  "comma-separated grids: default (each sampler's), time-uniform, log-snr, time-quadratic, karras")
+                  "comma-separated grids: default (each sampler's), time-uniform, log-snr, time-quadratic, karras, optimized")
       ->delimiter(',')
       ->capture_default_str();
   sub->add_option("--nfe", cmd->budgets, "comma-separated NFE budgets per sample (fixed-step samplers)")

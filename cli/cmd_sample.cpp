@@ -1,6 +1,7 @@
 // tweedie sample: draw samples through the reverse SDE or the probability-flow ODE.
 #include "commands.hpp"
 #include "common.hpp"
+#include "grid_choice.hpp"
 #include "library_terms.hpp"
 
 #include <tweedie/split.hpp>
@@ -79,7 +80,7 @@ struct SampleCommand {
       g.t_start = t_start.value_or(-1.0);
       g.t_end = t_end.value_or(-1.0);
       g.rho = rho;
-      times = make_grid(sde, g);
+      times = run_grid(sde, *p.model, *solver, g, grid, run.seed);
     }
     std::optional<Matrix> init;
     if (!init_path.empty()) {
@@ -157,7 +158,7 @@ Runner add_sample_command(CLI::App& app) {
   }
   sub->add_option("--steps", cmd->steps, "number of grid steps")->capture_default_str();
   sub->add_option("--grid", cmd->grid,
-                  "time-uniform, log-snr, time-quadratic or karras (default: the sampler's, see tweedie info; "
+                  "time-uniform, log-snr, time-quadratic, karras or optimized (from a pilot solve; default: the sampler's, see tweedie info; "
                   "karras on edm, ending with the step to sigma = 0)");
   sub->add_option("--t-start", cmd->t_start, "first grid time (default: the family's T)");
   sub->add_option("--t-end", cmd->t_end,

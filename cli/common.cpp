@@ -1,4 +1,5 @@
 #include "common.hpp"
+#include "grid_choice.hpp"
 
 #include <tweedie/sampler_grid.hpp>
 
@@ -83,7 +84,9 @@ GaussianMixture ProblemOptions::load_target() const {
 }
 
 GridOptions grid_options(const std::string& sampler, const Sde& sde, int steps, const std::optional<std::string>& grid) {
-  return default_grid(sampler, sde, steps, grid ? std::optional(grid_spacing_from_string(*grid)) : std::nullopt);
+  // "optimized" keeps the sampler's default end points; run_grid (grid_choice.hpp) builds it.
+  const bool spaced = grid && *grid != optimized_grid_name;
+  return default_grid(sampler, sde, steps, spaced ? std::optional(grid_spacing_named(*grid)) : std::nullopt);
 }
 
 void RunOptions::add_to(CLI::App& app) {

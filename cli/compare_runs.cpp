@@ -1,4 +1,5 @@
 #include "compare_runs.hpp"
+#include "grid_choice.hpp"
 
 #include <fmt/format.h>
 
@@ -123,7 +124,7 @@ class Comparison {
           throw InvalidArgument(fmt::format("one step takes more than {} NFE", budget));
         }
         g.steps = row.steps;
-        measure_run(row, *sampler, make_grid(*p_.sde, g));
+        measure_run(row, *sampler, run_grid(*p_.sde, *p_.model, *sampler, g, grid, s_.seed));
       } catch (const InvalidArgument& e) {
         row.failure = e.what();
       }
@@ -206,7 +207,7 @@ void CompareSettings::validate() const {
   if (samplers.empty()) throw InvalidArgument("--samplers: give at least one sampler");
   if (grids.empty()) throw InvalidArgument("--grids: give at least one grid");
   for (const auto& g : grids) {
-    if (g) grid_spacing_from_string(*g);  // refuses an unknown name
+    if (g && !is_optimized(g)) grid_spacing_named(*g);  // refuses an unknown name
   }
   if (budgets.empty()) throw InvalidArgument("--nfe: give at least one budget");
   for (int b : budgets) {

@@ -196,7 +196,8 @@ double initial_finish(const InitialStep& s, const Eigen::VectorXd& f0, const Eig
 }
 
 std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z, double t0, double t1,
-                                         const AdaptiveTolerances& tol, std::uint64_t first_sample) {
+                                         const AdaptiveTolerances& tol, std::uint64_t first_sample,
+                                         const AcceptedStepHook& on_accept) {
   const Eigen::Index n = z.rows(), width = z.cols();
   std::vector<AdaptiveCounts> result(static_cast<std::size_t>(n));
   if (t1 == t0 || n == 0) return result;
@@ -353,6 +354,7 @@ std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z
         s.reject(false, step, step);
       } else {
         const double t_new = b.lands[static_cast<std::size_t>(i)] ? t1 : s.t + step;
+        if (on_accept) on_accept(r, s.t, t_new, s.dt);
         s.accept(t_new, adjuster.increase_step(step, e, tab.stepper_order));
         z.row(r) = b.out.row(i);
         if (tab.fsal) {

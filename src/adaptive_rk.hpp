@@ -8,6 +8,7 @@
 #include <tweedie/types.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -50,8 +51,13 @@ double initial_finish(const InitialStep& s, const Eigen::VectorXd& f0, const Eig
 /// every row still running (cash-karp54 and fehlberg78 evaluate f at the start of a step after
 /// an accepted one: one more call on those rows). Row r is the sample first_sample + r in the
 /// errors; the lowest failing row's error is thrown once the rows below it are done. Returns the
-/// steps of every row ({0, 0} when t1 == t0).
+/// steps of every row ({0, 0} when t1 == t0). `on_accept`, when given, sees every accepted step
+/// (it does not change any result): chunk row, the step's start t and end t_new, and the
+/// step the controller had proposed (t_new - t except on the last step, shortened to
+/// land on t1): the pilot of the optimised grid reads the step sizes of a solve from it.
+using AcceptedStepHook = std::function<void(Eigen::Index row, double t, double t_new, double proposed)>;
 std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z, double t0, double t1,
-                                         const AdaptiveTolerances& tol, std::uint64_t first_sample);
+                                         const AdaptiveTolerances& tol, std::uint64_t first_sample,
+                                         const AcceptedStepHook& on_accept = {});
 
 }  // namespace tweedie::detail

@@ -1,0 +1,65 @@
+// Grids adapted to a problem: the steps of a pilot adaptive solve, equidistributed for a sampler.
+#pragma once
+
+#include <tweedie/model.hpp>
+#include <tweedie/sde.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace tweedie {
+
+/// The pooled density of accepted steps of a pilot solve, rho(t) = mean over the pilot samples
+/// of 1 / h(t) (h: the step the controller chose on the step containing t), piecewise constant
+/// between knots t_start = knots[0] > knots[1] > ... > knots[M] = t_end; rho[j] on
+/// (knots[j+1], knots[j]). Its integral from t to t_start is the mean number of pilot steps taken
+/// down to t.
+struct StepDensity {
+  std::vector<double> knots;
+  std::vector<double> rho;  ///< M values, each > 0
+  /// The integral of rho^power from t to knots[0] (t in [knots[M], knots[0]]).
+  double cumulative(double t, double power) const;
+};
+
+struct OptimizedGridOptions {
+  int steps = 10;          ///< intervals N >= 1 of the grid
+  double t_start = -1.0;   ///< negative: the family's T
+  double t_end = -1.0;     ///< negative: the family's default_t_end(); sigma(t_end) must be > 0
+  /// The global order p of the sampler the grid is for (SamplerTraits::order), >= 1.
+  int order = 1;
+  /// The exponent q of the density: the grid equidistributes rho^q. NaN: optimized_grid_power(order).
+  double power = std::numeric_limits<double>::quiet_NaN();
+  std::size_t pilot_samples = 256;  ///< rows of the pilot solve, >= 1
+  double pilot_tolerance = 1e-5;    ///< rtol = atol of the pilot dopri5
+  /// The pilot's initial noise is that of samples 0, 1, ... of the seed pilot_seed(seed).
+  std::uint64_t seed = 0;
+};
+
+/// The seed of the pilot's initial noise for a run of seed `seed` (< 2^32): a fixed function of it
+/// other than itself, so the pilot does not reuse the run's own initial points.
+std::uint64_t pilot_seed(std::uint64_t seed);
+
+/// The exponent q for a sampler of global order p. dopri5 keeps its local error estimate
+/// C5(t) h^5 at the tolerance, so rho_pilot ~ C5^(1/5); a method of order p with local error
+/// C_p(t) h^(p+1) has its global error minimised at fixed N by a density ~ C_p^(1/(p+1)). When the
+/// solution varies on one time scale tau(t), every C_p ~ tau^-(p+1) and the optimal density is
+/// ~ 1/tau ~ rho_pilot for every p: q = 1 (measured against 5/(p+1) and others: docs/compare.md,
+/// "Optimised grids").
+double optimized_grid_power(int order);
+
+/// The pooled step density of a dopri5 solve of the probability-flow ODE of (sde, model) from
+/// t_start to t_end, from the prior samples of options.seed's pilot seed (unconditional), in one
+/// batch: deterministic, independent of any thread count. Throws InvalidArgument on bad options.
+StepDensity pilot_step_density(const Sde& sde, const ScoreModel& model, const OptimizedGridOptions& options);
+
+/// The N + 1 times t_0 = knots[0] > ... > t_N = knots[M] with equal integrals of rho^power between
+/// consecutive times (the cumulative, piecewise linear, inverted exactly piece by piece).
+std::vector<double> equidistribute(const StepDensity& density, double power, int steps);
+
+/// The optimised grid: equidistribute(pilot_step_density(...), q, steps), q = options.power or
+/// optimized_grid_power(options.order). The end points are exactly those of make_grid.
+std::vector<double> make_optimized_grid(const Sde& sde, const ScoreModel& model, const OptimizedGridOptions& options);
+
+}  // namespace tweedie
