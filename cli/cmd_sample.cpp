@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "grid_choice.hpp"
 #include "library_terms.hpp"
+#include "trajectory.hpp"
 
 #include <tweedie/split.hpp>
 
@@ -62,9 +63,12 @@ struct SampleCommand {
   std::string times_path, init_path, out_path;
   std::size_t count = 1000;
   bool denoise = false;
+  std::string trajectory_path;
+  std::size_t every = 1;
   std::map<std::string, std::string> sampler_options;  // key -> value as given
 
   void execute() const {
+    if (!trajectory_path.empty()) check_trajectory_path(trajectory_path);
     const Problem p = problem.load(run.seed);
     const Sde& sde = *p.sde;
     SamplerOptions options;
@@ -117,6 +121,11 @@ struct SampleCommand {
       init_rows = init->middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count));
       part.init = &init_rows;
     }
+    std::optional<TrajectoryRecorder> trajectory;
+    if (!trajectory_path.empty()) {
+      trajectory.emplace(times.size() - 1, every, block.first, block.count, init ? init->cols() : p.dim());
+      part.observer = trajectory->observer();
+    }
     const SampleResult r = ranks.run_part([&] {
       if (block.count == 0) return SampleResult{};
       SampleResult mine = sample(sde, *p.model, *solver, times, part);
@@ -128,6 +137,7 @@ struct SampleCommand {
         ranks, {static_cast<double>(block.count), static_cast<double>(r.stats.evaluations),
                 static_cast<double>(r.stats.accepted_steps), static_cast<double>(r.stats.rejected_steps),
                 r.stats.wall_seconds});
+    const std::size_t saved = trajectory ? trajectory->write(ranks, trajectory_path) : 0;
     if (!ranks.root()) return;
     write_output(out_path, samples);
     const SampleStats stats = combined(r.stats, parts);
@@ -139,6 +149,10 @@ struct SampleCommand {
     fmt::print("{}: {}, NFE/sample {:g}, {:.3f} s, {:.4g} samples/s{}, {} x {} -> {} ({})\n", stats.sampler,
                steps_text, stats.nfe_per_sample, stats.wall_seconds, stats.samples_per_second, ranks_note(ranks),
                samples.rows(), samples.cols(), out_path, run.noise_settings());
+    if (trajectory) {
+      fmt::print("trajectory: {} saved steps x {} x {} -> {}\n", saved, samples.rows(), samples.cols(),
+                 trajectory_path);
+    }
   }
 };
 
@@ -174,6 +188,11 @@ Runner add_sample_command(CLI::App& app) {
   sub->add_option("-n,--count", cmd->count, "number of samples (without --init)")
       ->capture_default_str();
   sub->add_flag("--denoise", cmd->denoise, "finish with Tweedie's denoising step (one more NFE)");
+  sub->add_option("--trajectory", cmd->trajectory_path,
+                  "also write the states after steps K, 2K, ... and the last step as a (saved steps, n, d) .npy "
+                  "(K = --every; the steps the sampler reports: adaptive samplers only the last; before "
+                  "--denoise)");
+  sub->add_option("--every", cmd->every, "with --trajectory: keep every K-th step")->capture_default_str();
   sub->add_option("--out", cmd->out_path, "output file (.npy, or .csv)")->required();
   return [cmd] { cmd->execute(); };
 }

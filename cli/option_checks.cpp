@@ -35,6 +35,7 @@ constexpr NumericFlag kNumericFlags[] = {
     {"--count", true, 1, 4294967296.0},     // sample indices are 32-bit counters
     {"--steps", true, 0, 10000000},         // elbo: 0 = continuous time; sample: the grid refuses 0
     {"--max-steps", true, 1, 1000000000},
+    {"--every", true, 1, 10000000},         // sample --trajectory: at most --steps' bound
     {"--nfe", true, 1, 1000000},            // compare: each budget
     {"--projections", true, 1, 100000},
     {"--tolerances", false, 0, inf, true},
@@ -182,6 +183,9 @@ void check_option_combinations(const CLI::App& app) {
                                             "estimate: add --divergence hutchinson)", flag, divergence));
         }
       }
+    }
+    if (sub->get_name() == "sample" && given(*sub, "--every") && !given(*sub, "--trajectory")) {
+      throw InvalidArgument("--every has no effect without --trajectory (it sets which steps the trajectory keeps)");
     }
     if (sub->get_name() == "sample" && given(*sub, "--init") && given(*sub, "-n")) {
       throw InvalidArgument("-n has no effect with --init (the samples are the rows of --init)");

@@ -151,7 +151,7 @@ void DpmSolverAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
     x = end.alpha * x0;
   }
   ctx.count_steps(accepted + (terminal ? static_cast<std::size_t>(rows) : 0), rejected);
-  ctx.check_state(x, grid.size() - 1, grid.back());
+  ctx.check_state(x, grid.size() - 2, grid.back());  // after the last grid step, as odeint
 }
 
 }  // namespace tweedie::solvers

@@ -97,7 +97,7 @@ class DpmppMultistepSde final : public Sampler {
         h2 = h1;
         h1 = h;
       }
-      ctx.check_state(x, i, next.t);
+      ctx.check_state(x, i, next.t, next.alpha);  // x is x~: the observer sees alpha x~
       std::swap(prev2, prev1);
       std::swap(prev1, denoised);
       history = std::min<std::size_t>(history + 1, 2);

@@ -42,7 +42,7 @@ class EulerAncestral final : public Sampler {
         ctx.noise(i, 0, NoiseStream::diffusion, z);
         x += (s_noise_ * split.sigma_up) * z;
       }
-      ctx.check_state(x, i, next.t);
+      ctx.check_state(x, i, next.t, next.alpha);  // x is x~: the observer sees alpha x~
     }
     x *= levels[n].alpha;
   }

@@ -188,7 +188,7 @@ class TwoStageSampler : public Sampler {
       } else {
         second_stage(ctx.sde(), denoise, hat, next, i, x, s);
       }
-      ctx.check_state(x, i, next.t);
+      ctx.check_state(x, i, next.t, next.alpha);  // x is x~: the observer sees alpha x~
     }
     x *= levels[n].alpha;
   }

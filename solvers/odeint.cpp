@@ -234,6 +234,7 @@ void OdeintRk4::run(ChunkContext& ctx, MatrixRef x) const {
   if (noiseless) {
     const std::vector<std::size_t> steps(static_cast<std::size_t>(x.rows()), n - 1);
     finish_noiseless(ctx, x, steps);
+    ctx.check_state(x, n - 1, grid.back());  // the end of the last step, as for every other
   }
 }
 

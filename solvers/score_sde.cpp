@@ -135,7 +135,7 @@ void correct(const CorrectorOptions& options, double alpha, const SchedulePoint&
       }
       x.row(b) += e * score.row(b) + std::sqrt(2.0 * e) * z.row(b);
     }
-    ctx.check_state(x, step, at.t);
+    ctx.check_substep(x, step, at.t);  // inside the grid step: its end is run's check_state
   }
 }
 
@@ -214,6 +214,8 @@ void PredictorCorrector::run(ChunkContext& ctx, MatrixRef x) const {
     if (predictor_ != Predictor::none) {
       predictor_step(predictor_, d, from, to, i, ctx, x, score, z);
       ctx.check_state(x, i, to.t);
+    } else {
+      ctx.check_state(x, i, from.t);  // the step's end: its corrector steps at t_i
     }
     from = to;
   }

@@ -4,6 +4,7 @@
 #include "output_file.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <bit>
@@ -203,9 +204,22 @@ std::vector<double> read_npy_vector(const std::string& path, const std::string& 
 }
 
 void write_npy(const std::string& path, const ConstMatrixRef& m) {
+  const std::size_t shape[] = {static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())};
+  write_npy(path, m, shape);
+}
+
+void write_npy(const std::string& path, const ConstMatrixRef& m, std::span<const std::size_t> shape) {
   const auto cols = static_cast<std::size_t>(m.cols());
+  std::size_t values = 1;
+  for (const std::size_t s : shape) values *= s;
+  if (shape.size() < 2 || shape.back() != cols || values != static_cast<std::size_t>(m.size())) {
+    throw InvalidArgument(fmt::format("cannot write '{}': shape ({}) does not hold a {} x {} matrix", path,
+                                      fmt::join(shape, ", "), m.rows(), m.cols()));
+  }
+  // "(n, d)", "(s, n, d)": Python's tuple syntax (a 1-tuple is written by the vector overload).
+  const std::string text = fmt::format("({})", fmt::join(shape, ", "));
   // Row by row from the caller's storage: no copy of the whole matrix.
-  write_npy_data(path, fmt::format("({}, {})", m.rows(), m.cols()), static_cast<std::size_t>(m.rows()),
+  write_npy_data(path, text, static_cast<std::size_t>(m.rows()),
                  [&](std::size_t i, double* scratch) -> const double* {
                    const auto r = static_cast<Eigen::Index>(i);
                    if (m.innerStride() == 1) return m.row(r).data();

@@ -78,6 +78,7 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
     const std::span<const int> labels =
         options.labels.empty() ? std::span<const int>() : std::span(options.labels).subspan(begin, end - begin);
     ChunkContext ctx(sde, model, *noise, grid, first, rows.rows(), labels);
+    ctx.set_observer(&options.observer);
     sampler.run(ctx, rows);
     ctx.finish_checks();
     if (options.denoise) {

@@ -72,6 +72,23 @@ void ChunkContext::predict_for_step(Prediction want, double t, const ConstMatrix
   evaluate_as(model_, sde_, want, input(times, x, {}), out);
   row_evaluations_ += static_cast<std::size_t>(x.rows());
   pending_ = PendingOutput{want, out.data(), out.rows(), out.cols(), out.outerStride(), step};
+  if (observer_ && !x0_kept_) keep_x0(want, x, out);
+}
+
+void ChunkContext::keep_x0(Prediction want, const ConstMatrixRef& x, const ConstMatrixRef& out) {
+  if (x.rows() != times_.size()) return;  // not every row of the chunk
+  x0_.resize(x.rows(), x.cols());
+  if (want == Prediction::data) {
+    x0_ = out;
+  } else {
+    // times_ holds the time of the predict that made `out`, for every row.
+    convert_prediction(sde_, want, Prediction::data, times_.head(x.rows()), x, out, x0_);
+  }
+  x0_kept_ = true;
+}
+
+void ChunkContext::set_observer(const StepObserver* observer) {
+  observer_ = observer && *observer ? observer : nullptr;
 }
 
 void ChunkContext::finish_checks() {
@@ -115,7 +132,21 @@ void ChunkContext::noise(std::size_t step, std::uint32_t stage, NoiseStream stre
   noise_.normal(first_row_, static_cast<std::uint32_t>(step), stage, stream, out);
 }
 
-void ChunkContext::check_state(const ConstMatrixRef& x, std::size_t step, double t) {
+void ChunkContext::check_state(const ConstMatrixRef& x, std::size_t step, double t, double scale) {
+  check_substep(x, step, t);
+  if (!observer_) return;
+  const Matrix no_x0;
+  const ConstMatrixRef x0 = x0_kept_ ? ConstMatrixRef(x0_) : ConstMatrixRef(no_x0);
+  x0_kept_ = false;
+  if (scale == 1.0) {
+    (*observer_)(StepEvent{step + 1, t, first_row_, x, x0});
+    return;
+  }
+  scaled_ = scale * x;  // the elementwise products the sampler's own x *= scale makes
+  (*observer_)(StepEvent{step + 1, t, first_row_, scaled_, x0});
+}
+
+void ChunkContext::check_substep(const ConstMatrixRef& x, std::size_t step, double t) {
   if (all_finite(x)) {
     pending_.reset();  // a non-finite output would have made the state non-finite
     return;

@@ -37,6 +37,10 @@ std::vector<double> read_npy_vector(const std::string& path, const std::string& 
 /// its mode and owner. Errors throw InvalidArgument "cannot write '<path>': <reason>".
 void write_npy(const std::string& path, const ConstMatrixRef& m);
 void write_npy(const std::string& path, std::span<const double> v);
+/// The same for an array of two or more dimensions whose last entry is rows.cols(): the rows of `rows`, in
+/// order, are its C-order rows (a (steps, n, d) stack is steps * n rows of d). Throws
+/// InvalidArgument when the shape does not hold exactly those values.
+void write_npy(const std::string& path, const ConstMatrixRef& rows, std::span<const std::size_t> shape);
 /// Comma-separated values with 17 significant digits (round-trips doubles), written as write_npy.
 void write_csv(const std::string& path, const ConstMatrixRef& m);
 /// .csv for names ending in ".csv"; .npy for ".npy", '-' (standard output) and existing devices or

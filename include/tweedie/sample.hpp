@@ -2,6 +2,7 @@
 #pragma once
 
 #include <tweedie/model.hpp>
+#include <tweedie/observer.hpp>
 #include <tweedie/parallel.hpp>
 #include <tweedie/random.hpp>
 #include <tweedie/sampler.hpp>
@@ -27,6 +28,9 @@ struct SampleOptions {
   /// Class labels of a conditional model, one per sample (row i of the result is sample
   /// first_sample + i with label labels[i]); empty: unconditional (the model's null class).
   std::vector<int> labels;
+  /// Called after every step of every chunk with its rows (observer.hpp: when, with what, and
+  /// from which threads); it sees the sampler's states and changes no result. Empty: none.
+  StepObserver observer;
   void validate() const;
 };
 

@@ -3,6 +3,7 @@
 
 #include <tweedie/grid.hpp>
 #include <tweedie/model.hpp>
+#include <tweedie/observer.hpp>
 #include <tweedie/random.hpp>
 #include <tweedie/sde.hpp>
 
@@ -71,9 +72,17 @@ class ChunkContext {
                const std::function<void(Eigen::Index, const NonFiniteError&)>& on_non_finite);
   /// out = standard normals for these rows at (step, stage, stream).
   void noise(std::size_t step, std::uint32_t stage, NoiseStream stream, MatrixRef out) const;
-  /// Throws NonFiniteError if the state has a non-finite entry after `step` (now at time t),
-  /// naming the model output of the last predict_for_step instead when that output is the cause.
-  void check_state(const ConstMatrixRef& x, std::size_t step, double t);
+  /// The end of step `step` (0-based; the state is now at time t): throws NonFiniteError if the
+  /// state has a non-finite entry, naming the model output of the last predict_for_step instead
+  /// when that output is the cause; then calls the observer, if any, with the state scale * x
+  /// (`scale`: the Karras samplers keep x~ = x / alpha(t)). Every sampler calls it once after
+  /// each of its steps, and only there: the one seam of observers (observer.hpp).
+  void check_state(const ConstMatrixRef& x, std::size_t step, double t, double scale = 1.0);
+  /// The same check inside a step (score_sde's corrector steps before its predictor): not observed.
+  void check_substep(const ConstMatrixRef& x, std::size_t step, double t);
+  /// Observes this chunk's steps with `observer` (not owned; nullptr or an empty function: none).
+  /// With one, the first model evaluation after each step's start is also kept as x0 for it.
+  void set_observer(const StepObserver* observer);
   /// Model evaluations made so far, summed over rows.
   std::size_t row_evaluations() const { return row_evaluations_; }
   /// Adaptive samplers report their accepted and rejected steps (summed over rows).
@@ -103,6 +112,13 @@ class ChunkContext {
     std::size_t step;
   };
   std::optional<PendingOutput> pending_;
+  /// Keeps the data prediction of the step's first evaluation (uniform time, every row) for the
+  /// observer.
+  void keep_x0(Prediction want, const ConstMatrixRef& x, const ConstMatrixRef& out);
+  const StepObserver* observer_ = nullptr;
+  Matrix x0_;              // the step's x0, when x0_kept_
+  bool x0_kept_ = false;
+  Matrix scaled_;          // scratch: scale * x for the observer
   Vector times_;  // scratch: one time per row
   std::vector<std::uint64_t> samples_;  // scratch: the global sample index of each row evaluated
   std::vector<int> row_labels_;         // scratch: the label of each row evaluated (gathered)

@@ -13,6 +13,7 @@
 #include <tweedie/metrics.hpp>
 #include <tweedie/model.hpp>
 #include <tweedie/npy.hpp>
+#include <tweedie/observer.hpp>
 #include <tweedie/parallel.hpp>
 #include <tweedie/random.hpp>
 #include <tweedie/reverse.hpp>

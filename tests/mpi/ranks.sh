@@ -57,6 +57,16 @@ fails() {
 ring=(--target builtin:ring --seed 3 --chunk 2)
 same em sample "${ring[@]}" --sampler em --steps 20 -n 7
 same adaptive_sde sample "${ring[@]}" --sampler adaptive-sde -n 7
+# --trajectory: rank 0 gathers every rank's states into one process's bytes (with -n 2, rank 2
+# of 3 has no rows).
+for n in 7 2; do
+  traj=(sample "${ring[@]}" --sampler em --steps 10 -n "$n" --every 3)
+  "$tweedie" "${traj[@]}" --trajectory "traj$n.ref.npy" --out "traj$n.x.npy" >/dev/null
+  for np in 2 3; do
+    "${launch[@]}" -np "$np" "$tweedie" "${traj[@]}" --threads 1 --trajectory "traj$n.$np.npy" --out "traj$n.x.npy" >/dev/null
+    cmp -s "traj$n.ref.npy" "traj$n.$np.npy" || fail "trajectory -n $n: -np $np differs from one process"
+  done
+done
 "$tweedie" sample "${ring[@]}" --sampler euler --steps 20 -n 7 --out data.npy >/dev/null
 same likelihood likelihood "${ring[@]}" --data data.npy --divergence hutchinson --probes 2
 same elbo elbo "${ring[@]}" --data data.npy --draws 8

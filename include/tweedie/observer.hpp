@@ -1,0 +1,53 @@
+// Step observers: a callback the sampling driver calls after every step of every sampler, to
+// record trajectories or watch a run, without changing any result.
+#pragma once
+
+#include <tweedie/types.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace tweedie {
+
+/// What an observer sees after one step of one chunk. The views are valid during the call only.
+///
+/// When it is called: once per step that ends on a grid point, at the one point every sampler
+/// reaches after a step (`ChunkContext::check_state`, after the state was found finite), so:
+///  - fixed-step samplers: after every grid step, `step` = 1, 2, ..., N (N = grid size - 1);
+///  - singlestep DPM-Solver (which reads the grid as an NFE budget): after each of its outer steps,
+///    `step` = the grid index its outer step ends at (its last is N); on a grid uniform in
+///    lambda its outer points are its own, and `t` says where the state is;
+///  - adaptive samplers (their own steps per sample; the grid gives the end points): once, at the
+///    end, `step` = N and t = the grid's last time, every row there;
+///  - score_sde's pc without a predictor: after each grid time's corrector steps, at that time
+///    (t = grid[step - 1]: its state never leaves grid[N - 1]).
+/// The last call of a chunk (step N) sees exactly the rows `sample()` returns, before its
+/// optional denoising step (which is not a step of the sampler and is not observed).
+struct StepEvent {
+  std::size_t step;            ///< steps done: the state is at grid point `step` (1..N)
+  double t;                    ///< the time the state is at (grid[step] but for the cases above)
+  std::uint64_t first_sample;  ///< global sample index of row 0: row r is sample first_sample + r
+  ConstMatrixRef x;            ///< the chunk's rows after the step (the state x_t, unscaled)
+  /// The data prediction of the step's first model evaluation (made after the previous step
+  /// ended), as the model's x0 = E[x_0 | x] however the sampler consumes it (converted by
+  /// Tweedie's formula); 0 rows when the step made none. So:
+  ///  - at the step's start state x_{t_i}, at t_i: euler, em, ddim, multistep and singlestep
+  ///    DPM-Solver(++), rk4, score_sde's predictors and correctors;
+  ///  - at the raised noise level sigma_hat of a churned step: heun, dpm2 (without churn at the
+  ///    start state, like euler-ancestral and the DPM++ SDE samplers);
+  ///  - unipc: at the step's predicted end state (its corrector's evaluation, at t_{i+1}); its
+  ///    last step makes none;
+  ///  - none for adaptive samplers (their evaluations are per row, at each row's own times) and
+  ///    for the steps onto sigma = 0 of rk4 and the adaptive samplers.
+  ConstMatrixRef x0;
+};
+
+/// Called from the worker threads, concurrently for different chunks (one chunk's calls come in
+/// increasing `step`, from one thread at a time): it must be safe to call so, and what it records
+/// should be placed by global sample index (then it does not depend on threads or chunk size).
+/// An exception it throws ends the run like a model's (the lowest failing chunk's reaches the
+/// caller). An empty function observes nothing and costs nothing.
+using StepObserver = std::function<void(const StepEvent&)>;
+
+}  // namespace tweedie
