@@ -365,3 +365,13 @@ TEST_CASE("forward Euler-Maruyama simulation reproduces the closed-form marginal
     }
   }
 }
+
+TEST_CASE("same_family: the same noise levels at the same times, not only the same name") {
+  using tweedie::make_sde;
+  using tweedie::SdeSpec;
+  const auto vp = make_sde({}), vp_again = make_sde({}), other_beta = make_sde(SdeSpec{.beta_max = 15.0});
+  CHECK(tweedie::same_family(*vp, *vp_again));
+  CHECK_FALSE(tweedie::same_family(*vp, *other_beta));            // same name, other schedule
+  CHECK_FALSE(tweedie::same_family(*vp, *make_sde({.family = "subvp"})));  // same alpha, other sigma
+  CHECK_FALSE(tweedie::same_family(*make_sde({.family = "ve"}), *make_sde({.family = "edm"})));
+}
