@@ -41,6 +41,15 @@ const Imputation* imputation_of(const ScoreModel& model) {
   return nullptr;
 }
 
+std::vector<std::string> decorator_lines(const ScoreModel& model) {
+  std::vector<std::string> lines;
+  for (const ScoreModel* m = &unwrapped(model); const auto* decorator = dynamic_cast<const ModelDecorator*>(m);
+       m = &unwrapped(decorator->inner())) {
+    lines.push_back(describe_stack(*decorator).front());
+  }
+  return lines;
+}
+
 namespace {
 
 // The decorator make(problem) over the model resolved as a driver resolves its target, with the

@@ -8,7 +8,6 @@
 #include "decorators.hpp"
 #include "family_model.hpp"
 
-#include <tweedie/decorator.hpp>
 #include <tweedie/mlp_model.hpp>
 
 #include <pybind11/stl.h>
@@ -31,7 +30,7 @@ void bind_models(py::module_& m) {
       .def_property_readonly("has_vjp", &ScoreModel::has_vjp)
       .def_property_readonly("has_divergence", &ScoreModel::has_divergence)
       .def_property_readonly(
-          "decorators", [](const ScoreModel& s) { return describe_stack(unwrapped(s)); },
+          "decorators", [](const ScoreModel& s) { return decorator_lines(s); },
           "the decorators from the outermost inwards, one line each (tweedie info's list)")
       .def(
           "evaluate",

@@ -43,7 +43,7 @@ def test_classifier_guidance_with_a_classifier_network_is_the_cli_s(cli_npy):
                            model_path("digits_noisy_classifier.safetensors"), "--classifier-scale", "2",
                            "--class", "3", "--sampler", "ddim", "--steps", "6", "-n", "16", "--seed", "2"))
     with pytest.raises(ValueError, match="trained with another noise schedule"):
-        tweedie.classifier_guidance(model, classifier, 2.0, sde="edm")
+        tweedie.classifier_guidance(tweedie.PythonModel(lambda x, t: -x, dim=64, sde="edm"), classifier, 2.0)
 
 
 def test_x0_hooks_stack_in_the_cli_s_order(mixture_file, cli_npy, tmp_path):
