@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <optional>
 #include <string>
 
 using tweedie::test::all_families;
@@ -367,11 +368,14 @@ TEST_CASE("forward Euler-Maruyama simulation reproduces the closed-form marginal
 }
 
 TEST_CASE("same_family: the same noise levels at the same times, not only the same name") {
-  using tweedie::make_sde;
-  using tweedie::SdeSpec;
-  const auto vp = make_sde({}), vp_again = make_sde({}), other_beta = make_sde(SdeSpec{.beta_max = 15.0});
-  CHECK(tweedie::same_family(*vp, *vp_again));
-  CHECK_FALSE(tweedie::same_family(*vp, *other_beta));            // same name, other schedule
-  CHECK_FALSE(tweedie::same_family(*vp, *make_sde({.family = "subvp"})));  // same alpha, other sigma
-  CHECK_FALSE(tweedie::same_family(*make_sde({.family = "ve"}), *make_sde({.family = "edm"})));
+  auto spec = [](const std::string& family, std::optional<double> beta_max = std::nullopt) {
+    tweedie::SdeSpec s;
+    s.family = family;
+    s.beta_max = beta_max;
+    return tweedie::make_sde(s);
+  };
+  CHECK(tweedie::same_family(*spec("vp"), *spec("vp")));
+  CHECK_FALSE(tweedie::same_family(*spec("vp"), *spec("vp", 15.0)));  // same name, other schedule
+  CHECK_FALSE(tweedie::same_family(*spec("vp"), *spec("subvp")));      // same alpha, other sigma
+  CHECK_FALSE(tweedie::same_family(*spec("ve"), *spec("edm")));
 }
