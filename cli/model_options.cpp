@@ -11,15 +11,6 @@
 
 namespace tweedie::cli {
 
-bool same_family(const Sde& a, const Sde& b) {
-  if (a.name() != b.name() || a.T() != b.T()) return false;
-  for (int k = 0; k <= 10; ++k) {
-    const double t = a.T() * (0.001 + 0.0999 * k);
-    if (a.alpha(t) != b.alpha(t) || a.sigma(t) != b.sigma(t)) return false;
-  }
-  return true;
-}
-
 namespace {
 
 // The family flags given on top of the model's own: each one given replaces the model's value.

@@ -35,9 +35,6 @@ struct LoadedModel {
 /// its family, and flags that describe another family are refused with both in the message.
 LoadedModel load_model(const ModelOptions& options, const std::optional<SdeSpec>& sde);
 
-/// Whether two families have the same name, T and alpha, sigma (at 11 times, bitwise).
-bool same_family(const Sde& a, const Sde& b);
-
 /// "vp (beta_min 0.1, beta_max 20)": a family and the parameters it was given.
 std::string describe(const SdeSpec& spec);
 

@@ -13,6 +13,7 @@ void bind_samplers(pybind11::module_& m);      // samplers.cpp
 void bind_mixture(pybind11::module_& m);       // mixture.cpp
 void bind_models(pybind11::module_& m);        // models.cpp
 void bind_python_model(pybind11::module_& m);  // python_model.cpp
+void bind_decorators(pybind11::module_& m);    // decorators.cpp
 void bind_sample(pybind11::module_& m);        // sample.cpp
 void bind_flows(pybind11::module_& m);         // flows.cpp
 void bind_metrics(pybind11::module_& m);       // metrics.cpp

@@ -6,15 +6,20 @@
 #include <tweedie/sde.hpp>
 
 #include <memory>
+#include <string>
 
 namespace tweedie::python {
 
 /// Forwards every member to `inner`; keeps `sde` alive and names it as the model's family.
+/// `needs_labels`, when not empty, is the message of a driver called without labels (a guided
+/// model: the CLI refuses --guidance or --classifier without --class or --labels).
 class FamilyModel final : public ScoreModel {
  public:
-  FamilyModel(std::shared_ptr<const Sde> sde, std::shared_ptr<const ScoreModel> inner)
-      : sde_(std::move(sde)), inner_(std::move(inner)) {}
+  FamilyModel(std::shared_ptr<const Sde> sde, std::shared_ptr<const ScoreModel> inner, std::string needs_labels = {})
+      : sde_(std::move(sde)), inner_(std::move(inner)), needs_labels_(std::move(needs_labels)) {}
   const std::shared_ptr<const Sde>& sde() const { return sde_; }
+  const std::shared_ptr<const ScoreModel>& inner() const { return inner_; }
+  const std::string& needs_labels() const { return needs_labels_; }
   Prediction prediction() const override { return inner_->prediction(); }
   Eigen::Index dim() const override { return inner_->dim(); }
   Conditioning conditioning() const override { return inner_->conditioning(); }
@@ -33,6 +38,7 @@ class FamilyModel final : public ScoreModel {
  private:
   std::shared_ptr<const Sde> sde_;
   std::shared_ptr<const ScoreModel> inner_;
+  std::string needs_labels_;
 };
 
 }  // namespace tweedie::python

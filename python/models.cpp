@@ -5,6 +5,7 @@
 #include "arrays.hpp"
 #include "problem.hpp"
 
+#include "decorators.hpp"
 #include "family_model.hpp"
 
 #include <tweedie/mlp_model.hpp>
@@ -28,6 +29,9 @@ void bind_models(py::module_& m) {
       .def_property_readonly("has_jvp", &ScoreModel::has_jvp)
       .def_property_readonly("has_vjp", &ScoreModel::has_vjp)
       .def_property_readonly("has_divergence", &ScoreModel::has_divergence)
+      .def_property_readonly(
+          "decorators", [](const ScoreModel& s) { return decorator_lines(s); },
+          "the decorators from the outermost inwards, one line each (tweedie info's list)")
       .def(
           "evaluate",
           [](const ScoreModel& s, const RowsArray& t, const RowsArray& x, const py::object& labels) {

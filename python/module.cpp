@@ -11,6 +11,7 @@ PYBIND11_MODULE(_tweedie, m) {
   bind_mixture(m);
   bind_models(m);
   bind_python_model(m);
+  bind_decorators(m);
   bind_sample(m);
   bind_flows(m);
   bind_metrics(m);

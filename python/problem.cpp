@@ -1,5 +1,7 @@
 #include "problem.hpp"
 
+#include "family_model.hpp"
+
 #include <tweedie/gaussian_mixture.hpp>
 
 #include <fmt/format.h>
@@ -47,6 +49,7 @@ Problem resolve_problem(const py::object& target, const py::object& sde) {
   } catch (const py::cast_error&) {
     throw InvalidArgument("the target must be a tweedie.GaussianMixture or a tweedie.ScoreModel");
   }
+  if (const auto* family = dynamic_cast<const FamilyModel*>(p.model.get())) p.needs_labels = family->needs_labels();
   p.sde = own_family(target);
   if (!p.sde) {
     p.sde = family_arg(sde);
@@ -58,6 +61,10 @@ Problem resolve_problem(const py::object& target, const py::object& sde) {
     }
   }
   return p;
+}
+
+void require_labels(const Problem& p, const py::object& labels) {
+  if (!p.needs_labels.empty() && labels.is_none()) throw InvalidArgument(p.needs_labels);
 }
 
 SamplerOptions sampler_options(const py::kwargs& options) {

@@ -24,11 +24,14 @@ std::shared_ptr<const Sde> family_arg(const pybind11::object& sde);
 struct Problem {
   std::shared_ptr<const Sde> sde;
   std::shared_ptr<const ScoreModel> model;
+  std::string needs_labels;  ///< a guided model's message when a driver gets no labels (FamilyModel)
 };
 /// `target` is a tweedie.GaussianMixture (its exact score under `sde`, default vp) or a
 /// tweedie.ScoreModel. A model that carries its family (a safetensors MlpModel, a TorchScript
 /// module that names one) samples in it: `sde` may then only name that family.
 Problem resolve_problem(const pybind11::object& target, const pybind11::object& sde);
+/// Throws InvalidArgument (p.needs_labels) when the model is guided and `labels` is None.
+void require_labels(const Problem& p, const pybind11::object& labels);
 
 /// The grid arguments of `sample`: times (an explicit decreasing grid) or steps with the optional
 /// spacing name, endpoints and Karras rho.

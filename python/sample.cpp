@@ -2,6 +2,7 @@
 // the same bits.
 #include "bindings.hpp"
 #include "arrays.hpp"
+#include "decorators.hpp"
 #include "problem.hpp"
 
 #include <tweedie/sample.hpp>
@@ -42,6 +43,7 @@ void bind_sample(py::module_& m) {
          std::uint64_t first_sample, int threads, std::size_t chunk, int noise_stream, bool stats,
          const py::kwargs& options) -> py::object {
         const Problem p = resolve_problem(target, sde);
+        require_labels(p, labels);
         auto solver = make_sampler(sampler, sampler_options(options));
         const std::vector<double> grid_times = run_grid(sampler, *p.sde, {steps, grid, t_start, t_end, rho, times});
         std::optional<Matrix> start;  // SampleOptions takes a Matrix: the one copy of init
@@ -60,8 +62,19 @@ void bind_sample(py::module_& m) {
         o.execution = {threads, chunk};
         o.denoise = denoise;
         o.init = start ? &*start : nullptr;
-        o.labels = labels_arg(labels, start ? static_cast<std::size_t>(start->rows()) : n);
-        SampleResult r = without_gil([&] { return tweedie::sample(*p.sde, *p.model, *solver, grid_times, o); });
+        const std::size_t rows = start ? static_cast<std::size_t>(start->rows()) : n;
+        o.labels = labels_arg(labels, rows);
+        const Imputation* imputation = imputation_of(*p.model);
+        if (imputation && imputation->observation_rows() > 1 &&
+            static_cast<std::size_t>(imputation->observation_rows()) != rows) {
+          throw InvalidArgument(fmt::format("observe/mask have {} rows for {} samples (give 1 or {})",
+                                            imputation->observation_rows(), rows, rows));
+        }
+        SampleResult r = without_gil([&] {
+          SampleResult result = tweedie::sample(*p.sde, *p.model, *solver, grid_times, o);
+          if (imputation) imputation->restore_observed(first_sample, result.samples);
+          return result;
+        });
         py::object x = to_numpy(std::move(r.samples));
         if (!stats) return x;
         return py::make_tuple(x, stats_dict(r.stats));

@@ -164,6 +164,15 @@ double EdmSde::t_of_lambda(double l) const { return std::exp(-l); }
 
 std::vector<std::string> sde_names() { return {"vp", "subvp", "ve", "cosine", "edm"}; }
 
+bool same_family(const Sde& a, const Sde& b) {
+  if (a.name() != b.name() || a.T() != b.T()) return false;
+  for (int k = 0; k <= 10; ++k) {
+    const double t = a.T() * (0.001 + 0.0999 * k);
+    if (a.alpha(t) != b.alpha(t) || a.sigma(t) != b.sigma(t)) return false;
+  }
+  return true;
+}
+
 std::unique_ptr<Sde> make_sde(const SdeSpec& spec) {
   const auto& f = spec.family;
   auto refuse = [&](const std::optional<double>& v, std::string_view opt) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <optional>
 #include <string>
 
 using tweedie::test::all_families;
@@ -364,4 +365,17 @@ TEST_CASE("forward Euler-Maruyama simulation reproduces the closed-form marginal
       CHECK(std::fabs(var / var_exact - 1.0) <= 0.05);
     }
   }
+}
+
+TEST_CASE("same_family: the same noise levels at the same times, not only the same name") {
+  auto spec = [](const std::string& family, std::optional<double> beta_max = std::nullopt) {
+    tweedie::SdeSpec s;
+    s.family = family;
+    s.beta_max = beta_max;
+    return tweedie::make_sde(s);
+  };
+  CHECK(tweedie::same_family(*spec("vp"), *spec("vp")));
+  CHECK_FALSE(tweedie::same_family(*spec("vp"), *spec("vp", 15.0)));  // same name, other schedule
+  CHECK_FALSE(tweedie::same_family(*spec("vp"), *spec("subvp")));      // same alpha, other sigma
+  CHECK_FALSE(tweedie::same_family(*spec("ve"), *spec("edm")));
 }

@@ -185,4 +185,9 @@ std::unique_ptr<Sde> make_sde(const SdeSpec& spec);
 /// The family names make_sde accepts.
 std::vector<std::string> sde_names();
 
+/// Whether two families have the same name, T and alpha, sigma (at 11 times, bitwise): whether a
+/// model's times mean the same noise levels under both (a classifier and its score model, the two
+/// models of a guidance pair).
+bool same_family(const Sde& a, const Sde& b);
+
 }  // namespace tweedie

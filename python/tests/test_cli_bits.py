@@ -93,3 +93,38 @@ def test_a_shipped_torchscript_module_is_the_cli_s(cli_npy):
     ref = cli_npy("sample", "--model", model_path("ring.pt"), "--sampler", "dpm-solver++", "--steps", "8",
                   "-n", "300", "--seed", "4")
     assert_bits(x, ref)
+
+
+def test_quantised_data_bits_per_dim_are_the_cli_s(mixture_file, tmp_path):
+    """8-bit integers k dequantised to y = (k + u) / 256, x = 4 y - 2 (--bits 8 --data-scale 4
+    --data-shift -2): the same log-likelihoods and bounds in nats of x, and their bits per
+    dimension of y are the CLI's summary (printed to 6 decimals)."""
+    import re
+    import numpy as np
+    from conftest import run_cli
+    target = tweedie.GaussianMixture.load(mixture_file)
+    k = np.floor((target.sample("vp", n=30, seed=2) + 2) / 4 * 256).clip(0, 255)
+    path = str(tmp_path / "k.npy")
+    np.save(path, k)
+    encoding = dict(data_scale=4.0, data_shift=-2.0, bits=8)
+    flags = ["--data", path, "--data-scale", "4", "--data-shift", "-2", "--bits", "8", "--seed", "3"]
+    for command, run, field in [("likelihood", tweedie.log_likelihood, "log_likelihood"),
+                                ("elbo", tweedie.elbo, "elbo")]:
+        result = run(target, k, seed=3, **encoding)
+        out = str(tmp_path / f"{command}.npy")
+        summary = run_cli(command, "--target", mixture_file, *flags, "--out", out).stdout
+        assert_bits(getattr(result, field), np.load(out)[:, 0])
+        bits = float(re.search(r"nats \(of x\), (\S+) \+- \S+ bits/dim \(8-bit\)", summary).group(1))
+        assert abs(result.bits_per_dim.mean() - bits) <= 5e-7
+    # Already dequantised y in [0, 1): bits counted, no noise drawn.
+    y = (k + 0.5) / 256
+    a = tweedie.log_likelihood(target, y, bits=8, dequantize="none", data_scale=4.0, data_shift=-2.0)
+    b = tweedie.log_likelihood(target, 4 * y - 2)
+    assert_bits(a.log_likelihood, b.log_likelihood)
+    np.testing.assert_allclose(a.bits_per_dim, -(b.log_likelihood + 2 * np.log(4)) / (2 * np.log(2)) + 8,
+                               rtol=1e-14)
+    import pytest
+    with pytest.raises(ValueError, match="uniform dequantisation needs quantised data"):
+        tweedie.log_likelihood(target, y, dequantize="uniform")
+    with pytest.raises(ValueError, match=r"data_scale must be a finite number > 0, got -1"):
+        tweedie.elbo(target, y, data_scale=-1.0)

@@ -37,6 +37,40 @@ def test_numpy_score_matches_the_exact_mixture_to_rounding(mixture_file):
     np.testing.assert_allclose(python, exact, rtol=0, atol=1e-11)
 
 
+def test_a_jvp_gives_the_exact_divergence_of_an_analytic_gaussian():
+    """N(m, s^2 I) under vp: p_t = N(alpha m, (alpha^2 s^2 + sigma^2) I), score -(x - alpha m) / var
+    and J v = -v / var in numpy; the exact divergence takes the trace of d JVPs, the mixture's
+    own divergence is closed-form: the same ODE, so agreement to the solver's rounding."""
+    sde, m, s = tweedie.Sde("vp"), np.array([0.5, -1.0]), 0.7
+    target = tweedie.GaussianMixture([1.0], [m.tolist()], [[s, s]])
+
+    def var_and_alpha(t):
+        alpha = np.array([sde.alpha(u) for u in t])[:, None]
+        sigma = np.array([sde.sigma(u) for u in t])[:, None]
+        return alpha**2 * s**2 + sigma**2, alpha
+
+    def score(x, t):
+        var, alpha = var_and_alpha(t)
+        return -(x - alpha * m) / var
+
+    def jvp(x, t, v):
+        return -v / var_and_alpha(t)[0]
+
+    data = target.sample(sde, n=25, seed=1)
+    no_jvp = tweedie.PythonModel(score, dim=2)
+    with pytest.raises(ValueError, match=r"give PythonModel\(fn, jvp=...\).*divergence=\"hutchinson\""):
+        tweedie.log_likelihood(no_jvp, data)
+    model = tweedie.PythonModel(score, dim=2, jvp=jvp)
+    assert model.has_jvp and not no_jvp.has_jvp
+    python = tweedie.log_likelihood(model, data).log_likelihood
+    exact = tweedie.log_likelihood(target, data).log_likelihood
+    np.testing.assert_allclose(python, exact, rtol=0, atol=1e-9)
+    # Hutchinson's estimate runs on the JVP too (and, without one, on differences).
+    tweedie.log_likelihood(no_jvp, data, divergence="hutchinson", seed=2)
+    with pytest.raises(ValueError, match="PythonModel: jvp returned"):
+        tweedie.log_likelihood(tweedie.PythonModel(score, dim=2, jvp=lambda x, t, v: v[:1]), data)
+
+
 def test_calls_run_on_whole_chunks_and_in_parallel():
     calls = []
 
@@ -140,3 +174,35 @@ def test_a_conditional_callable_sees_each_row_s_label():
     model.evaluate(np.full(3, 0.5), x)  # unlabelled rows: the null class
     np.testing.assert_array_equal(seen[-1], [2, 2, 2])
     assert seen[-1].dtype == np.int32
+
+
+@pytest.mark.skipif(not tweedie.has_torch, reason="tweedie was built without libtorch")
+def test_a_pytorch_module_s_autograd_jvp_is_the_torchscript_export_s_likelihood(tmp_path):
+    """jvp by torch.autograd.functional.jvp (torch 1.13; torch.func.jvp from 2.0) gives the
+    likelihood of the export loaded by TorchScriptModel, which differentiates it itself."""
+    torch.manual_seed(1)
+    torch.set_num_threads(1)
+    net = Net().double().eval()
+    exported = Exported().double().eval()
+    exported.load_state_dict(net.state_dict())
+    path = str(tmp_path / "net.pt")
+    torch.jit.script(exported).save(path)
+
+    def tensors(*arrays):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return [torch.from_numpy(a) for a in arrays]
+
+    @torch.no_grad()
+    def fn(x, t):
+        x, t = tensors(x, t)
+        return net(x, t).numpy()
+
+    def jvp(x, t, v):
+        x, t, v = tensors(x, t, v)
+        return torch.autograd.functional.jvp(lambda y: net(y, t), (x,), (v,))[1].numpy()
+
+    data = np.random.default_rng(0).standard_normal((12, 2))
+    python = tweedie.log_likelihood(tweedie.PythonModel(fn, prediction="noise", dim=2, sde="vp", jvp=jvp), data)
+    loaded = tweedie.log_likelihood(tweedie.TorchScriptModel(path), data)
+    np.testing.assert_allclose(python.log_likelihood, loaded.log_likelihood, rtol=0, atol=1e-9)
