@@ -14,6 +14,8 @@
 #include <tweedie/model.hpp>
 #include <tweedie/npy.hpp>
 #include <tweedie/observer.hpp>
+#include <tweedie/optimized_grid.hpp>
+#include <tweedie/observer.hpp>
 #include <tweedie/parallel.hpp>
 #include <tweedie/random.hpp>
 #include <tweedie/reverse.hpp>
