@@ -116,6 +116,8 @@ struct SampleCommand {
       init_rows = init->middleRows(static_cast<Eigen::Index>(block.first), static_cast<Eigen::Index>(block.count));
       part.init = &init_rows;
     }
+    ProgressBar bar(run.progress_output(), "sample");  // rank 0's block
+    part.execution = bar.attach(part.execution);
     const SampleResult r = ranks.run_part([&] {
       if (block.count == 0) return SampleResult{};
       SampleResult mine = sample(sde, *p.model, *solver, times, part);
