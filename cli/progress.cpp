@@ -29,9 +29,10 @@ double steady_seconds() {
 
 std::string short_count(double value) {
   if (!std::isfinite(value) || value < 0.0) return "--";
-  if (value < 1e3) return fmt::format("{:.3g}", value);
-  if (value < 1e6) return fmt::format("{:.3g}k", value / 1e3);
-  if (value < 1e9) return fmt::format("{:.3g}M", value / 1e6);
+  // Below 999.5 of a unit: three digits round up to at most 999 of it, never "1e+03".
+  if (value < 999.5) return fmt::format("{:.3g}", value);
+  if (value < 999.5e3) return fmt::format("{:.3g}k", value / 1e3);
+  if (value < 999.5e6) return fmt::format("{:.3g}M", value / 1e6);
   return fmt::format("{:.3g}G", value / 1e9);
 }
 

@@ -132,6 +132,7 @@ TEST_CASE("a bar without a stream attaches nothing; rates and durations in short
   CHECK(e.progress(1, 2));
   CHECK(screen.fresh().find("1/2 rows") != std::string::npos);
   CHECK(tweedie::cli::short_count(999.0) == "999");
+  CHECK(tweedie::cli::short_count(999.7) == "1k");
   CHECK(tweedie::cli::short_count(2049.0) == "2.05k");
   CHECK(tweedie::cli::short_count(3.2e7) == "32M");
   CHECK(tweedie::cli::short_duration(42.4) == "42s");
