@@ -44,7 +44,7 @@ struct CompareCommand {
     s.reference_tolerance = reference_tolerance;
     s.validate();
     const Problem p = problem.load(run.seed);
-    const ComparisonResults r = run_comparison(p, s);
+    const ComparisonResults r = run_comparison(p, s, run.progress_output());
     const std::string plot_message = write_report(r, report);
     fmt::print("{}\nreport: {}/report.md (table also in results.csv, every setting in report.json", report_markdown(r),
                report);

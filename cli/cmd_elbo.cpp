@@ -34,6 +34,8 @@ struct ElboCommand {
     o.execution = run.execution();
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
+    ProgressBar bar(run.progress_output(), "elbo");  // rank 0's block
+    o.execution = bar.attach(o.execution);
     // Per sample: (bound, standard error, reconstruction, prior KL, diffusion).
     const RowsComputed done = compute_by_rank(x, 5, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
       const ElboOptions part = for_block(o, block);

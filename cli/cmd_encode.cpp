@@ -34,6 +34,8 @@ struct FlowCommand {
     // Per sample: (result, NFE[, decode NFE]); this rank's round-trip errors (max abs, RMS).
     const Eigen::Index columns = in.cols() + (round ? 2 : 1);
     double max_abs = 0.0, rms = 0.0;
+    ProgressBar bar(run.progress_output(), round ? "encode + decode" : encoding ? "encode" : "decode", round ? 2 : 1);
+    o.execution = bar.attach(o.execution);  // rank 0's block
     const RowsComputed done =
         compute_by_rank(in, columns, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
           const FlowOptions part = for_block(o, block);

@@ -31,6 +31,8 @@ struct LikelihoodCommand {
     o.noise_stream = run.noise_stream;
     o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
 
+    ProgressBar bar(run.progress_output(), "likelihood");  // rank 0's block
+    o.execution = bar.attach(o.execution);
     // Per sample: (log-likelihood, NFE).
     const RowsComputed done = compute_by_rank(x, 2, [&](const ConstMatrixRef& rows, const SampleBlock& block) {
       const LikelihoodOptions part = for_block(o, block);

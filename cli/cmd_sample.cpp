@@ -126,6 +126,8 @@ struct SampleCommand {
       trajectory.emplace(times.size() - 1, every, block.first, block.count, init ? init->cols() : p.dim());
       part.observer = trajectory->observer();
     }
+    ProgressBar bar(run.progress_output(), "sample");  // rank 0's block
+    part.execution = bar.attach(part.execution);
     const SampleResult r = ranks.run_part([&] {
       if (block.count == 0) return SampleResult{};
       SampleResult mine = sample(sde, *p.model, *solver, times, part);

@@ -5,10 +5,12 @@
 
 #include <fmt/format.h>
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
+#include <iostream>
 
 namespace tweedie::cli {
 
@@ -94,6 +96,16 @@ void RunOptions::add_to(CLI::App& app) {
   app.add_option("--seed", seed, "seed of all noise (< 2^32)")->capture_default_str();
   app.add_option("--chunk", chunk, "rows per chunk; results do not depend on it")
       ->capture_default_str();
+  app.add_flag("--quiet", quiet, "no progress bar (drawn on standard error only when it is a terminal)");
+}
+
+ProgressOutput RunOptions::progress_output() const {
+  ProgressOutput out;
+  if (quiet || !::isatty(STDERR_FILENO) || !Ranks::get().root()) return out;
+  out.stream = &std::cerr;
+  winsize size{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) out.columns = size.ws_col;
+  return out;
 }
 
 void RunOptions::add_noise_stream_to(CLI::App& app) {

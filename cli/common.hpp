@@ -6,6 +6,7 @@
 #include "decorator_options.hpp"
 #include "labels.hpp"
 #include "model_options.hpp"
+#include "progress.hpp"
 #include "ranks.hpp"
 
 #include <CLI/CLI.hpp>
@@ -62,11 +63,12 @@ struct ProblemOptions {
 /// reaches 0 (EDM), as k-diffusion's get_sigmas_karras.
 GridOptions grid_options(const std::string& sampler, const Sde& sde, int steps, const std::optional<std::string>& grid);
 
-/// --threads --seed --chunk, and --noise-stream for the commands that draw normals.
+/// --threads --seed --chunk --quiet, and --noise-stream for the commands that draw normals.
 struct RunOptions {
   int threads = 0;
   std::uint64_t seed = 0;
   std::size_t chunk = 256;
+  bool quiet = false;
   int noise_stream = rng_stream_version;  ///< layout version of the normals (random.hpp)
   void add_to(CLI::App& app);
   /// --noise-stream 1|2 (sample, likelihood, elbo; encode and decode draw only uniforms, which
@@ -75,6 +77,9 @@ struct RunOptions {
   /// "seed S, noise stream V": the settings that fix a run's noise, for its summary line.
   std::string noise_settings() const;
   Execution execution() const { return {threads, chunk}; }
+  /// Where the command's progress bar goes: standard error (its width) when it is a terminal,
+  /// on rank 0, without --quiet; otherwise nowhere (a ProgressBar drawing nothing).
+  ProgressOutput progress_output() const;
 };
 
 /// The mean of per-sample values and its standard error (sample standard deviation / sqrt(n)).

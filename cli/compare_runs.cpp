@@ -14,12 +14,15 @@ constexpr const char* reference_sampler = "dopri5";
 
 std::string tolerance_text(double tol) { return fmt::format("tol {:g}", tol); }
 
-SampleResult run(const Problem& p, const Sampler& sampler, const std::vector<double>& grid, const CompareSettings& s) {
+// One sample() call of the comparison, its progress shown under `label`.
+SampleResult run(const Problem& p, const Sampler& sampler, const std::vector<double>& grid, const CompareSettings& s,
+                 ProgressBar& bar, std::string label) {
   SampleOptions o;
   o.num_samples = s.count;
   o.seed = s.seed;  // the same seed: every run starts from the same prior draws
   o.noise_stream = s.noise_stream;
-  o.execution = s.execution;
+  bar.start(std::move(label));
+  o.execution = bar.attach(s.execution);
   return sample(*p.sde, *p.model, sampler, grid, o);
 }
 
@@ -42,7 +45,7 @@ DistributionMetrics measure(const GaussianMixture& target, const Sde& sde, doubl
   return m;
 }
 
-Truth make_truth(const Problem& p, const std::vector<double>& grid, const CompareSettings& s) {
+Truth make_truth(const Problem& p, const std::vector<double>& grid, const CompareSettings& s, ProgressBar& bar) {
   const Sde& sde = *p.sde;
   Truth truth;
   truth.t_end = grid.back();
@@ -56,7 +59,8 @@ Truth make_truth(const Problem& p, const std::vector<double>& grid, const Compar
   const std::vector<double> span{grid.front(), grid.back() > 0.0 ? grid.back() : 1e-8 * grid.front()};
   auto solve = [&](double tol) {
     const std::string t = fmt::format("{:g}", tol);
-    return run(p, *make_sampler(reference_sampler, {{"rtol", t}, {"atol", t}}), span, s);
+    return run(p, *make_sampler(reference_sampler, {{"rtol", t}, {"atol", t}}), span, s, bar,
+               fmt::format("reference {} tol {}", reference_sampler, t));
   };
   SampleResult reference = solve(s.reference_tolerance);
   truth.reference = std::move(reference.samples);
@@ -76,12 +80,23 @@ int steps_for_budget(const Sampler& sampler, bool to_noiseless, int budget) {
   return steps;
 }
 
+// The tolerances an adaptive choice runs at: the sweep, or once (0: none set) when the choice
+// sets its own.
+std::vector<double> tolerance_sweep(const SamplerChoice& choice, const CompareSettings& s) {
+  const bool own = choice.options.get("rtol") || choice.options.get("atol");
+  return own ? std::vector<double>{0.0} : s.tolerances;
+}
+
 class Comparison {
  public:
-  Comparison(const Problem& p, const CompareSettings& s) : p_(p), s_(s) {
+  Comparison(const Problem& p, const CompareSettings& s, ProgressBar& bar) : p_(p), s_(s), bar_(bar) {
     results_.settings = s;
     results_.description = p.description;
     results_.dim = p.dim();
+    for (const auto& choice : s.samplers) {
+      runs_ += sampler_entry(choice.name).traits.adaptive ? tolerance_sweep(choice, s).size()
+                                                           : s.grids.size() * s.budgets.size();
+    }
   }
 
   ComparisonResults run_all() {
@@ -102,7 +117,7 @@ class Comparison {
     for (std::size_t i = 0; i < results_.truths.size(); ++i) {
       if (results_.truths[i].t_end == grid.back()) return i;
     }
-    results_.truths.push_back(make_truth(p_, grid, s_));
+    results_.truths.push_back(make_truth(p_, grid, s_, bar_));
     return results_.truths.size() - 1;
   }
 
@@ -111,6 +126,7 @@ class Comparison {
     const std::string grid_label =
         grid ? *grid : fmt::format("{} (default)", to_string(grid_options(choice.name, *p_.sde, 1, grid).spacing));
     for (int budget : s_.budgets) {
+      ++row_index_;
       RunRow row;
       row.sampler = choice.label;
       row.grid = grid_label;
@@ -135,13 +151,13 @@ class Comparison {
   void run_adaptive(const SamplerChoice& choice, const SamplerEntry& entry) {
     // Tolerances the choice sets itself are kept: then it runs once.
     const bool own = choice.options.get("rtol") || choice.options.get("atol");
-    const std::vector<double> sweep = own ? std::vector<double>{0.0} : s_.tolerances;
-    for (double tol : sweep) {
+    for (double tol : tolerance_sweep(choice, s_)) {
       SamplerOptions options = choice.options;
       if (!own) {
         options.set("rtol", fmt::format("{:g}", tol));
         options.set("atol", fmt::format("{:g}", tol));
       }
+      ++row_index_;
       RunRow row;
       row.sampler = choice.label;
       row.grid = "adaptive";
@@ -161,7 +177,8 @@ class Comparison {
     const Truth& truth = results_.truths[row.truth];
     SampleResult r;
     try {
-      r = run(p_, sampler, grid, s_);
+      r = run(p_, sampler, grid, s_, bar_,
+              fmt::format("run {}/{} {} {} {}", row_index_, runs_, row.sampler, row.grid, row.budget));
     } catch (const NonFiniteError& e) {
       row.failure = e.what();
       return;
@@ -179,6 +196,9 @@ class Comparison {
 
   const Problem& p_;
   const CompareSettings& s_;
+  ProgressBar& bar_;
+  std::size_t runs_ = 0;       // rows of the table
+  std::size_t row_index_ = 0;  // 1-based: the row being run
   ComparisonResults results_;
 };
 
@@ -225,10 +245,11 @@ void CompareSettings::validate() const {
   execution.validate();
 }
 
-ComparisonResults run_comparison(const Problem& problem, const CompareSettings& settings) {
+ComparisonResults run_comparison(const Problem& problem, const CompareSettings& settings, ProgressOutput progress) {
   settings.validate();
   if (!problem.target) throw InvalidArgument("compare needs --target (the exact target is the ground truth)");
-  return Comparison(problem, settings).run_all();
+  ProgressBar bar(std::move(progress), "compare");
+  return Comparison(problem, settings, bar).run_all();
 }
 
 }  // namespace tweedie::cli

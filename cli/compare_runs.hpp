@@ -87,6 +87,8 @@ constexpr Eigen::Index preview_rows = 1000;
 /// Runs the whole comparison on `problem` (a --target: its target and family; settings validated
 /// first). A run that fails at run time (a
 /// non-finite state, a step limit, a budget below one step) becomes a row with its failure.
-ComparisonResults run_comparison(const Problem& problem, const CompareSettings& settings);
+/// `progress`: where the bar of each sample() call goes ("run K/N SAMPLER GRID BUDGET" over its
+/// rows, the reference solutions' too); the bar is cleared when this returns or throws.
+ComparisonResults run_comparison(const Problem& problem, const CompareSettings& settings, ProgressOutput progress = {});
 
 }  // namespace tweedie::cli

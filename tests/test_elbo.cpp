@@ -316,7 +316,7 @@ TEST_CASE("elbo is bitwise independent of threads and chunks") {
   o.draws = 300;  // not a multiple of the block of model rows
   o.execution = {1, 4096};
   const ElboResult ref = elbo(*sde, *model, x, o);
-  for (const Execution e : {Execution{2, 1}, Execution{8, 5}, Execution{2, 64}}) {
+  for (const Execution& e : {Execution{2, 1}, Execution{8, 5}, Execution{2, 64}}) {
     o.execution = e;
     const ElboResult r = elbo(*sde, *model, x, o);
     CHECK(tweedie::test::bitwise_equal(r.elbo.transpose(), ref.elbo.transpose()));

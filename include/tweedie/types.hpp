@@ -51,4 +51,11 @@ class StepLimitError : public std::runtime_error {
   double t_;
 };
 
+/// A run stopped because its progress callback (Execution::progress) returned false; nothing
+/// was returned or written.
+class Cancelled : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace tweedie
