@@ -4,6 +4,7 @@
 #include <tweedie/random.hpp>
 
 #include "checks.hpp"
+#include "lowest_failure.hpp"
 #include "names.hpp"
 
 #include <fmt/format.h>
@@ -140,56 +141,59 @@ ElboResult elbo(const Sde& sde, const ScoreModel& model, const ConstMatrixRef& d
   r.nfe = static_cast<double>(draws);
 
   const double var_ratio = sigma_t * sigma_t / prior_var;
-  for_each_chunk(static_cast<std::size_t>(n), options.execution, [&](std::size_t begin, std::size_t end) {
-    const auto first = static_cast<Eigen::Index>(begin), rows = static_cast<Eigen::Index>(end - begin);
-    const auto x = data.middleRows(first, rows);
-    Matrix eps(rows, d), z(rows, d), eps_hat(rows, d);
-    Vector t(rows), term(rows), even(rows);
-    Vector sum = Vector::Zero(rows), paired = Vector::Zero(rows);
-    Vector predicted = Vector::Zero(rows);  // a: running mean of eps . eps_hat / d over past draws
-    std::vector<std::uint64_t> samples(static_cast<std::size_t>(rows));
-    const std::uint64_t first_sample = options.first_sample + begin;
-    for (std::size_t k = 0; k < samples.size(); ++k) samples[k] = first_sample + k;
-    const std::span<const int> labels =
-        options.labels.empty() ? std::span<const int>() : std::span(options.labels).subspan(begin, end - begin);
-    for (Eigen::Index j = 0; j < draws; ++j) {
-      const auto [tj, weight] = times[static_cast<std::size_t>(j)];
-      noise.normal(first_sample, static_cast<std::uint32_t>(j), 1, NoiseStream::elbo, eps);
-      z = sde.alpha(tj) * x + sde.sigma(tj) * eps;
-      t.setConstant(tj);
-      evaluate_as(model, sde, Prediction::noise, ModelInput{t, z, samples, labels}, eps_hat);
-      if (!detail::all_finite(eps_hat)) {
-        const auto [k, c] = detail::first_non_finite(eps_hat);
-        throw NonFiniteError(first_sample + static_cast<std::uint64_t>(k), static_cast<std::size_t>(j), tj,
-                             detail::non_finite_output(model.prediction(), Prediction::noise, eps_hat(k, c), c) +
-                                 " (ELBO draw; step = draw index)");
+  for_each_chunk(static_cast<std::size_t>(n), options.execution, [&](std::size_t chunk_begin, std::size_t chunk_end) {
+    detail::run_naming_lowest_failure(chunk_begin, chunk_end, options.first_sample,
+                                      [&](std::size_t begin, std::size_t end, bool /*again*/) {
+      const auto first = static_cast<Eigen::Index>(begin), rows = static_cast<Eigen::Index>(end - begin);
+      const auto x = data.middleRows(first, rows);
+      Matrix eps(rows, d), z(rows, d), eps_hat(rows, d);
+      Vector t(rows), term(rows), even(rows);
+      Vector sum = Vector::Zero(rows), paired = Vector::Zero(rows);
+      Vector predicted = Vector::Zero(rows);  // a: running mean of eps . eps_hat / d over past draws
+      std::vector<std::uint64_t> samples(static_cast<std::size_t>(rows));
+      const std::uint64_t first_sample = options.first_sample + begin;
+      for (std::size_t k = 0; k < samples.size(); ++k) samples[k] = first_sample + k;
+      const std::span<const int> labels =
+          options.labels.empty() ? std::span<const int>() : std::span(options.labels).subspan(begin, end - begin);
+      for (Eigen::Index j = 0; j < draws; ++j) {
+        const auto [tj, weight] = times[static_cast<std::size_t>(j)];
+        noise.normal(first_sample, static_cast<std::uint32_t>(j), 1, NoiseStream::elbo, eps);
+        z = sde.alpha(tj) * x + sde.sigma(tj) * eps;
+        t.setConstant(tj);
+        evaluate_as(model, sde, Prediction::noise, ModelInput{t, z, samples, labels}, eps_hat);
+        if (!detail::all_finite(eps_hat)) {
+          const auto [k, c] = detail::first_non_finite(eps_hat);
+          throw NonFiniteError(first_sample + static_cast<std::uint64_t>(k), static_cast<std::size_t>(j), tj,
+                               detail::non_finite_output(model.prediction(), Prediction::noise, eps_hat(k, c), c) +
+                                   " (ELBO draw; step = draw index)");
+        }
+        // The control variate h = |eps|^2 - d (mean 0) with c = (1 - a)^2, a from this sample's
+        // earlier draws only, so that c is independent of this eps and the term stays unbiased.
+        // Where the model cannot tell noise from data (high SNR, eps_hat ~ a eps, a ~ 0) the
+        // chi-square fluctuation of |eps - eps_hat|^2 is (1 - a)^2 h, which it removes.
+        const Vector h = eps.rowwise().squaredNorm().array() - static_cast<double>(d);
+        const Vector c = (1.0 - predicted.array()).max(0.0).min(1.0).square();
+        term = weight * ((eps - eps_hat).rowwise().squaredNorm() - c.cwiseProduct(h));
+        const double w = std::max(1.0 / static_cast<double>(j + 1), kPredictedDecay);
+        predicted = (1.0 - w) * predicted + (w / static_cast<double>(d)) * eps.cwiseProduct(eps_hat).rowwise().sum();
+        sum += term;
+        // Paired strata: each pair is a stratum of width 2 / draws with two draws in it.
+        if (j % 2 == 0) {
+          even = term;
+        } else {
+          paired += (even - term).cwiseAbs2();
+        }
       }
-      // The control variate h = |eps|^2 - d (mean 0) with c = (1 - a)^2, a from this sample's
-      // earlier draws only, so that c is independent of this eps and the term stays unbiased.
-      // Where the model cannot tell noise from data (high SNR, eps_hat ~ a eps, a ~ 0) the
-      // chi-square fluctuation of |eps - eps_hat|^2 is (1 - a)^2 h, which it removes.
-      const Vector h = eps.rowwise().squaredNorm().array() - static_cast<double>(d);
-      const Vector c = (1.0 - predicted.array()).max(0.0).min(1.0).square();
-      term = weight * ((eps - eps_hat).rowwise().squaredNorm() - c.cwiseProduct(h));
-      const double w = std::max(1.0 / static_cast<double>(j + 1), kPredictedDecay);
-      predicted = (1.0 - w) * predicted + (w / static_cast<double>(d)) * eps.cwiseProduct(eps_hat).rowwise().sum();
-      sum += term;
-      // Paired strata: each pair is a stratum of width 2 / draws with two draws in it.
-      if (j % 2 == 0) {
-        even = term;
-      } else {
-        paired += (even - term).cwiseAbs2();
+      const double m = static_cast<double>(draws);
+      for (Eigen::Index k = 0; k < rows; ++k) {
+        const Eigen::Index i = first + k;
+        r.prior_kl(i) = 0.5 * (dd * (var_ratio - 1.0 - std::log(var_ratio)) +
+                               alpha_t * alpha_t * x.row(k).squaredNorm() / prior_var);
+        r.diffusion(i) = sum(k) / m;
+        r.standard_error(i) = std::sqrt(paired(k)) / m;
+        r.elbo(i) = reconstruction - r.prior_kl(i) - r.diffusion(i);
       }
-    }
-    const double m = static_cast<double>(draws);
-    for (Eigen::Index k = 0; k < rows; ++k) {
-      const Eigen::Index i = first + k;
-      r.prior_kl(i) = 0.5 * (dd * (var_ratio - 1.0 - std::log(var_ratio)) +
-                             alpha_t * alpha_t * x.row(k).squaredNorm() / prior_var);
-      r.diffusion(i) = sum(k) / m;
-      r.standard_error(i) = std::sqrt(paired(k)) / m;
-      r.elbo(i) = reconstruction - r.prior_kl(i) - r.diffusion(i);
-    }
+    });
   });
   return r;
 }

@@ -3,6 +3,7 @@
 #include <tweedie/split.hpp>
 
 #include "checks.hpp"
+#include "lowest_failure.hpp"
 #include "sample_stats.hpp"
 
 #include <fmt/format.h>
@@ -72,23 +73,29 @@ SampleResult sample(const Sde& sde, const ScoreModel& model, const Sampler& samp
   };
   std::vector<ChunkCounts> counts(chunks);
   for_each_chunk(n, options.execution, [&](std::size_t begin, std::size_t end) {
-    auto rows = x.middleRows(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(end - begin));
-    const std::uint64_t first = options.first_sample + begin;
-    if (!options.init) rows = sample_prior(sde, dim, end - begin, first, *noise);
-    const std::span<const int> labels =
-        options.labels.empty() ? std::span<const int>() : std::span(options.labels).subspan(begin, end - begin);
-    ChunkContext ctx(sde, model, *noise, grid, first, rows.rows(), labels);
-    ctx.set_observer(&options.observer);
-    sampler.run(ctx, rows);
-    ctx.finish_checks();
-    if (options.denoise) {
-      const std::size_t last = grid.size() - 1;
-      Matrix x0(rows.rows(), dim);
-      ctx.predict(Prediction::data, grid[last], rows, x0, last);
-      rows = x0;
-    }
-    counts[begin / options.execution.chunk_rows] = {ctx.row_evaluations(), ctx.accepted_steps(),
-                                                    ctx.rejected_steps()};
+    detail::run_naming_lowest_failure(begin, end, options.first_sample, [&](std::size_t b, std::size_t e, bool again) {
+      auto rows = x.middleRows(static_cast<Eigen::Index>(b), static_cast<Eigen::Index>(e - b));
+      const std::uint64_t first = options.first_sample + b;
+      if (!options.init) {
+        rows = sample_prior(sde, dim, e - b, first, *noise);
+      } else if (again) {
+        rows = options.init->middleRows(static_cast<Eigen::Index>(b), rows.rows());
+      }
+      const std::span<const int> labels =
+          options.labels.empty() ? std::span<const int>() : std::span(options.labels).subspan(b, e - b);
+      ChunkContext ctx(sde, model, *noise, grid, first, rows.rows(), labels);
+      if (!again) ctx.set_observer(&options.observer);
+      sampler.run(ctx, rows);
+      ctx.finish_checks();
+      if (options.denoise) {
+        const std::size_t last = grid.size() - 1;
+        Matrix x0(rows.rows(), dim);
+        ctx.predict(Prediction::data, grid[last], rows, x0, last);
+        rows = x0;
+      }
+      counts[begin / options.execution.chunk_rows] = {ctx.row_evaluations(), ctx.accepted_steps(),
+                                                      ctx.rejected_steps()};
+    });
   });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

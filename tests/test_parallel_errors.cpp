@@ -100,9 +100,9 @@ TEST_CASE("a model that throws in a 2-thread run ends it with its exception, any
 
 namespace {
 
-/// The score of N(0, I) (-x, exact JVP -v), failing as `fail` says for the rows it names: the
-/// flows and the bound see it through their global sample indices, whatever the row's state.
-std::unique_ptr<ScoreModel> failing_gaussian(Eigen::Index dim, std::function<bool(std::uint64_t)> fail_row,
+/// The score of N(0, I) (-x, exact JVP -v), failing as `fail_row(sample, t)` says: the drivers
+/// name rows by their global sample indices, whatever the row's state.
+std::unique_ptr<ScoreModel> failing_gaussian(Eigen::Index dim, std::function<bool(std::uint64_t, double)> fail_row,
                                              bool throw_instead) {
   FunctionModelTraits traits;
   traits.dim = dim;
@@ -110,39 +110,38 @@ std::unique_ptr<ScoreModel> failing_gaussian(Eigen::Index dim, std::function<boo
   return make_model(traits, [fail_row, throw_instead](const ModelInput& in, MatrixRef out) {
     out = -in.x;
     for (std::size_t i = 0; i < in.samples.size(); ++i) {
-      if (!fail_row(in.samples[i])) continue;
+      if (!fail_row(in.samples[i], in.t(static_cast<Eigen::Index>(i)))) continue;
       if (throw_instead) throw std::runtime_error(fmt::format("the network failed on sample {}", in.samples[i]));
       out(static_cast<Eigen::Index>(i), 0) = std::nan("");
     }
   });
 }
 
-/// Each driver that runs chunks in parallel, on `data` with 2 threads and chunks of 16 rows.
-std::vector<std::pair<std::string, std::function<void(const ScoreModel&)>>> drivers(const Sde& sde,
-                                                                                  const Matrix& data) {
-  const Execution two_threads{2, 16};
+/// Each driver that runs chunks in parallel, on `data` with the given threads and chunk size.
+std::vector<std::pair<std::string, std::function<void(const ScoreModel&, const Execution&)>>> drivers(
+    const Sde& sde, const Matrix& data) {
   return {
-      {"sample", [&sde, two_threads, n = data.rows()](const ScoreModel& m) {
+      {"sample", [&sde, n = data.rows()](const ScoreModel& m, const Execution& execution) {
          SampleOptions o;
          o.num_samples = static_cast<std::size_t>(n);
-         o.execution = two_threads;
+         o.execution = execution;
          sample(sde, m, *make_sampler("em"), make_grid(sde, {.steps = 10}), o);
        }},
-      {"log_likelihood", [&sde, &data, two_threads](const ScoreModel& m) {
+      {"log_likelihood", [&sde, &data](const ScoreModel& m, const Execution& execution) {
          LikelihoodOptions o;
-         o.execution = two_threads;
+         o.execution = execution;
          o.rtol = o.atol = 1e-3;
          log_likelihood(sde, m, data, o);
        }},
-      {"encode", [&sde, &data, two_threads](const ScoreModel& m) {
+      {"encode", [&sde, &data](const ScoreModel& m, const Execution& execution) {
          FlowOptions o;
-         o.execution = two_threads;
+         o.execution = execution;
          o.rtol = o.atol = 1e-3;
          encode(sde, m, data, o);
        }},
-      {"elbo", [&sde, &data, two_threads](const ScoreModel& m) {
+      {"elbo", [&sde, &data](const ScoreModel& m, const Execution& execution) {
          ElboOptions o;
-         o.execution = two_threads;
+         o.execution = execution;
          o.draws = 8;
          elbo(sde, m, data, o);
        }},
@@ -154,19 +153,44 @@ std::vector<std::pair<std::string, std::function<void(const ScoreModel&)>>> driv
 TEST_CASE("every parallel driver ends a 2-thread run with the lowest non-finite sample or the model's exception") {
   const VpSde sde;
   const Matrix data = sample_prior(sde, 2, 2100, 0, PhiloxNoise(4)) * 0.5;
-  const auto nan_at = failing_gaussian(2, [](std::uint64_t s) { return s == 40 || s == 2040; }, false);
+  const auto nan_at = failing_gaussian(2, [](std::uint64_t s, double) { return s == 40 || s == 2040; }, false);
   // Chunks from the middle on throw (the second thread starts there, so they fail first in time).
-  const auto throws_late = failing_gaussian(2, [](std::uint64_t s) { return s >= 1000; }, true);
+  const auto throws_late = failing_gaussian(2, [](std::uint64_t s, double) { return s >= 1000; }, true);
+  const Execution two_threads{2, 16};
   for (const auto& [name, run] : drivers(sde, data)) {
     CAPTURE(name);
     for (int repeat = 0; repeat < 5; ++repeat) {
       try {
-        run(*nan_at);
+        run(*nan_at, two_threads);
         FAIL("no error");
       } catch (const NonFiniteError& e) {
         CHECK(e.sample() == 40);
       }
-      CHECK_THROWS_WITH_AS(run(*throws_late), "the network failed on sample 1000", std::runtime_error);
+      CHECK_THROWS_WITH_AS(run(*throws_late, two_threads), "the network failed on sample 1000", std::runtime_error);
+    }
+  }
+}
+
+TEST_CASE("the sample named is the lowest failing one, whatever the chunk size and thread count") {
+  // Sample 5 fails at an earlier step than sample 3: a chunk holding both stops at 5's step, and
+  // one-row chunks name 3. Every chunk size must name 3. Sampling runs t down, the flows and the
+  // bound's draws run it up.
+  const VpSde sde;
+  const Matrix data = sample_prior(sde, 2, 40, 0, PhiloxNoise(4)) * 0.5;
+  const auto falling = failing_gaussian(2, [](std::uint64_t s, double t) { return (s == 3 && t < 0.3) || (s == 5 && t < 0.9); }, false);
+  const auto rising = failing_gaussian(2, [](std::uint64_t s, double t) { return (s == 3 && t > 0.7) || (s == 5 && t > 0.1); }, false);
+  for (const auto& [name, run] : drivers(sde, data)) {
+    const ScoreModel& model = name == "sample" ? *falling : *rising;
+    for (const Execution& execution : {Execution{1, 1}, Execution{1, 16}, Execution{2, 7}, Execution{2, 256}}) {
+      CAPTURE(name);
+      CAPTURE(execution.threads);
+      CAPTURE(execution.chunk_rows);
+      try {
+        run(model, execution);
+        FAIL("no error");
+      } catch (const NonFiniteError& e) {
+        CHECK(e.sample() == 3);
+      }
     }
   }
 }
