@@ -232,10 +232,10 @@ TEST_CASE("compare draws one bar over every run and reference solution, its ETA 
 
 TEST_CASE("Ctrl-C: status 130 and one line, no output or temporary file; a second Ctrl-C kills at once") {
   tweedie::test::TempDir dir;
-  // Ten chunks of about 0.5 s on one thread: Ctrl-C after the first (the bar) ends the run after
+  // Ten chunks of 0.25 s or more on one thread: Ctrl-C after the first (the bar) ends the run after
   // the second; a second Ctrl-C 0.1 s after the first, in the second chunk, ends it there.
-  const std::vector<std::string> args{"sample", "--target", "builtin:ring", "--steps", "400", "-n", "40000",
-                                      "--threads", "1", "--chunk", "4000", "--out", dir.file("x.npy")};
+  const std::vector<std::string> args{"sample", "--target", "builtin:ring", "--steps", "400", "-n", "20000",
+                                      "--threads", "1", "--chunk", "2000", "--out", dir.file("x.npy")};
   const auto [shown, status] = run_on_terminal(args, {"\x03"});
   CAPTURE(shown);
   CHECK(status == 130);
