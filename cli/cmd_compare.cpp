@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "compare_report.hpp"
 #include "compare_runs.hpp"
+#include "interrupt.hpp"
 #include "ranks.hpp"
 
 #include <fmt/format.h>
@@ -25,10 +26,6 @@ struct CompareCommand {
   std::string report;
 
   void execute() const {
-    // Its runs are not split over ranks yet: refused rather than every rank writing the report.
-    if (Ranks::get().size() > 1) {
-      throw InvalidArgument("tweedie compare runs in one process; under an MPI launcher give it one rank (-np 1)");
-    }
     CompareSettings s;
     s.target = problem.target;
     s.sde = problem.sde;
@@ -45,6 +42,8 @@ struct CompareCommand {
     s.validate();
     const Problem p = problem.load(run.seed);
     const ComparisonResults r = run_comparison(p, s, run.progress_output());
+    if (!Ranks::get().root()) return;  // rank 0 holds the metrics and writes the report
+    stop_if_interrupted();  // nothing written after an interrupt
     const std::string plot_message = write_report(r, report);
     fmt::print("{}\nreport: {}/report.md (table also in results.csv, every setting in report.json", report_markdown(r),
                report);

@@ -37,21 +37,6 @@ std::vector<SamplerFlag> sampler_flags() {
   return flags;
 }
 
-/// The run's statistics from each rank's row of (samples, evaluations, accepted and rejected
-/// steps, seconds) (counts below 2^53: exact as doubles), `own` giving the sampler and its grid.
-SampleStats combined(const SampleStats& own, const Matrix& parts) {
-  std::vector<SampleStats> stats(static_cast<std::size_t>(parts.rows()), own);
-  for (std::size_t k = 0; k < stats.size(); ++k) {
-    const auto row = parts.row(static_cast<Eigen::Index>(k));
-    stats[k].samples = static_cast<std::size_t>(row(0));
-    stats[k].evaluations = static_cast<std::uint64_t>(row(1));
-    stats[k].accepted_steps = static_cast<std::uint64_t>(row(2));
-    stats[k].rejected_steps = static_cast<std::uint64_t>(row(3));
-    stats[k].wall_seconds = row(4);
-  }
-  return combine_sample_stats(stats);
-}
-
 struct SampleCommand {
   ProblemOptions problem;
   RunOptions run;
@@ -135,14 +120,10 @@ struct SampleCommand {
       return mine;
     });
     const Matrix samples = ranks.gather_rows(r.samples);
-    const Matrix parts = gather_values(
-        ranks, {static_cast<double>(block.count), static_cast<double>(r.stats.evaluations),
-                static_cast<double>(r.stats.accepted_steps), static_cast<double>(r.stats.rejected_steps),
-                r.stats.wall_seconds});
+    const SampleStats stats = gather_sample_stats(ranks, r.stats, block.count);
     const std::size_t saved = trajectory ? trajectory->write(ranks, trajectory_path) : 0;
     if (!ranks.root()) return;
     write_output(out_path, samples);
-    const SampleStats stats = combined(r.stats, parts);
     const std::string steps_text =
         solver->traits().adaptive
             ? fmt::format("adaptive, accepted/rejected steps per sample {:.1f}/{:.1f}",

@@ -1,4 +1,5 @@
 #include "common.hpp"
+#include "interrupt.hpp"
 #include "grid_choice.hpp"
 
 #include <tweedie/sampler_grid.hpp>
@@ -213,6 +214,7 @@ DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& 
 }
 
 void write_output(const std::string& path, const ConstMatrixRef& m) {
+  stop_if_interrupted();  // an interrupt after the last chunk: nothing is written
   if (path != "-") return write_matrix(path, m);
   std::fflush(stdout);
   write_matrix(path, m);
@@ -232,6 +234,25 @@ Matrix gather_values(Ranks& ranks, std::initializer_list<double> values) {
   Eigen::Index j = 0;
   for (const double v : values) row(0, j++) = v;
   return ranks.gather_rows(row);
+}
+
+SampleStats gather_sample_stats(Ranks& ranks, const SampleStats& own, std::size_t samples) {
+  // One row per rank of (samples, evaluations, accepted and rejected steps, seconds): counts
+  // below 2^53, exact as doubles.
+  const Matrix parts = gather_values(ranks, {static_cast<double>(samples), static_cast<double>(own.evaluations),
+                                             static_cast<double>(own.accepted_steps),
+                                             static_cast<double>(own.rejected_steps), own.wall_seconds});
+  if (!ranks.root()) return own;
+  std::vector<SampleStats> stats(static_cast<std::size_t>(parts.rows()), own);
+  for (std::size_t k = 0; k < stats.size(); ++k) {
+    const auto row = parts.row(static_cast<Eigen::Index>(k));
+    stats[k].samples = static_cast<std::size_t>(row(0));
+    stats[k].evaluations = static_cast<std::uint64_t>(row(1));
+    stats[k].accepted_steps = static_cast<std::uint64_t>(row(2));
+    stats[k].rejected_steps = static_cast<std::uint64_t>(row(3));
+    stats[k].wall_seconds = row(4);
+  }
+  return combine_sample_stats(stats);
 }
 
 std::string ranks_note(const Ranks& ranks) {

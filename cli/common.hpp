@@ -132,7 +132,8 @@ struct DataProblem {
 DataProblem load_data_problem(const ProblemOptions& problem, const DataOptions& data, const RunOptions& run);
 
 /// Writes `m` to `path` (.npy or .csv, or '-' for .npy on standard output, after which standard
-/// output is standard error so that the command's summary goes there), atomically.
+/// output is standard error so that the command's summary goes there), atomically; throws
+/// Cancelled instead, writing nothing, when the program was interrupted (interrupt.hpp).
 void write_output(const std::string& path, const ConstMatrixRef& m);
 
 /// The labels of samples [block.first, block.first + block.count) of `labels` (one per sample of
@@ -152,6 +153,11 @@ Options for_block(const Options& whole, const SampleBlock& block) {
 /// Collective: at rank 0, every rank's `values` as one row of a (ranks x values) matrix, in rank
 /// order; elsewhere an empty matrix. What the ranks' statistics are combined from.
 Matrix gather_values(Ranks& ranks, std::initializer_list<double> values);
+
+/// Collective: one sample() call's statistics from those of every rank's part (`own`, over its
+/// `samples` samples): at rank 0 combine_sample_stats of them (counts summed, the slowest rank's
+/// wall time, all samples per second over it), `own` elsewhere. Rank 0 must have samples.
+SampleStats gather_sample_stats(Ranks& ranks, const SampleStats& own, std::size_t samples);
 
 /// What the ranks computed of a job over the rows of an input: at rank 0, the per-sample values
 /// of every row in row order (empty elsewhere), and the slowest rank's seconds.

@@ -1,10 +1,12 @@
 #include "compare_runs.hpp"
 #include "grid_choice.hpp"
+#include "sample_by_rank.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 namespace tweedie::cli {
 namespace {
@@ -13,18 +15,6 @@ namespace {
 constexpr const char* reference_sampler = "dopri5";
 
 std::string tolerance_text(double tol) { return fmt::format("tol {:g}", tol); }
-
-// One sample() call of the comparison, its progress shown under `label`.
-SampleResult run(const Problem& p, const Sampler& sampler, const std::vector<double>& grid, const CompareSettings& s,
-                 ProgressBar& bar, std::string label) {
-  SampleOptions o;
-  o.num_samples = s.count;
-  o.seed = s.seed;  // the same seed: every run starts from the same prior draws
-  o.noise_stream = s.noise_stream;
-  bar.start(std::move(label));
-  o.execution = bar.attach(s.execution);
-  return sample(*p.sde, *p.model, sampler, grid, o);
-}
 
 // The grid of an adaptive sampler (only its end points matter): T to the family's t_end.
 std::vector<double> adaptive_grid(const std::string& sampler, const Sde& sde) {
@@ -45,30 +35,6 @@ DistributionMetrics measure(const GaussianMixture& target, const Sde& sde, doubl
   return m;
 }
 
-Truth make_truth(const Problem& p, const std::vector<double>& grid, const CompareSettings& s, ProgressBar& bar) {
-  const Sde& sde = *p.sde;
-  Truth truth;
-  truth.t_end = grid.back();
-  const PhiloxNoise noise(s.seed, s.noise_stream);
-  truth.exact = p.target->sample(sde, truth.t_end, s.count, noise);
-  const Matrix second = p.target->sample(sde, truth.t_end, s.count, noise, s.count);  // rows n .. 2n-1
-  truth.floor = measure(*p.target, sde, truth.t_end, second, truth.exact, s);
-  // A grid ending at sigma = 0 (EDM) ends its samplers with a jump onto the denoiser, which
-  // dopri5 would make too: the reference instead integrates to t = 1e-8 T, where the drift of
-  // the PF-ODE (f x - g^2 score / 2, O(t) on EDM) leaves a displacement O(t^2 |score|) to 0.
-  const std::vector<double> span{grid.front(), grid.back() > 0.0 ? grid.back() : 1e-8 * grid.front()};
-  auto solve = [&](double tol) {
-    const std::string t = fmt::format("{:g}", tol);
-    return run(p, *make_sampler(reference_sampler, {{"rtol", t}, {"atol", t}}), span, s, bar,
-               fmt::format("reference {} tol {}", reference_sampler, t));
-  };
-  SampleResult reference = solve(s.reference_tolerance);
-  truth.reference = std::move(reference.samples);
-  truth.reference_nfe = reference.stats.nfe_per_sample;
-  truth.reference_check = ode_error(solve(10.0 * s.reference_tolerance).samples, truth.reference);
-  return truth;
-}
-
 // The largest number of steps whose NFE fits the budget (0 when even one step does not).
 int steps_for_budget(const Sampler& sampler, bool to_noiseless, int budget) {
   auto cost = [&](int steps) {
@@ -87,68 +53,106 @@ std::vector<double> tolerance_sweep(const SamplerChoice& choice, const CompareSe
   return own ? std::vector<double>{0.0} : s.tolerances;
 }
 
+// The comparison's one bar: every sample() call (the runs and the reference solutions) is a
+// pass over this rank's block, counted into the total of all of them, so that the ETA is the
+// whole comparison's.
+class ComparisonBar {
+ public:
+  ComparisonBar(ProgressOutput output, std::size_t calls, std::size_t rows_per_call)
+      : bar_(std::move(output), "compare"), rows_(rows_per_call), total_(calls * rows_per_call) {}
+  // `execution` counting into the bar under `label`, until call_ended().
+  Execution attach(Execution execution, std::string label) {
+    bar_.relabel(std::move(label));
+    execution.progress = [this](std::size_t done, std::size_t) {
+      return bar_.update(std::min(before_ + done, total_), total_);
+    };
+    return execution;
+  }
+  // The call ended, finished or failed: its rows count as done.
+  void call_ended() { before_ = std::min(before_ + rows_, total_); }
+
+ private:
+  ProgressBar bar_;
+  std::size_t rows_, total_, before_ = 0;
+};
+
+// A row of the table as planned before anything runs: the sampler and the grid it runs on, or
+// none when it failed while planned (no step fits its budget, a grid refused).
+struct ComparisonRun {
+  RunRow row;
+  std::shared_ptr<const Sampler> sampler;
+  std::vector<double> grid;
+};
+
 class Comparison {
  public:
-  Comparison(const Problem& p, const CompareSettings& s, ProgressBar& bar) : p_(p), s_(s), bar_(bar) {
+  Comparison(const Problem& p, const CompareSettings& s, ProgressOutput progress) : p_(p), s_(s) {
     results_.settings = s;
     results_.description = p.description;
     results_.dim = p.dim();
     for (const auto& choice : s.samplers) {
-      runs_ += sampler_entry(choice.name).traits.adaptive ? tolerance_sweep(choice, s).size()
-                                                           : s.grids.size() * s.budgets.size();
+      const SamplerEntry& entry = sampler_entry(choice.name);
+      if (entry.traits.adaptive) {
+        plan_adaptive(choice, entry);
+      } else {
+        for (const auto& grid : s.grids) plan_fixed(choice, entry, grid);
+      }
     }
+    // The calls: every planned run, and two reference solutions per end time.
+    std::size_t calls = 0;
+    std::vector<double> ends;
+    for (const auto& run : runs_) {
+      if (!run.sampler) continue;
+      ++calls;
+      if (std::find(ends.begin(), ends.end(), run.grid.back()) == ends.end()) ends.push_back(run.grid.back());
+    }
+    bar_.emplace(std::move(progress), calls + 2 * ends.size(), Ranks::get().block(s.count).count);
   }
 
   ComparisonResults run_all() {
-    for (const auto& choice : s_.samplers) {
-      const SamplerEntry& entry = sampler_entry(choice.name);
-      if (entry.traits.adaptive) {
-        run_adaptive(choice, entry);
-      } else {
-        for (const auto& grid : s_.grids) run_fixed(choice, entry, grid);
+    for (std::size_t k = 0; k < runs_.size(); ++k) {
+      ComparisonRun& run = runs_[k];
+      if (run.sampler) {
+        try {
+          measure_run(run.row, k + 1, *run.sampler, run.grid);
+        } catch (const InvalidArgument& e) {
+          run.row.failure = e.what();
+        }
       }
+      results_.rows.push_back(std::move(run.row));
     }
     return std::move(results_);
   }
 
  private:
-  // The truth of runs ending at grid.back(), made on first use.
-  std::size_t truth_for(const std::vector<double>& grid) {
-    for (std::size_t i = 0; i < results_.truths.size(); ++i) {
-      if (results_.truths[i].t_end == grid.back()) return i;
-    }
-    results_.truths.push_back(make_truth(p_, grid, s_, bar_));
-    return results_.truths.size() - 1;
-  }
-
-  void run_fixed(const SamplerChoice& choice, const SamplerEntry& entry, const std::optional<std::string>& grid) {
-    const auto sampler = make_sampler(choice.name, choice.options);
+  void plan_fixed(const SamplerChoice& choice, const SamplerEntry& entry, const std::optional<std::string>& grid) {
+    const std::shared_ptr<const Sampler> sampler = make_sampler(choice.name, choice.options);
     const std::string grid_label =
         grid ? *grid : fmt::format("{} (default)", to_string(grid_options(choice.name, *p_.sde, 1, grid).spacing));
     for (int budget : s_.budgets) {
-      ++row_index_;
-      RunRow row;
-      row.sampler = choice.label;
-      row.grid = grid_label;
-      row.budget = std::to_string(budget);
-      row.deterministic = !entry.traits.stochastic;
+      ComparisonRun run;
+      run.row.sampler = choice.label;
+      run.row.grid = grid_label;
+      run.row.budget = std::to_string(budget);
+      run.row.deterministic = !entry.traits.stochastic;
       try {
         GridOptions g = grid_options(choice.name, *p_.sde, 1, grid);
         const bool to_noiseless = g.append_zero && reaches_zero_noise(*p_.sde);
-        row.steps = steps_for_budget(*sampler, to_noiseless, budget);
-        if (row.steps == 0) {
+        run.row.steps = steps_for_budget(*sampler, to_noiseless, budget);
+        if (run.row.steps == 0) {
           throw InvalidArgument(fmt::format("one step takes more than {} NFE", budget));
         }
-        g.steps = row.steps;
-        measure_run(row, *sampler, run_grid(*p_.sde, *p_.model, *sampler, g, grid, s_.seed));
+        g.steps = run.row.steps;
+        run.grid = run_grid(*p_.sde, *p_.model, *sampler, g, grid, s_.seed);
+        run.sampler = sampler;
       } catch (const InvalidArgument& e) {
-        row.failure = e.what();
+        run.row.failure = e.what();
       }
-      results_.rows.push_back(std::move(row));
+      runs_.push_back(std::move(run));
     }
   }
 
-  void run_adaptive(const SamplerChoice& choice, const SamplerEntry& entry) {
+  void plan_adaptive(const SamplerChoice& choice, const SamplerEntry& entry) {
     // Tolerances the choice sets itself are kept: then it runs once.
     const bool own = choice.options.get("rtol") || choice.options.get("atol");
     for (double tol : tolerance_sweep(choice, s_)) {
@@ -157,48 +161,96 @@ class Comparison {
         options.set("rtol", fmt::format("{:g}", tol));
         options.set("atol", fmt::format("{:g}", tol));
       }
-      ++row_index_;
-      RunRow row;
-      row.sampler = choice.label;
-      row.grid = "adaptive";
-      row.budget = own ? "own tol" : tolerance_text(tol);
-      row.deterministic = !entry.traits.stochastic;
+      ComparisonRun run;
+      run.row.sampler = choice.label;
+      run.row.grid = "adaptive";
+      run.row.budget = own ? "own tol" : tolerance_text(tol);
+      run.row.deterministic = !entry.traits.stochastic;
       try {
-        measure_run(row, *make_sampler(choice.name, options), adaptive_grid(choice.name, *p_.sde));
+        run.sampler = make_sampler(choice.name, options);
+        run.grid = adaptive_grid(choice.name, *p_.sde);
       } catch (const InvalidArgument& e) {
-        row.failure = e.what();
+        run.row.failure = e.what();
+        run.sampler.reset();
       }
-      results_.rows.push_back(std::move(row));
+      runs_.push_back(std::move(run));
     }
   }
 
-  void measure_run(RunRow& row, const Sampler& sampler, const std::vector<double>& grid) {
+  // One sample() call over the ranks, counted in the bar under `label`: the samples and their
+  // statistics at rank 0, nullopt elsewhere.
+  std::optional<SampleResult> call(const Sampler& sampler, const std::vector<double>& grid, std::string label) {
+    SampleOptions o;
+    o.num_samples = s_.count;
+    o.seed = s_.seed;  // the same seed: every run starts from the same prior draws
+    o.noise_stream = s_.noise_stream;
+    o.execution = bar_->attach(s_.execution, std::move(label));
+    struct Ended {
+      ComparisonBar& bar;
+      ~Ended() { bar.call_ended(); }
+    } ended{*bar_};
+    return sample_by_rank(*p_.sde, *p_.model, sampler, grid, o);
+  }
+
+  // The truth of runs ending at grid.back(), made on first use (at rank 0; the ranks' blocks of
+  // its reference solutions everywhere).
+  std::size_t truth_for(const std::vector<double>& grid) {
+    for (std::size_t i = 0; i < results_.truths.size(); ++i) {
+      if (results_.truths[i].t_end == grid.back()) return i;
+    }
+    results_.truths.push_back(make_truth(grid));
+    return results_.truths.size() - 1;
+  }
+
+  Truth make_truth(const std::vector<double>& grid) {
+    const Sde& sde = *p_.sde;
+    Truth truth;
+    truth.t_end = grid.back();
+    // A grid ending at sigma = 0 (EDM) ends its samplers with a jump onto the denoiser, which
+    // dopri5 would make too: the reference instead integrates to t = 1e-8 T, where the drift of
+    // the PF-ODE (f x - g^2 score / 2, O(t) on EDM) leaves a displacement O(t^2 |score|) to 0.
+    const std::vector<double> span{grid.front(), grid.back() > 0.0 ? grid.back() : 1e-8 * grid.front()};
+    auto solve = [&](double tol) {
+      const std::string t = fmt::format("{:g}", tol);
+      return call(*make_sampler(reference_sampler, {{"rtol", t}, {"atol", t}}), span,
+                  fmt::format("reference {} tol {}", reference_sampler, t));
+    };
+    std::optional<SampleResult> reference = solve(s_.reference_tolerance);
+    const std::optional<SampleResult> check = solve(10.0 * s_.reference_tolerance);
+    if (!reference) return truth;  // not rank 0
+    const PhiloxNoise noise(s_.seed, s_.noise_stream);
+    truth.exact = p_.target->sample(sde, truth.t_end, s_.count, noise);
+    const Matrix second = p_.target->sample(sde, truth.t_end, s_.count, noise, s_.count);  // rows n .. 2n-1
+    truth.floor = measure(*p_.target, sde, truth.t_end, second, truth.exact, s_);
+    truth.reference = std::move(reference->samples);
+    truth.reference_nfe = reference->stats.nfe_per_sample;
+    truth.reference_check = ode_error(check->samples, truth.reference);
+    return truth;
+  }
+
+  void measure_run(RunRow& row, std::size_t index, const Sampler& sampler, const std::vector<double>& grid) {
     row.truth = truth_for(grid);
-    const Truth& truth = results_.truths[row.truth];
-    SampleResult r;
+    std::optional<SampleResult> r;
     try {
-      r = run(p_, sampler, grid, s_, bar_,
-              fmt::format("run {}/{} {} {} {}", row_index_, runs_, row.sampler, row.grid, row.budget));
-    } catch (const NonFiniteError& e) {
-      row.failure = e.what();
-      return;
-    } catch (const StepLimitError& e) {
+      r = call(sampler, grid, fmt::format("run {}/{} {} {} {}", index, runs_.size(), row.sampler, row.grid, row.budget));
+    } catch (const SampleRunError& e) {
       row.failure = e.what();
       return;
     }
-    if (row.deterministic) row.ode = ode_error(r.samples, truth.reference);
-    row.metrics = measure(*p_.target, *p_.sde, truth.t_end, r.samples, truth.exact, s_);
-    row.nfe_per_sample = r.stats.nfe_per_sample;
-    row.wall_seconds = r.stats.wall_seconds;
-    row.samples_per_second = r.stats.samples_per_second;
-    row.preview = r.samples.topRows(std::min<Eigen::Index>(preview_rows, r.samples.rows()));
+    if (!r) return;  // not rank 0: the metrics are rank 0's
+    const Truth& truth = results_.truths[row.truth];
+    if (row.deterministic) row.ode = ode_error(r->samples, truth.reference);
+    row.metrics = measure(*p_.target, *p_.sde, truth.t_end, r->samples, truth.exact, s_);
+    row.nfe_per_sample = r->stats.nfe_per_sample;
+    row.wall_seconds = r->stats.wall_seconds;
+    row.samples_per_second = r->stats.samples_per_second;
+    row.preview = r->samples.topRows(std::min<Eigen::Index>(preview_rows, r->samples.rows()));
   }
 
   const Problem& p_;
   const CompareSettings& s_;
-  ProgressBar& bar_;
-  std::size_t runs_ = 0;       // rows of the table
-  std::size_t row_index_ = 0;  // 1-based: the row being run
+  std::vector<ComparisonRun> runs_;  // the rows of the table, planned
+  std::optional<ComparisonBar> bar_;
   ComparisonResults results_;
 };
 
@@ -248,8 +300,7 @@ void CompareSettings::validate() const {
 ComparisonResults run_comparison(const Problem& problem, const CompareSettings& settings, ProgressOutput progress) {
   settings.validate();
   if (!problem.target) throw InvalidArgument("compare needs --target (the exact target is the ground truth)");
-  ProgressBar bar(std::move(progress), "compare");
-  return Comparison(problem, settings, bar).run_all();
+  return Comparison(problem, settings, std::move(progress)).run_all();
 }
 
 }  // namespace tweedie::cli

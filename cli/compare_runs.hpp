@@ -85,10 +85,14 @@ struct ComparisonResults {
 constexpr Eigen::Index preview_rows = 1000;
 
 /// Runs the whole comparison on `problem` (a --target: its target and family; settings validated
-/// first). A run that fails at run time (a
-/// non-finite state, a step limit, a budget below one step) becomes a row with its failure.
-/// `progress`: where the bar of each sample() call goes ("run K/N SAMPLER GRID BUDGET" over its
-/// rows, the reference solutions' too); the bar is cleared when this returns or throws.
+/// first). A run that fails at run time (a non-finite state, a step limit, a budget below one
+/// step) becomes a row with its failure. Under MPI every rank calls it: each sample() call (a
+/// run, a reference solution) is split over the ranks (sample_by_rank.hpp) and rank 0 gathers
+/// the rows and alone computes the metrics, so that its results are one process's bits (but the
+/// wall times: the slowest rank's); the other ranks' rows have no metrics. `progress`: where the
+/// comparison's one bar goes, over the rows of every call (this rank's block of each), labelled
+/// with the call in progress ("run K/N SAMPLER GRID BUDGET", "reference dopri5 tol T"); it is
+/// cleared when this returns or throws.
 ComparisonResults run_comparison(const Problem& problem, const CompareSettings& settings, ProgressOutput progress = {});
 
 }  // namespace tweedie::cli

@@ -1,6 +1,7 @@
 // tweedie: sample score-based diffusion models from the command line.
 #include "build_info.hpp"
 #include "commands.hpp"
+#include "interrupt.hpp"
 #include "library_terms.hpp"
 #include "option_checks.hpp"
 #include "ranks.hpp"
@@ -19,23 +20,31 @@
 namespace {
 
 /// The program on one rank: its exit status. Every rank settles its run once (ranks.hpp), so an
-/// error on any rank ends all of them with the one message rank 0 prints.
+/// error on any rank ends all of them with the one message rank 0 prints (status 2, or 130 for an
+/// interrupt: interrupt.hpp).
 int run(tweedie::cli::Ranks& ranks, int argc, char** argv) {
   const auto fail = [&ranks](const std::string& line) {
     if (ranks.settled()) {  // after the exchange: this rank's own failure (rank 0 writing the output)
       fmt::print(stderr, "{}\n", line);
-      return 2;
+      return tweedie::cli::failure_status(line);
     }
     const auto first = ranks.settle(line, 0);
     if (ranks.root()) fmt::print(stderr, "{}\n", *first);
-    return 2;
+    return tweedie::cli::failure_status(*first);
   };
-  // What a rank that has not settled yet does at the end: it has not failed.
+  // What a rank does at the end of a command that returned: it has not failed, unless an
+  // interrupt came after the computation's last chunk (the outputs it was writing are complete).
   const auto finish = [&ranks](int status) {
-    if (ranks.settled()) return status;
-    if (const auto first = ranks.settle(std::nullopt, 0)) {
+    const std::optional<std::string> late =
+        tweedie::cli::interrupted() ? std::optional<std::string>(tweedie::cli::interrupted_line) : std::nullopt;
+    if (ranks.settled()) {
+      if (!late) return status;
+      if (ranks.root()) fmt::print(stderr, "{}\n", *late);
+      return tweedie::cli::interrupted_status;
+    }
+    if (const auto first = ranks.settle(late, 0)) {
       if (ranks.root()) fmt::print(stderr, "{}\n", *first);
-      return 2;
+      return tweedie::cli::failure_status(*first);
     }
     return status;
   };
@@ -73,7 +82,10 @@ int run(tweedie::cli::Ranks& ranks, int argc, char** argv) {
     tweedie::cli::check_option_names(app, argc, argv);
     app.parse(argc, argv);
     tweedie::cli::check_option_combinations(app);
-    for (auto* sub : app.get_subcommands()) runners.at(sub)();
+    for (auto* sub : app.get_subcommands()) {
+      if (sub->get_name() != "info") tweedie::cli::catch_interrupts();  // the computing subcommands
+      runners.at(sub)();
+    }
   } catch (const CLI::CallForHelp& e) {
     return finish(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {
@@ -82,7 +94,7 @@ int run(tweedie::cli::Ranks& ranks, int argc, char** argv) {
     return finish(app.exit(e));
   } catch (const tweedie::cli::RunFailed& e) {
     if (ranks.root()) fmt::print(stderr, "{}\n", e.what());
-    return 2;
+    return tweedie::cli::failure_status(e.what());
   } catch (...) {
     return fail(tweedie::cli::error_line(std::current_exception()));
   }

@@ -1,4 +1,5 @@
 #include "progress.hpp"
+#include "interrupt.hpp"
 
 #include <fmt/format.h>
 
@@ -57,12 +58,16 @@ void ProgressBar::start(std::string label, std::size_t passes) {
   if (out_.stream) started_ = out_.clock();
 }
 
+void ProgressBar::relabel(std::string label) { label_ = std::move(label); }
+
 Execution ProgressBar::attach(Execution execution) {
-  if (out_.stream) execution.progress = [this](std::size_t done, std::size_t total) { return update(done, total); };
+  // Installed without a stream too: the interrupt reaches the library through it.
+  execution.progress = [this](std::size_t done, std::size_t total) { return update(done, total); };
   return execution;
 }
 
 bool ProgressBar::update(std::size_t done, std::size_t total) {
+  if (interrupted()) return false;
   if (!out_.stream || passes_done_ >= passes_) return true;  // a pass beyond the task's: not counted
   done_ = rows_before_ + done;
   // The passes still to come are taken to be as long as this one.

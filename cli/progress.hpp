@@ -25,8 +25,9 @@ struct ProgressOutput {
 /// Draws "LABEL [#####...........] 4096/10000 rows 2.1k/s ETA 3s" (the label cut to fit the
 /// line), rewriting the line with '\r' at most ten times per second, and blanks the line when its
 /// task ends, when finish() is called or when it is destroyed (an error unwinding past it), so
-/// that the next line (a summary, an error) starts clean. A bar without a stream draws nothing
-/// and attaches no callback: the library then counts nothing.
+/// that the next line (a summary, an error) starts clean. A bar without a stream draws nothing.
+/// Either way it is the command's progress callback, which cancels the library's call once the
+/// program is interrupted (interrupt.hpp).
 class ProgressBar {
  public:
   /// A bar on `output` (no stream: drawing nothing) whose first task is start(label, passes).
@@ -38,10 +39,14 @@ class ProgressBar {
   /// Starts a task of `passes` library calls over the same rows (encode and its round trip's
   /// decode: 2): its rows are those of all its passes, its rate and ETA measured from now.
   void start(std::string label, std::size_t passes = 1);
-  /// `execution` reporting to this bar (unchanged when the bar draws nothing). The bar must
-  /// outlive the calls made with it.
+  /// Shows `label` from the next line on, the task's count and clock kept (compare: the run in
+  /// progress of its one task).
+  void relabel(std::string label);
+  /// `execution` reporting to this bar (its progress callback replaced by update()). The bar
+  /// must outlive the calls made with it.
   Execution attach(Execution execution);
-  /// The callback's body: the pass in progress has `done` of its `total` rows. Returns true.
+  /// The callback's body: the pass in progress has `done` of its `total` rows. Returns false
+  /// once the program is interrupted (the library then cancels the call), else true.
   bool update(std::size_t done, std::size_t total);
   /// Blanks the line if the bar is drawn; the bar draws again on the next update.
   void finish();

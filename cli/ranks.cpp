@@ -1,5 +1,6 @@
 #include "ranks.hpp"
 
+#include "interrupt.hpp"
 #include "library_terms.hpp"
 #include "plugins.hpp"
 
@@ -61,6 +62,8 @@ std::string error_line(const std::exception_ptr& error) {
     std::rethrow_exception(error);
   } catch (const RunFailed& e) {
     return e.what();
+  } catch (const Cancelled&) {  // only the progress callback cancels, at an interrupt
+    return interrupted_line;
   } catch (const CLI::ParseError& e) {
     return fmt::format("tweedie: error: {}", e.what());
   } catch (const std::exception& e) {

@@ -40,7 +40,8 @@ class RunFailed : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// "tweedie: error: MESSAGE" for an exception, in the CLI's terms (library_terms.hpp).
+/// "tweedie: error: MESSAGE" for an exception, in the CLI's terms (library_terms.hpp);
+/// interrupted_line (interrupt.hpp) for Cancelled.
 std::string error_line(const std::exception_ptr& error);
 
 /// The ranks of this run.
@@ -76,6 +77,15 @@ class Ranks {
     }
     if (const auto first = settle(failure, 1)) throw RunFailed(*first);
     return std::move(*result);
+  }
+
+  /// An exchange of failures that does not end the run, for a command that makes one per
+  /// computation (compare: one per sample() call): every rank passes its failure (none: it has
+  /// not failed) and gets the lowest rank's, or none. It meets a rank's settle() as the same
+  /// collective: a failure another rank settled the run with (and then ended) wins as the
+  /// earlier phase, and comes back here as that rank's error line.
+  std::optional<std::string> exchange(const std::optional<std::string>& failure) {
+    return collectives_->first_failure(failure, 1);
   }
 
   /// Rank 0: the blocks' rows stacked in rank order; the other ranks: an empty matrix.

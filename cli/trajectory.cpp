@@ -1,4 +1,5 @@
 #include "trajectory.hpp"
+#include "interrupt.hpp"
 
 #include <tweedie/npy.hpp>
 
@@ -78,6 +79,7 @@ std::size_t TrajectoryRecorder::write(Ranks& ranks, const std::string& path) con
     }
   }
   const std::size_t shape[] = {kept.size(), n, static_cast<std::size_t>(all.cols())};
+  stop_if_interrupted();  // as write_output: nothing written after an interrupt
   write_npy(path, out, shape);
   return kept.size();
 }

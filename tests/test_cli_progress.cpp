@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -36,8 +38,12 @@ struct Screen {
   }
 };
 
-// Runs the program with `args` on a pseudo-terminal: everything it wrote there, and its status.
-std::pair<std::string, int> run_on_terminal(const std::vector<std::string>& args) {
+// Runs the program with `args` on a pseudo-terminal: everything it wrote there, and its status
+// (its exit status, or minus the signal that ended it). `keys`, if any, are typed on the terminal,
+// the first once a progress bar appeared, each next one 0.1 s later ("\x03": Ctrl-C, which the
+// terminal turns into SIGINT; apart, so that two signals are not merged into one).
+std::pair<std::string, int> run_on_terminal(const std::vector<std::string>& args,
+                                            const std::vector<std::string>& keys = {}) {
   std::vector<std::string> storage{TWEEDIE_CLI};
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -54,11 +60,22 @@ std::pair<std::string, int> run_on_terminal(const std::vector<std::string>& args
     ::_exit(127);
   }
   std::string output;
+  bool typed = keys.empty();
+  auto type = [&] {
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      if (k > 0) ::usleep(100000);
+      if (::write(master, keys[k].data(), keys[k].size()) < 0) return;
+    }
+  };
   char buffer[4096];
   for (;;) {
     const ssize_t got = ::read(master, buffer, sizeof buffer);
     if (got > 0) {
       output.append(buffer, static_cast<std::size_t>(got));
+      if (!typed && output.find(" rows ") != std::string::npos) {
+        type();
+        typed = true;
+      }
     } else if (got < 0 && errno == EINTR) {
       continue;
     } else {
@@ -68,7 +85,7 @@ std::pair<std::string, int> run_on_terminal(const std::vector<std::string>& args
   ::close(master);
   int raw = 0;
   ::waitpid(pid, &raw, 0);
-  return {output, WIFEXITED(raw) ? WEXITSTATUS(raw) : -1};
+  return {output, WIFEXITED(raw) ? WEXITSTATUS(raw) : WIFSIGNALED(raw) ? -WTERMSIG(raw) : -1000};
 }
 
 std::size_t count(const std::string& text, const std::string& part) {
@@ -120,9 +137,11 @@ TEST_CASE("the bar of a task of passes counts the rows of all of them; a long la
   CHECK(next.size() == line.size());  // spaces over the rest of the longer line
 }
 
-TEST_CASE("a bar without a stream attaches nothing; rates and durations in short form") {
+TEST_CASE("a bar without a stream draws nothing but is the callback; rates and durations in short form") {
   ProgressBar quiet(ProgressOutput{}, "sample");
-  CHECK_FALSE(quiet.attach(tweedie::Execution{2, 16}).progress);
+  const tweedie::Execution silent = quiet.attach(tweedie::Execution{2, 16});
+  REQUIRE(silent.progress);  // the interrupt's way to the library
+  CHECK(silent.progress(1, 2));
   Screen screen;
   ProgressBar shown(ProgressOutput{&screen.out, 80}, "sample");
   const tweedie::Execution e = shown.attach(tweedie::Execution{2, 16});
@@ -194,4 +213,49 @@ TEST_CASE("an error during a run on a terminal comes on a line of its own, the b
   CHECK(tail.back() == '\r');
   CHECK(spaces.size() >= text.size());
   CHECK(spaces.find_first_not_of(' ') == std::string::npos);
+}
+
+TEST_CASE("compare draws one bar over every run and reference solution, its ETA the whole comparison's") {
+  tweedie::test::TempDir dir;
+  // euler and heun (their default grids end at the same time: one truth, two reference solves) at
+  // two budgets: 6 calls of 300 rows.
+  const auto [shown, status] =
+      run_on_terminal({"compare", "--target", "builtin:ring2d", "--samplers", "euler,heun", "--nfe", "4,8", "-n", "300",
+                       "--threads", "1", "--chunk", "30", "--report", dir.file("report")});
+  CAPTURE(shown);
+  CHECK(status == 0);
+  CHECK(shown.find("/1800 rows ") != std::string::npos);
+  CHECK(shown.find("/300 rows ") == std::string::npos);  // no bar of one call
+  CHECK(shown.find("\rreference dopri5 tol 1e-10 [") != std::string::npos);  // the first call's label
+  CHECK(shown.find("| heun ") != std::string::npos);  // the table, after the blanked bar
+}
+
+TEST_CASE("Ctrl-C: status 130 and one line, no output or temporary file; a second Ctrl-C kills at once") {
+  tweedie::test::TempDir dir;
+  // Ten chunks of 0.25 s or more on one thread: Ctrl-C after the first (the bar) ends the run after
+  // the second; a second Ctrl-C 0.1 s after the first, in the second chunk, ends it there.
+  const std::vector<std::string> args{"sample", "--target", "builtin:ring", "--steps", "400", "-n", "20000",
+                                      "--threads", "1", "--chunk", "2000", "--out", dir.file("x.npy")};
+  const auto [shown, status] = run_on_terminal(args, {"\x03"});
+  CAPTURE(shown);
+  CHECK(status == 130);
+  CHECK(count(shown, "tweedie: interrupted") == 1);
+  CHECK(shown.find("error") == std::string::npos);
+  CHECK(std::filesystem::is_empty(dir.path()));  // no x.npy, nothing temporary
+
+  const auto [killed, killed_status] = run_on_terminal(args, {"\x03", "\x03"});
+  CAPTURE(killed);
+  CHECK(killed_status == -SIGINT);  // the default action, before the running chunk ended
+  CHECK(killed.find("tweedie: interrupted") == std::string::npos);
+  CHECK(std::filesystem::is_empty(dir.path()));
+
+  // compare: interrupted in its runs, no report folder.
+  const auto [compared, compare_status] =
+      run_on_terminal({"compare", "--target", "builtin:ring2d", "--samplers", "em", "--nfe", "200,400", "-n", "20000",
+                       "--threads", "1", "--chunk", "100", "--report", dir.file("report")},
+                      {"\x03"});
+  CAPTURE(compared);
+  CHECK(compare_status == 130);
+  CHECK(count(compared, "tweedie: interrupted") == 1);
+  CHECK(std::filesystem::is_empty(dir.path()));
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The program under mpirun: -np 1, 2 and 3 give one process's bits (and its summary's counts) for
 # sample (a stochastic and an adaptive sampler), likelihood (Hutchinson probes), elbo, encode and
-# decode; an error, raised on every rank or on one rank only, ends all ranks with one line on
-# standard error, status 2 and no output file.
+# decode, and compare's report (but its wall times); an error, raised on every rank or on one
+# rank only, ends all ranks with one line on standard error, status 2 and no output file, and
+# SIGINT to one rank ends all of them with status 130.
 # Usage: ranks.sh TWEEDIE MPIRUN SCRATCH. Exits 77 (CTest's skip) without mpirun.
 set -euo pipefail
 tweedie=$1 mpirun=${2:-} scratch=$3
@@ -103,14 +104,65 @@ fails overflow_encode encode "${ring[@]}" --data huge_one.npy
 write_init huge_two.npy 4 1e300 6 1e300
 fails overflow_ranks12 sample "${ring[@]}" --sampler em --steps 20 --init huge_two.npy
 grep -q "sample 4" overflow_ranks12.3.err || fail "overflow_ranks12: the message does not name sample 4"
-# compare does not split its runs over ranks: refused with status 2 and one line, no report.
+# compare: every run and reference solution split over the ranks, rank 0 measuring; the report's
+# CSV and JSON are one process's but for the wall times and rates (the slowest rank's).
+untimed() {
+  /usr/bin/python3 - "$1" <<'PY'
+import csv, json, sys
+folder = sys.argv[1]
+timing = ("wall_seconds", "samples_per_second")
+rows = list(csv.DictReader(open(folder + "/results.csv")))
+print([{k: v for k, v in r.items() if k not in timing} for r in rows])
+report = json.load(open(folder + "/report.json"))
+for r in report["rows"]:
+    for k in timing:
+        r.pop(k, None)
+print(json.dumps(report, sort_keys=True))
+PY
+}
+compare=(compare --target builtin:ring2d --samplers euler,em --nfe 5,10 -n 13 --seed 3 --chunk 2 --threads 1)
+"$tweedie" "${compare[@]}" --report compare.ref >/dev/null
+untimed compare.ref >compare.ref.txt
+for np in 1 2 3; do
+  "${launch[@]}" -np "$np" "$tweedie" "${compare[@]}" --report "compare.$np" >compare.$np.out
+  untimed "compare.$np" >"compare.$np.txt"
+  cmp -s compare.ref.txt "compare.$np.txt" || fail "compare: -np $np's report differs from one process"
+  grep -q "^| euler " "compare.$np.out" || fail "compare: -np $np printed no table"
+done
+# Refused on every rank, or failing on rank 0 alone after the runs (its report folder is a
+# file): one line, status 2, no report folder.
 status=0
-"${launch[@]}" -np 2 "$tweedie" compare --target builtin:ring2d --samplers euler --nfe 5 -n 20 \
-  --report compare_report >/dev/null 2>compare.2.err || status=$?
-[ "$status" -eq 2 ] || fail "compare: 2 ranks exit with $status"
-[ "$(wc -l <compare.2.err)" -eq 1 ] && grep -q "one rank (-np 1)" compare.2.err ||
-  fail "compare: 2 ranks print '$(cat compare.2.err)'"
-[ ! -e compare_report ] || fail "compare: 2 ranks left a report folder"
+"${launch[@]}" -np 3 "$tweedie" "${compare[@]}" --nfe 0 --report compare.bad >/dev/null 2>compare.bad.err || status=$?
+[ "$status" -eq 2 ] && [ "$(wc -l <compare.bad.err)" -eq 1 ] && [ ! -e compare.bad ] ||
+  fail "compare --nfe 0: 3 ranks exit with $status, print '$(cat compare.bad.err)'"
+touch compare.file
+status=0
+"${launch[@]}" -np 3 "$tweedie" "${compare[@]}" --report compare.file/report >/dev/null 2>compare.file.err || status=$?
+[ "$status" -eq 2 ] && [ "$(wc -l <compare.file.err)" -eq 1 ] && grep -q "^tweedie: error: --report: cannot create" compare.file.err ||
+  fail "compare into a file: 3 ranks exit with $status, print '$(cat compare.file.err)'"
+
+# SIGINT to rank 1 alone, once it is computing: it stops after its running chunk, rank 0 computes
+# its block to the end and meets the interrupt at the exchange; every rank exits with 130, rank
+# 0 printing the one line, and nothing is written.
+"${launch[@]}" -np 2 "$tweedie" sample "${ring[@]}" --sampler em --steps 200 -n 2000 --threads 1 \
+  --out interrupted.npy >/dev/null 2>interrupted.err &
+launcher=$!
+rank1=""
+for _ in $(seq 400); do  # the ranks start; rank 1 catches SIGINT once it is in its command
+  for pid in $(pgrep -P "$launcher" || true); do
+    caught=$(awk '/^SigCgt:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    [ -n "$caught" ] && [ $((0x$caught & 2)) -ne 0 ] &&
+      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && rank1=$pid
+  done
+  [ -n "$rank1" ] && break
+  sleep 0.02
+done
+[ -n "$rank1" ] && { kill -INT "$rank1" || fail "interrupt: rank 1 ended before its SIGINT"; }
+status=0
+wait "$launcher" || status=$?
+[ -n "$rank1" ] || fail "interrupt: rank 1 not found"
+[ "$status" -eq 130 ] && [ "$(cat interrupted.err)" = "tweedie: interrupted" ] && [ ! -e interrupted.npy ] ||
+  fail "interrupt of rank 1: status $status, '$(cat interrupted.err)'"
 
 [ "$failures" -eq 0 ] || exit 1
 echo "all ranks agree"
