@@ -1,4 +1,5 @@
 #include "compare_runs.hpp"
+#include "compare_truth.hpp"
 #include "grid_choice.hpp"
 
 #include <fmt/format.h>
@@ -33,26 +34,13 @@ std::vector<double> adaptive_grid(const std::string& sampler, const Sde& sde) {
   return make_grid(sde, g);
 }
 
-DistributionMetrics measure(const GaussianMixture& target, const Sde& sde, double t, const Matrix& x,
-                            const Matrix& exact, const CompareSettings& s) {
-  DistributionMetrics m;
-  m.sw2 = sliced_wasserstein(x, exact, s.projections, s.seed, s.noise_stream);
-  m.mean_error = mean_error(x, target.mean(sde, t));
-  m.covariance_error = covariance_error(x, target.covariance(sde, t));
-  Vector log_p(x.rows());
-  target.log_density(sde, Vector::Constant(x.rows(), t), x, log_p);
-  m.nll = mean_se(-log_p);
-  return m;
-}
-
-Truth make_truth(const Problem& p, const std::vector<double>& grid, const CompareSettings& s, ProgressBar& bar) {
-  const Sde& sde = *p.sde;
+Truth make_truth(const Problem& p, const GroundTruth& ground, const std::vector<double>& grid,
+                 const CompareSettings& s, ProgressBar& bar) {
   Truth truth;
   truth.t_end = grid.back();
-  const PhiloxNoise noise(s.seed, s.noise_stream);
-  truth.exact = p.target->sample(sde, truth.t_end, s.count, noise);
-  const Matrix second = p.target->sample(sde, truth.t_end, s.count, noise, s.count);  // rows n .. 2n-1
-  truth.floor = measure(*p.target, sde, truth.t_end, second, truth.exact, s);
+  GroundTruth::Sets sets = ground.sets(truth.t_end, s);
+  truth.exact = std::move(sets.partner);
+  truth.floor = ground.measure(truth.t_end, sets.second, truth.exact, s);
   // A grid ending at sigma = 0 (EDM) ends its samplers with a jump onto the denoiser, which
   // dopri5 would make too: the reference instead integrates to t = 1e-8 T, where the drift of
   // the PF-ODE (f x - g^2 score / 2, O(t) on EDM) leaves a displacement O(t^2 |score|) to 0.
@@ -89,10 +77,13 @@ std::vector<double> tolerance_sweep(const SamplerChoice& choice, const CompareSe
 
 class Comparison {
  public:
-  Comparison(const Problem& p, const CompareSettings& s, ProgressBar& bar) : p_(p), s_(s), bar_(bar) {
+  Comparison(const Problem& p, const GroundTruth& ground, const CompareSettings& s, ProgressBar& bar)
+      : p_(p), ground_(ground), s_(s), bar_(bar) {
     results_.settings = s;
     results_.description = p.description;
+    results_.family = p.sde->name();
     results_.dim = p.dim();
+    results_.data_rows = ground.data_rows();
     for (const auto& choice : s.samplers) {
       runs_ += sampler_entry(choice.name).traits.adaptive ? tolerance_sweep(choice, s).size()
                                                            : s.grids.size() * s.budgets.size();
@@ -117,7 +108,7 @@ class Comparison {
     for (std::size_t i = 0; i < results_.truths.size(); ++i) {
       if (results_.truths[i].t_end == grid.back()) return i;
     }
-    results_.truths.push_back(make_truth(p_, grid, s_, bar_));
+    results_.truths.push_back(make_truth(p_, ground_, grid, s_, bar_));
     return results_.truths.size() - 1;
   }
 
@@ -187,7 +178,7 @@ class Comparison {
       return;
     }
     if (row.deterministic) row.ode = ode_error(r.samples, truth.reference);
-    row.metrics = measure(*p_.target, *p_.sde, truth.t_end, r.samples, truth.exact, s_);
+    row.metrics = ground_.measure(truth.t_end, r.samples, truth.exact, s_);
     row.nfe_per_sample = r.stats.nfe_per_sample;
     row.wall_seconds = r.stats.wall_seconds;
     row.samples_per_second = r.stats.samples_per_second;
@@ -195,6 +186,7 @@ class Comparison {
   }
 
   const Problem& p_;
+  const GroundTruth& ground_;
   const CompareSettings& s_;
   ProgressBar& bar_;
   std::size_t runs_ = 0;       // rows of the table
@@ -224,6 +216,15 @@ SamplerChoice parse_sampler_choice(const std::string& text) {
 }
 
 void CompareSettings::validate() const {
+  if (target.empty() == model.empty()) {
+    throw InvalidArgument("compare needs exactly one of --target (an exact target) and --model (a learned network)");
+  }
+  if (!model.empty() && data.empty()) {
+    throw InvalidArgument("--model needs --data FILE.npy (rows of the data the distribution metrics compare with)");
+  }
+  if (model.empty() && !data.empty()) {
+    throw InvalidArgument("--data is for --model: with --target the exact target is the truth");
+  }
   if (samplers.empty()) throw InvalidArgument("--samplers: give at least one sampler");
   if (grids.empty()) throw InvalidArgument("--grids: give at least one grid");
   for (const auto& g : grids) {
@@ -247,9 +248,11 @@ void CompareSettings::validate() const {
 
 ComparisonResults run_comparison(const Problem& problem, const CompareSettings& settings, ProgressOutput progress) {
   settings.validate();
-  if (!problem.target) throw InvalidArgument("compare needs --target (the exact target is the ground truth)");
+  const GroundTruth ground = problem.target ? GroundTruth(*problem.target, *problem.sde)
+                                            : GroundTruth(read_compare_data(settings.data, problem.dim(), settings.count),
+                                                          *problem.sde);
   ProgressBar bar(std::move(progress), "compare");
-  return Comparison(problem, settings, bar).run_all();
+  return Comparison(problem, ground, settings, bar).run_all();
 }
 
 }  // namespace tweedie::cli
