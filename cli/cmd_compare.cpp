@@ -1,4 +1,5 @@
-// tweedie compare: samplers x grids x NFE budgets against an exact target, with a report folder.
+// tweedie compare: samplers x grids x NFE budgets against an exact target, or a learned network
+// against its own tight ODE solution and --data, with a report folder.
 #include "commands.hpp"
 #include "common.hpp"
 #include "compare_report.hpp"
@@ -23,11 +24,14 @@ struct CompareCommand {
   std::size_t count = 10000;
   int projections = 128;
   double reference_tolerance = 1e-10;
+  std::string data;
   std::string report;
 
   void execute() const {
     CompareSettings s;
     s.target = problem.target;
+    s.model = problem.model.path;
+    s.data = data;
     s.sde = problem.sde;
     for (const auto& text : samplers) s.samplers.push_back(parse_sampler_choice(text));
     for (const auto& g : grids) s.grids.push_back(g == "default" ? std::nullopt : std::optional<std::string>(g));
@@ -47,7 +51,7 @@ struct CompareCommand {
     const std::string plot_message = write_report(r, report);
     fmt::print("{}\nreport: {}/report.md (table also in results.csv, every setting in report.json", report_markdown(r),
                report);
-    if (plot_message.empty()) fmt::print("; plots error_vs_nfe, sw2_vs_nfe{} as .png and .svg", r.dim == 2 ? ", samples" : "");
+    if (plot_message.empty()) fmt::print("; plots {} as .png and .svg", plot_names(r));
     fmt::print(")\n");
     if (!plot_message.empty()) fmt::print(stderr, "tweedie: {}\n", plot_message);
   }
@@ -57,10 +61,16 @@ struct CompareCommand {
 
 Runner add_compare_command(CLI::App& app) {
   auto cmd = std::make_shared<CompareCommand>();
-  CLI::App* sub = app.add_subcommand(
-      "compare", "every sampler x grid x NFE budget against an exact target, from the same noise; writes a report");
+  CLI::App* sub = app.add_subcommand("compare",
+                                     "every sampler x grid x NFE budget against an exact target (or a model against "
+                                     "its own ODE and --data), from the same noise; writes a report");
+  // One of --target and --model (CompareSettings::validate). No --class, --labels or decorator
+  // flags: the reference and the data would not follow them, so they are refused as unknown.
   cmd->problem.add_target_to(*sub);
-  sub->get_option("--target")->required();  // the exact target is the ground truth
+  cmd->problem.model.add_to(*sub);
+  sub->add_option("--data", cmd->data,
+                  "with --model: data rows (n, d) .npy, in the model's space, that the distribution metrics compare "
+                  "with (2n rows or more)");
   cmd->run.add_to(*sub);
   cmd->run.add_noise_stream_to(*sub);
   sub->add_option("--samplers", cmd->samplers,
@@ -77,7 +87,7 @@ Runner add_compare_command(CLI::App& app) {
   sub->add_option("--tolerances", cmd->tolerances, "comma-separated rtol = atol of the adaptive samplers")
       ->delimiter(',')
       ->capture_default_str();
-  sub->add_option("-n,--count", cmd->count, "samples per run (and exact samples)")->capture_default_str();
+  sub->add_option("-n,--count", cmd->count, "samples per run (and exact samples or --data rows)")->capture_default_str();
   sub->add_option("--projections", cmd->projections, "directions of the sliced Wasserstein distance")
       ->capture_default_str();
   sub->add_option("--reference-tol", cmd->reference_tolerance, "rtol = atol of the dopri5 reference solution")

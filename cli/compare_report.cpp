@@ -11,10 +11,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -23,7 +25,14 @@ namespace {
 
 std::string sci(double v) { return fmt::format("{:.3e}", v); }
 
-std::string family_text(const CompareSettings& s) { return s.sde.family; }
+// d = image_side^2 is drawn as images; a panel shows up to mosaic_columns^2 of them.
+constexpr Eigen::Index image_side = 8, mosaic_columns = 8;
+
+// The table's text of a mean NLL or entropy: "n/a" when the density is unknown (--model).
+std::string nll_text(const std::optional<MeanSe>& nll) { return nll ? fmt::format("{:.4f}", nll->mean) : "n/a"; }
+
+// What the distribution metrics compared with: "exact samples" or "--data rows".
+std::string partner_name(const ComparisonResults& r) { return r.settings.model.empty() ? "exact samples" : "--data rows"; }
 
 // ---- tables -----------------------------------------------------------------------------------
 
@@ -43,16 +52,16 @@ std::vector<std::string> table_cells(const RunRow& row) {
   c.push_back(sci(row.metrics.sw2));
   c.push_back(sci(row.metrics.mean_error));
   c.push_back(sci(row.metrics.covariance_error));
-  c.push_back(fmt::format("{:.4f}", row.metrics.nll.mean));
+  c.push_back(nll_text(row.metrics.nll));
   c.push_back(fmt::format("{:.3f}", row.wall_seconds));
   c.push_back(fmt::format("{:.4g}", row.samples_per_second));
   return c;
 }
 
-std::vector<std::string> floor_cells(const Truth& t, std::size_t truths) {
-  std::vector<std::string> c{truths > 1 ? fmt::format("exact (t_end {:g})", t.t_end) : "exact", "-", "-", "-", "-",
+std::vector<std::string> floor_cells(const Truth& t, std::size_t truths, const std::string& name) {
+  std::vector<std::string> c{truths > 1 ? fmt::format("{} (t_end {:g})", name, t.t_end) : name, "-", "-", "-", "-",
                              "-", "-", sci(t.floor.sw2), sci(t.floor.mean_error), sci(t.floor.covariance_error),
-                             fmt::format("{:.4f}", t.floor.nll.mean), "-", "-"};
+                             nll_text(t.floor.nll), "-", "-"};
   return c;
 }
 
@@ -70,6 +79,15 @@ std::string csv_field(const std::string& s) {
 }
 
 std::string csv_number(double v) { return fmt::format("{:.9g}", v); }
+
+// "mean,se" of an NLL or entropy, or two empty fields when the density is unknown.
+std::string csv_nll(const std::optional<MeanSe>& nll) {
+  return nll ? fmt::format("{},{}", csv_number(nll->mean), csv_number(nll->se)) : ",";
+}
+
+nlohmann::ordered_json json_nll(const std::optional<MeanSe>& nll) {
+  return nll ? nlohmann::ordered_json{{"mean", nll->mean}, {"se", nll->se}} : nlohmann::ordered_json(nullptr);
+}
 
 // ---- plots ------------------------------------------------------------------------------------
 
@@ -125,7 +143,8 @@ void add_plot(std::string& script, const std::string& name, int width, int heigh
 }
 
 std::string line_plot(const std::vector<Series>& series, const std::vector<std::size_t>& which, int column,
-                      const std::string& ylabel, const std::string& title, std::optional<double> floor_value) {
+                      const std::string& ylabel, const std::string& title, std::optional<double> floor_value,
+                      const std::string& floor_title = "exact vs exact") {
   std::string s = fmt::format(
       "reset\nset datafile missing '?'\nset logscale xy\nset grid\nset key outside right top\n"
       "set xlabel 'NFE per sample'\nset ylabel {}\nset title {}\n",
@@ -136,9 +155,72 @@ std::string line_plot(const std::vector<Series>& series, const std::vector<std::
                          column, gnuplot_string(series[k].title));
   }
   if (floor_value && *floor_value > 0) {
-    plots += fmt::format(", {:.9g} with lines dashtype 2 lc 'black' title 'exact vs exact'", *floor_value);
+    plots += fmt::format(", {:.9g} with lines dashtype 2 lc 'black' title {}", *floor_value, gnuplot_string(floor_title));
   }
   return s + "plot " + plots + "\n";
+}
+
+// The side of a mosaic in pixels: mosaic_columns images and the blank pixels between them.
+constexpr Eigen::Index mosaic_side = mosaic_columns * (image_side + 1) - 1;
+
+// The first (up to) 64 rows of `x` as 8x8 images, 8 to a row of the mosaic, one blank (NaN:
+// not drawn) pixel between them; pixel (i, j) of an image is coordinate 8 i + j. Always
+// mosaic_side square (blank where x has fewer rows), so that every panel has the same scale.
+std::string image_mosaic_text(const Matrix& x) {
+  const Eigen::Index images = std::min<Eigen::Index>(x.rows(), mosaic_columns * mosaic_columns);
+  const Eigen::Index step = image_side + 1;
+  Matrix m = Matrix::Constant(mosaic_side, mosaic_side, std::numeric_limits<double>::quiet_NaN());
+  for (Eigen::Index k = 0; k < images; ++k) {
+    for (Eigen::Index i = 0; i < image_side; ++i) {
+      m.block((k / mosaic_columns) * step + i, (k % mosaic_columns) * step, 1, image_side) =
+          x.block(k, i * image_side, 1, image_side);
+    }
+  }
+  std::string s;
+  for (Eigen::Index i = 0; i < m.rows(); ++i) {
+    for (Eigen::Index j = 0; j < m.cols(); ++j) {
+      s += std::isnan(m(i, j)) ? std::string("NaN ") : fmt::format("{:.4g} ", m(i, j));
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+// d = 64 (8x8 images, like the digits model): one panel of the partner set (exact samples or
+// --data rows) and one per sampler and grid at its largest budget, on one gray scale (the
+// partner's range: white is its largest value).
+void add_image_grids(PlotFiles& f, const ComparisonResults& r, const std::vector<Series>& series,
+                     const std::vector<std::size_t>& shown) {
+  const Matrix& partner = r.truths.front().exact;
+  struct ImagePanel {
+    std::string file, title, subtitle;  // the title's two lines
+  };
+  std::vector<ImagePanel> panels{
+      {"data/images_truth.dat", partner_name(r), fmt::format("t_end {:g}", r.truths.front().t_end)}};
+  f.data[panels.front().file] = image_mosaic_text(partner);
+  for (std::size_t k : shown) {
+    const RunRow* largest = nullptr;
+    for (const RunRow* run : series[k].runs) {
+      if (run->failure.empty() && (!largest || run->nfe_per_sample > largest->nfe_per_sample)) largest = run;
+    }
+    const std::string file = fmt::format("data/images_{}.dat", k);
+    f.data[file] = image_mosaic_text(largest->preview);
+    const std::string budget = largest->grid == "adaptive" ? largest->budget : "NFE budget " + largest->budget;
+    panels.push_back({file, series[k].title, fmt::format("{} ({:.0f} NFE)", budget, largest->nfe_per_sample)});
+  }
+  const std::size_t columns = std::min<std::size_t>(panels.size(), 4), rows = (panels.size() + columns - 1) / columns;
+  std::string cmds = fmt::format(
+      "reset\nunset key\nunset xtics\nunset ytics\nunset border\nunset colorbox\nset palette gray\n"
+      "set cbrange [{:.6g}:{:.6g}]\nset size ratio -1\nset xrange [-0.5:{}.5]\nset yrange [{}.5:-0.5]\n"
+      "set multiplot layout {},{} margins 0.01,0.99,0.01,0.93 spacing 0.02,0.08\n",
+      partner.minCoeff(), partner.maxCoeff(), mosaic_side - 1, mosaic_side - 1, rows, columns);
+  for (const auto& p : panels) {
+    cmds += fmt::format("set title \"{}\\n{}\" font ',8'\nplot '{}' matrix with image\n", gnuplot_escaped(p.title),
+                        gnuplot_escaped(p.subtitle), p.file);
+  }
+  cmds += "unset multiplot\n";
+  const int panel = 260;
+  add_plot(f.script, "images", static_cast<int>(columns) * panel, static_cast<int>(rows) * (panel + 30), cmds);
 }
 
 PlotFiles plot_files(const ComparisonResults& r) {
@@ -167,9 +249,12 @@ PlotFiles plot_files(const ComparisonResults& r) {
   }
   if (!all.empty()) {
     add_plot(f.script, "sw2_vs_nfe", width, height,
-             line_plot(series, all, 3, "sliced W2 to exact samples", "distance to the target",
-                       r.truths.empty() ? std::nullopt : std::optional<double>(r.truths.front().floor.sw2)));
+             line_plot(series, all, 3, "sliced W2 to " + partner_name(r),
+                       r.settings.model.empty() ? "distance to the target" : "distance to the data",
+                       r.truths.empty() ? std::nullopt : std::optional<double>(r.truths.front().floor.sw2),
+                       r.settings.model.empty() ? "exact vs exact" : "data vs data"));
   }
+  if (r.dim == image_side * image_side && !r.truths.empty() && !all.empty()) add_image_grids(f, r, series, all);
   if (r.dim == 2 && !r.truths.empty() && !all.empty()) {
     const Matrix& truth = r.truths.front().exact;
     const Matrix shown = truth.topRows(std::min<Eigen::Index>(preview_rows, truth.rows()));
@@ -184,8 +269,8 @@ PlotFiles plot_files(const ComparisonResults& r) {
         lo(0) - pad(0), hi(0) + pad(0), lo(1) - pad(1), hi(1) + pad(1), all.size(), columns);
     const std::string dots = "with points pt 7 ps 0.15 lc rgb '#1f4e9a'";
     for (std::size_t k : all) {
-      cmds += fmt::format("set title \"{}\\nexact samples\" font ',8'\nplot 'data/truth.dat' {}\n",
-                          gnuplot_escaped(series[k].title), dots);
+      cmds += fmt::format("set title \"{}\\n{}\" font ',8'\nplot 'data/truth.dat' {}\n",
+                          gnuplot_escaped(series[k].title), partner_name(r), dots);
       std::size_t j = 0;
       for (const RunRow* run : series[k].runs) {
         ++j;
@@ -252,29 +337,54 @@ std::string run_gnuplot(const std::string& dir) {
 
 }  // namespace
 
+std::string plot_names(const ComparisonResults& r) {
+  std::string names = "error_vs_nfe, sw2_vs_nfe";
+  if (r.dim == 2) names += ", samples";
+  if (r.dim == image_side * image_side) names += ", images";
+  return names;
+}
+
 std::string report_markdown(const ComparisonResults& r) {
   const CompareSettings& s = r.settings;
   std::string md = "# tweedie compare\n\n";
-  md += fmt::format("- target: {} ({})\n- family: {}; {} samples, seed {}, noise stream {}\n", s.target,
-                    r.description, family_text(s), s.count, s.seed, s.noise_stream);
+  if (s.model.empty()) {
+    md += fmt::format("- target: {} ({})\n", s.target, r.description);
+  } else {
+    md += fmt::format(
+        "- model: {} ({}); reference: its own PF-ODE\n- data: {} ({} rows: rows 0..{} are the partner set of the "
+        "distribution metrics, rows {}..{} the floor's, both diffused to t_end)\n",
+        s.model, r.description, s.data, r.data_rows, s.count - 1, s.count, 2 * s.count - 1);
+  }
+  md += fmt::format("- family: {}; {} samples, seed {}, noise stream {}\n", r.family, s.count, s.seed, s.noise_stream);
+  const std::string floors = s.model.empty() ? "exact-vs-exact" : "data-vs-data";
   for (const auto& t : r.truths) {
+    const std::string entropy =
+        t.floor.nll ? fmt::format("entropy of p(t_end) {:.4f} +- {:.4f} nats (Monte Carlo over {} exact samples)",
+                                  t.floor.nll->mean, t.floor.nll->se, s.count)
+                    : "NLL and entropy n/a (a model's density is not known in closed form)";
     md += fmt::format(
         "- runs ending at t_end = {:g}: reference dopri5 rtol = atol = {:g} from the same initial points ({:.0f} "
-        "NFE/sample; dopri5 at {:g} differs from it by {:.1e} median, {:.1e} max); entropy of p(t_end) {:.4f} +- "
-        "{:.4f} nats (Monte Carlo over {} exact samples); exact-vs-exact floors: SW2 {:.3e}, mean err {:.3e}, cov "
-        "err {:.3e}\n",
+        "NFE/sample; dopri5 at {:g} differs from it by {:.1e} median, {:.1e} max); {}; {} floors: SW2 {:.3e}, mean "
+        "err {:.3e}, cov err {:.3e}\n",
         t.t_end, s.reference_tolerance, t.reference_nfe, 10.0 * s.reference_tolerance, t.reference_check.median,
-        t.reference_check.max, t.floor.nll.mean, t.floor.nll.se, s.count, t.floor.sw2, t.floor.mean_error,
-        t.floor.covariance_error);
+        t.reference_check.max, entropy, floors, t.floor.sw2, t.floor.mean_error, t.floor.covariance_error);
   }
   md += "\n";
   md += markdown_row(std::vector<std::string>(std::begin(kColumns), std::end(kColumns)));
   md += markdown_row(std::vector<std::string>(std::size(kColumns), "---"));
   for (const auto& row : r.rows) md += markdown_row(table_cells(row));
-  for (const auto& t : r.truths) md += markdown_row(floor_cells(t, r.truths.size()));
-  md += "\nODE error: per-sample RMS distance to the reference (deterministic samplers only). SW2, mean err, cov err "
-        "and NLL (mean -log p(t_end) of the samples, against the entropy) compare with exact samples of the target "
-        "at t_end; the exact row is their noise floor (docs/compare.md).\n";
+  const std::string floor_name = s.model.empty() ? "exact" : "data";
+  for (const auto& t : r.truths) md += markdown_row(floor_cells(t, r.truths.size(), floor_name));
+  if (s.model.empty()) {
+    md += "\nODE error: per-sample RMS distance to the reference (deterministic samplers only). SW2, mean err, cov "
+          "err and NLL (mean -log p(t_end) of the samples, against the entropy) compare with exact samples of the "
+          "target at t_end; the exact row is their noise floor (docs/compare.md).\n";
+  } else {
+    md += "\nODE error: per-sample RMS distance to the reference, the model's own PF-ODE solved tightly (deterministic "
+          "samplers only). SW2, mean err and cov err compare with --data rows diffused to t_end (the mean and "
+          "covariance errors against those rows' sample mean and covariance); the data row is their noise floor. NLL "
+          "is n/a: it needs the true density (docs/compare.md).\n";
+  }
   return md;
 }
 
@@ -284,8 +394,8 @@ std::string report_csv(const ComparisonResults& r) {
       "mean_error,covariance_error,nll,nll_se,t_end,sw2_floor,mean_error_floor,covariance_error_floor,entropy,"
       "entropy_se,wall_seconds,samples_per_second,failure\n";
   auto floors = [](const Truth& t) {
-    return fmt::format("{},{},{},{},{},{}", csv_number(t.t_end), csv_number(t.floor.sw2), csv_number(t.floor.mean_error),
-                       csv_number(t.floor.covariance_error), csv_number(t.floor.nll.mean), csv_number(t.floor.nll.se));
+    return fmt::format("{},{},{},{},{}", csv_number(t.t_end), csv_number(t.floor.sw2), csv_number(t.floor.mean_error),
+                       csv_number(t.floor.covariance_error), csv_nll(t.floor.nll));
   };
   for (const auto& row : r.rows) {
     csv += fmt::format("{},{},{},{},{},", csv_field(row.sampler), csv_field(row.grid), csv_field(row.budget), row.steps,
@@ -294,9 +404,9 @@ std::string report_csv(const ComparisonResults& r) {
       const std::string ode = row.ode ? fmt::format("{},{},{}", csv_number(row.ode->median), csv_number(row.ode->mean),
                                                     csv_number(row.ode->max))
                                       : ",,";
-      csv += fmt::format("{},{},{},{},{},{},{},", csv_number(row.nfe_per_sample), ode, csv_number(row.metrics.sw2),
+      csv += fmt::format("{},{},{},{},{},{},", csv_number(row.nfe_per_sample), ode, csv_number(row.metrics.sw2),
                          csv_number(row.metrics.mean_error), csv_number(row.metrics.covariance_error),
-                         csv_number(row.metrics.nll.mean), csv_number(row.metrics.nll.se));
+                         csv_nll(row.metrics.nll));
     } else {
       csv += ",,,,,,,,,";
     }
@@ -322,10 +432,16 @@ std::string report_json(const ComparisonResults& r) {
   }
   ordered_json grids = ordered_json::array();
   for (const auto& g : s.grids) grids.push_back(g ? *g : "default");
-  j["settings"] = {{"target", s.target},
+  auto text_or_null = [](const std::string& v) { return v.empty() ? ordered_json(nullptr) : ordered_json(v); };
+  j["settings"] = {{"target", text_or_null(s.target)},
+                   {"model", text_or_null(s.model)},
+                   {"data", text_or_null(s.data)},
+                   {"data_rows", r.data_rows},
                    {"description", r.description},
                    {"dim", r.dim},
-                   {"sde", {{"family", s.sde.family},  // null: the family's default
+                   // The family run (a model's own); the parameters as the flags gave them (null:
+                   // not given: the family's default, or the model's own).
+                   {"sde", {{"family", r.family},
                             {"beta_min", given(s.sde.beta_min)},
                             {"beta_max", given(s.sde.beta_max)},
                             {"sigma_min", given(s.sde.sigma_min)},
@@ -348,7 +464,11 @@ std::string report_json(const ComparisonResults& r) {
                       {"reference_check", {{"tolerance", 10.0 * s.reference_tolerance},
                                            {"median", t.reference_check.median},
                                            {"max", t.reference_check.max}}},
-                      {"entropy", {{"mean", t.floor.nll.mean}, {"se", t.floor.nll.se}, {"method", "monte carlo"}}},
+                      // null without a closed-form density (--model)
+                      {"entropy", t.floor.nll ? ordered_json{{"mean", t.floor.nll->mean},
+                                                             {"se", t.floor.nll->se},
+                                                             {"method", "monte carlo"}}
+                                              : ordered_json(nullptr)},
                       {"floor", {{"sw2", t.floor.sw2},
                                  {"mean_error", t.floor.mean_error},
                                  {"covariance_error", t.floor.covariance_error}}}});
@@ -370,7 +490,7 @@ std::string report_json(const ComparisonResults& r) {
       o["sw2"] = row.metrics.sw2;
       o["mean_error"] = row.metrics.mean_error;
       o["covariance_error"] = row.metrics.covariance_error;
-      o["nll"] = {{"mean", row.metrics.nll.mean}, {"se", row.metrics.nll.se}};
+      o["nll"] = json_nll(row.metrics.nll);  // null without a closed-form density (--model)
       o["wall_seconds"] = row.wall_seconds;
       o["samples_per_second"] = row.samples_per_second;
     }

@@ -14,9 +14,13 @@ std::string report_csv(const ComparisonResults& r);
 /// Every setting, the version and commit, the truths and the rows.
 std::string report_json(const ComparisonResults& r);
 
+/// The plots write_report makes for `r`, as "error_vs_nfe, sw2_vs_nfe[, samples | , images]".
+std::string plot_names(const ComparisonResults& r);
+
 /// Writes DIR/report.md, results.csv, report.json, the plots' data (data/) and script
-/// (plots.gp), then runs gnuplot there for error_vs_nfe, sw2_vs_nfe and (2-D targets) samples,
-/// each as PNG and SVG. Returns "" or, when gnuplot is missing or fails, a message saying so
+/// (plots.gp), then runs gnuplot there for error_vs_nfe, sw2_vs_nfe, (d = 2) samples: scatter
+/// panels, and (d = 64, 8x8 images) images: a grid of images of each sampler and grid at its
+/// largest budget beside the partner set's; each as PNG and SVG. Returns "" or, when gnuplot is missing or fails, a message saying so
 /// (the tables are written either way). Throws InvalidArgument when DIR cannot be written.
 std::string write_report(const ComparisonResults& r, const std::string& dir);
 

@@ -1,4 +1,5 @@
 #include "compare_runs.hpp"
+#include "compare_truth.hpp"
 #include "grid_choice.hpp"
 #include "sample_by_rank.hpp"
 
@@ -21,18 +22,6 @@ std::vector<double> adaptive_grid(const std::string& sampler, const Sde& sde) {
   GridOptions g = default_grid(sampler, sde, 1);
   g.append_zero = false;
   return make_grid(sde, g);
-}
-
-DistributionMetrics measure(const GaussianMixture& target, const Sde& sde, double t, const Matrix& x,
-                            const Matrix& exact, const CompareSettings& s) {
-  DistributionMetrics m;
-  m.sw2 = sliced_wasserstein(x, exact, s.projections, s.seed, s.noise_stream);
-  m.mean_error = mean_error(x, target.mean(sde, t));
-  m.covariance_error = covariance_error(x, target.covariance(sde, t));
-  Vector log_p(x.rows());
-  target.log_density(sde, Vector::Constant(x.rows(), t), x, log_p);
-  m.nll = mean_se(-log_p);
-  return m;
 }
 
 // The largest number of steps whose NFE fits the budget (0 when even one step does not).
@@ -86,10 +75,13 @@ struct ComparisonRun {
 
 class Comparison {
  public:
-  Comparison(const Problem& p, const CompareSettings& s, ProgressOutput progress) : p_(p), s_(s) {
+  Comparison(const Problem& p, const GroundTruth& ground, const CompareSettings& s, ProgressOutput progress)
+      : p_(p), ground_(ground), s_(s) {
     results_.settings = s;
     results_.description = p.description;
+    results_.family = p.sde->name();
     results_.dim = p.dim();
+    results_.data_rows = ground.data_rows();
     for (const auto& choice : s.samplers) {
       const SamplerEntry& entry = sampler_entry(choice.name);
       if (entry.traits.adaptive) {
@@ -203,7 +195,6 @@ class Comparison {
   }
 
   Truth make_truth(const std::vector<double>& grid) {
-    const Sde& sde = *p_.sde;
     Truth truth;
     truth.t_end = grid.back();
     // A grid ending at sigma = 0 (EDM) ends its samplers with a jump onto the denoiser, which
@@ -218,10 +209,9 @@ class Comparison {
     std::optional<SampleResult> reference = solve(s_.reference_tolerance);
     const std::optional<SampleResult> check = solve(10.0 * s_.reference_tolerance);
     if (!reference) return truth;  // not rank 0
-    const PhiloxNoise noise(s_.seed, s_.noise_stream);
-    truth.exact = p_.target->sample(sde, truth.t_end, s_.count, noise);
-    const Matrix second = p_.target->sample(sde, truth.t_end, s_.count, noise, s_.count);  // rows n .. 2n-1
-    truth.floor = measure(*p_.target, sde, truth.t_end, second, truth.exact, s_);
+    GroundTruth::Sets sets = ground_.sets(truth.t_end, s_);
+    truth.exact = std::move(sets.partner);
+    truth.floor = ground_.measure(truth.t_end, sets.second, truth.exact, s_);
     truth.reference = std::move(reference->samples);
     truth.reference_nfe = reference->stats.nfe_per_sample;
     truth.reference_check = ode_error(check->samples, truth.reference);
@@ -240,7 +230,7 @@ class Comparison {
     if (!r) return;  // not rank 0: the metrics are rank 0's
     const Truth& truth = results_.truths[row.truth];
     if (row.deterministic) row.ode = ode_error(r->samples, truth.reference);
-    row.metrics = measure(*p_.target, *p_.sde, truth.t_end, r->samples, truth.exact, s_);
+    row.metrics = ground_.measure(truth.t_end, r->samples, truth.exact, s_);
     row.nfe_per_sample = r->stats.nfe_per_sample;
     row.wall_seconds = r->stats.wall_seconds;
     row.samples_per_second = r->stats.samples_per_second;
@@ -248,6 +238,7 @@ class Comparison {
   }
 
   const Problem& p_;
+  const GroundTruth& ground_;
   const CompareSettings& s_;
   std::vector<ComparisonRun> runs_;  // the rows of the table, planned
   std::optional<ComparisonBar> bar_;
@@ -276,6 +267,15 @@ SamplerChoice parse_sampler_choice(const std::string& text) {
 }
 
 void CompareSettings::validate() const {
+  if (target.empty() == model.empty()) {
+    throw InvalidArgument("compare needs exactly one of --target (an exact target) and --model (a learned network)");
+  }
+  if (!model.empty() && data.empty()) {
+    throw InvalidArgument("--model needs --data FILE.npy (rows of the data the distribution metrics compare with)");
+  }
+  if (model.empty() && !data.empty()) {
+    throw InvalidArgument("--data is for --model: with --target the exact target is the truth");
+  }
   if (samplers.empty()) throw InvalidArgument("--samplers: give at least one sampler");
   if (grids.empty()) throw InvalidArgument("--grids: give at least one grid");
   for (const auto& g : grids) {
@@ -299,8 +299,10 @@ void CompareSettings::validate() const {
 
 ComparisonResults run_comparison(const Problem& problem, const CompareSettings& settings, ProgressOutput progress) {
   settings.validate();
-  if (!problem.target) throw InvalidArgument("compare needs --target (the exact target is the ground truth)");
-  return Comparison(problem, settings, std::move(progress)).run_all();
+  const GroundTruth ground = problem.target ? GroundTruth(*problem.target, *problem.sde)
+                                            : GroundTruth(read_compare_data(settings.data, problem.dim(), settings.count),
+                                                          *problem.sde);
+  return Comparison(problem, ground, settings, std::move(progress)).run_all();
 }
 
 }  // namespace tweedie::cli

@@ -74,6 +74,9 @@ void prepare(const TempDir& dir) {
   Matrix nan = Matrix::Constant(4, 2, 0.5);
   nan(2, 1) = std::numeric_limits<double>::quiet_NaN();
   tweedie::write_npy(dir.file("nan.npy"), nan);
+  Matrix nan3 = Matrix::Constant(4, 3, 0.5);
+  nan3(3, 1) = std::numeric_limits<double>::infinity();
+  tweedie::write_npy(dir.file("nan3.npy"), nan3);
   tweedie::write_npy(dir.file("up.npy"), std::vector<double>{0.1, 0.5, 1.0});
   const double data[8] = {};
   using tweedie::test::write_raw_npy;
@@ -99,6 +102,7 @@ void prepare(const TempDir& dir) {
 std::vector<BadInput> catalogue() {
   const std::string s = "sample --target builtin:ring --out {D}/out.npy ";
   const std::string cmp = "compare --target builtin:ring2d --report {D}/report ";
+  const std::string cmpm = "compare --model {D}/score.safetensors --report {D}/report ";
   const std::string lk = "likelihood --target {D}/t.json --data {D}/x.npy ";
   const std::string el = "elbo --target {D}/t.json --data {D}/x.npy ";
   const std::string tj = "sample --out {D}/out.npy --target {D}/";
@@ -227,8 +231,16 @@ std::vector<BadInput> catalogue() {
       {"compare", cmp + "--samplers euler --grids default,karas", "unknown grid 'karas'"},
       {"compare", cmp + "--samplers euler --tolerances 2", "--tolerances: each must be in (0, 1), got 2"},
       {"compare", cmp + "--samplers euler -n 1", "-n: the metrics need two samples or more, got 1"},
-      {"compare", "compare --samplers euler --report {D}/report", "--target is required"},
-      {"compare", cmp + "--samplers euler --model {D}/net.safetensors", "unknown option '--model' of 'compare'"},
+      {"compare", "compare --samplers euler --report {D}/report", "compare needs exactly one of --target (an exact target) and --model (a learned network)"},
+      {"compare", cmp + "--samplers euler --model {D}/score.safetensors --data {D}/x3.npy", "compare needs exactly one of --target (an exact target) and --model (a learned network)"},
+      {"compare", cmpm + "--samplers euler", "--model needs --data FILE.npy"},
+      {"compare", cmp + "--samplers euler --data {D}/x.npy", "--data is for --model"},
+      {"compare", cmpm + "--samplers euler --data {D}/cube.npy", "--data must be 2-D"},
+      {"compare", cmpm + "--samplers euler --data {D}/x.npy", "--data {D}/x.npy has 2 columns but the model's dimension is 3"},
+      {"compare", cmpm + "--samplers euler --data {D}/x3.npy -n 3", "--data {D}/x3.npy has 5 rows: -n 3 needs 6"},
+      {"compare", cmpm + "--samplers euler --data {D}/nan3.npy -n 2", "--data {D}/nan3.npy has a non-finite value in row 3, column 1"},
+      {"compare", cmpm + "--samplers euler --data {D}/x3.npy -n 2 --class 1", "unknown option '--class' of 'compare'"},
+      {"compare", cmpm + "--samplers euler --data {D}/x3.npy -n 2 --guidance 2", "unknown option '--guidance' of 'compare'"},
   };
 }
 

@@ -1,6 +1,7 @@
 // tweedie compare: the report folder, its tables and settings, and the ODE error it reports
 // recomputed from `tweedie sample` with the same seed (its bad inputs are in test_cli_catalogue).
 #include "cli_util.hpp"
+#include "compare_util.hpp"
 #include "fs_util.hpp"
 #include "test_util.hpp"
 
@@ -11,47 +12,17 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <vector>
 
+using tweedie::test::csv_fields;
 using tweedie::test::file_bytes;
+using tweedie::test::have_gnuplot;
 using tweedie::test::run_cli;
 using tweedie::test::TempDir;
 
 namespace {
-
-// The fields of one CSV line (RFC 4180 quoting: "" inside quotes is a quote).
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-      fields.back() += '"';
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  REQUIRE_FALSE(quoted);
-  return fields;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
 const std::string kProblem = "--target builtin:ring2d --sde vp -n 300 --seed 3 --threads 2";
 
@@ -74,15 +45,11 @@ TEST_CASE("compare: a complete report folder whose tables parse, and the ODE err
 
   // CSV: a header and one line per run, every line with the header's fields: 4 fixed-step
   // samplers x 2 grids x 2 budgets, dopri5 at one tolerance and at its own.
-  const auto csv = lines(file_bytes(report + "/results.csv"));
+  const auto csv = tweedie::test::text_lines(file_bytes(report + "/results.csv"));
   REQUIRE(csv.size() == 1 + 4 * 2 * 2 + 1 + 1);
   const auto header = csv_fields(csv[0]);
   for (const auto& l : csv) CHECK(csv_fields(l).size() == header.size());
-  auto column = [&](const std::string& name) {
-    const auto at = std::find(header.begin(), header.end(), name);
-    REQUIRE(at != header.end());
-    return static_cast<std::size_t>(at - header.begin());
-  };
+  auto column = [&](const std::string& name) { return tweedie::test::csv_column(header, name); };
   CHECK(csv_fields(csv[1])[column("sampler")] == "euler");  // each sampler: default grid x budgets, then time-uniform
   CHECK(csv_fields(csv[5])[column("sampler")] == "heun");
 
@@ -136,7 +103,7 @@ TEST_CASE("compare: a complete report folder whose tables parse, and the ODE err
   for (const char* plot : {"error_vs_nfe", "sw2_vs_nfe", "samples"}) {
     const std::string png = file_bytes(fmt::format("{}/{}.png", report, plot));
     const std::string svg = file_bytes(fmt::format("{}/{}.svg", report, plot));
-    CHECK_MESSAGE(png.substr(0, 8) == "\x89PNG\r\n\x1a\n", plot);
+    CHECK_MESSAGE(tweedie::test::is_png(png), plot);
     CHECK_MESSAGE(svg.find("<svg") != std::string::npos, plot);
   }
 }
