@@ -1,4 +1,5 @@
 #include <tweedie/grid.hpp>
+#include <tweedie/metrics.hpp>
 #include <tweedie/optimized_grid.hpp>
 #include <tweedie/random.hpp>
 #include <tweedie/sample.hpp>
@@ -54,14 +55,25 @@ Span grid_span(const Sde& sde, double t_start, double t_end) {
 
 }  // namespace
 
-StepDensity pilot_step_density(const Sde& sde, const ScoreModel& model, const OptimizedGridOptions& o) {
+namespace {
+
+// The pilot: dopri5 from the prior draws of the pilot seed to t_end, with its pooled step density.
+struct PilotSolve {
+  StepDensity density;
+  Matrix start, end;   // the rows at t_start and the teacher's solution at t_end
+  double nfe = 0.0;    // model evaluations per row
+};
+
+PilotSolve pilot_solve(const Sde& sde, const ScoreModel& model, const OptimizedGridOptions& o) {
   if (o.pilot_samples < 1) throw InvalidArgument("pilot_samples must be at least 1");
   if (!(std::isfinite(o.pilot_tolerance) && o.pilot_tolerance > 0.0)) {
     throw InvalidArgument(fmt::format("pilot_tolerance = {} must be positive", o.pilot_tolerance));
   }
   const Span span = grid_span(sde, o.t_start, o.t_end);
   const auto n = static_cast<Eigen::Index>(o.pilot_samples);
-  Matrix z = sample_prior(sde, model.dim(), o.pilot_samples, 0, PhiloxNoise(pilot_seed(o.seed)));
+  PilotSolve pilot;
+  pilot.start = sample_prior(sde, model.dim(), o.pilot_samples, 0, PhiloxNoise(pilot_seed(o.seed)));
+  pilot.end = pilot.start;
   detail::FlowSystem system(sde, model, model.dim(), 0, n, {});
   detail::AdaptiveTolerances tol;
   tol.rtol = tol.atol = o.pilot_tolerance;
@@ -69,15 +81,16 @@ StepDensity pilot_step_density(const Sde& sde, const ScoreModel& model, const Op
   // step, shortened to land on t_end, counts with the step it would have taken).
   std::vector<std::pair<double, double>> events;  // (t, change of the summed 1/h going down in t)
   double min_inv = std::numeric_limits<double>::infinity();
-  detail::integrate_rk(detail::RkPair::dopri5, system, z, span.t0, span.t1, tol, 0,
+  detail::integrate_rk(detail::RkPair::dopri5, system, pilot.end, span.t0, span.t1, tol, 0,
                        [&](Eigen::Index, double t, double t_new, double proposed) {
                          const double inv = 1.0 / std::fabs(proposed);
                          min_inv = std::min(min_inv, inv);
                          events.emplace_back(t, inv);
                          events.emplace_back(t_new, -inv);
                        });
+  pilot.nfe = system.nfe.sum() / static_cast<double>(n);
   std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  StepDensity d;
+  StepDensity& d = pilot.density;
   d.knots.push_back(span.t0);
   double sum = 0.0;
   for (std::size_t i = 0; i < events.size();) {
@@ -89,7 +102,13 @@ StepDensity pilot_step_density(const Sde& sde, const ScoreModel& model, const Op
     // there against the rounding of the running sum).
     d.rho.push_back(std::max(sum, static_cast<double>(n) * min_inv) / static_cast<double>(n));
   }
-  return d;
+  return pilot;
+}
+
+}  // namespace
+
+StepDensity pilot_step_density(const Sde& sde, const ScoreModel& model, const OptimizedGridOptions& o) {
+  return pilot_solve(sde, model, o).density;
 }
 
 std::vector<double> equidistribute(const StepDensity& d, double power, int steps) {
@@ -121,6 +140,117 @@ std::vector<double> make_optimized_grid(const Sde& sde, const ScoreModel& model,
   std::vector<double> t = equidistribute(pilot_step_density(sde, model, o), power, o.steps);
   validate_grid(sde, t);
   return t;
+}
+
+namespace {
+
+// The sampler's runs over the pilot rows, scored against the teacher.
+class GridTrials {
+ public:
+  GridTrials(const Sde& sde, const ScoreModel& model, const Sampler& sampler, const PilotSolve& pilot)
+      : sde_(sde), model_(model), sampler_(sampler), pilot_(pilot) {}
+
+  // The median per-row ODE error of the sampler on grid t (infinite if a state is not finite).
+  double error(const std::vector<double>& t) {
+    SampleOptions so;
+    so.init = &pilot_.start;
+    ++trials;
+    try {
+      const SampleResult r = sample(sde_, model_, sampler_, t, so);
+      nfe += r.stats.nfe_per_sample;
+      return ode_error(r.samples, pilot_.end).median;
+    } catch (const NonFiniteError&) {
+      nfe += static_cast<double>(sampler_.nfe(t.size() - 1));
+      return std::numeric_limits<double>::infinity();
+    }
+  }
+
+  int trials = 0;
+  double nfe = 0.0;  // per row, over the trials
+
+ private:
+  const Sde& sde_;
+  const ScoreModel& model_;
+  const Sampler& sampler_;
+  const PilotSolve& pilot_;
+};
+
+}  // namespace
+
+OptimizedGrid optimize_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
+                            const OptimizedGridOptions& o) {
+  const SamplerTraits& traits = sampler.traits();
+  if (traits.adaptive || traits.stochastic) {
+    throw InvalidArgument(fmt::format("a searched grid is for deterministic fixed-grid samplers: {} is {}", traits.name,
+                                      traits.adaptive ? "adaptive" : "stochastic"));
+  }
+  if (o.steps < 1) throw InvalidArgument(fmt::format("steps = {} must be at least 1", o.steps));
+  if (o.max_trials < 1) throw InvalidArgument(fmt::format("max_trials = {} must be at least 1", o.max_trials));
+  const PilotSolve pilot = pilot_solve(sde, model, o);
+  GridTrials trials(sde, model, sampler, pilot);
+
+  // The start: the best of the spacings and the density grid on the pilot.
+  OptimizedGrid best;
+  best.error = std::numeric_limits<double>::infinity();
+  auto consider = [&](std::vector<double> t, std::string name) {
+    if (trials.trials >= o.max_trials) return;
+    const double e = trials.error(t);
+    if (e < best.error) {
+      best.times = std::move(t);
+      best.start = std::move(name);
+      best.error = e;
+    }
+  };
+  consider(equidistribute(pilot.density, 1.0, o.steps), "density");
+  for (GridSpacing s : {GridSpacing::time_uniform, GridSpacing::log_snr, GridSpacing::time_quadratic, GridSpacing::karras}) {
+    GridOptions g;
+    g.spacing = s;
+    g.steps = o.steps;
+    g.t_start = pilot.density.knots.front();
+    g.t_end = pilot.density.knots.back();
+    consider(make_grid(sde, g), std::string(to_string(s)));
+  }
+  best.start_error = best.error;
+
+  // Coordinate descent in lambda: move point i the fraction f of the way to a neighbour.
+  std::vector<double>& t = best.times;
+  for (double f = 0.5; f >= 1.0 / 64.0 && std::isfinite(best.error);) {
+    bool improved = false;
+    for (std::size_t i = 1; i + 1 < t.size() && trials.trials < o.max_trials; ++i) {
+      for (std::size_t neighbour : {i + 1, i - 1}) {
+        if (trials.trials >= o.max_trials) break;
+        const double l = sde.lambda(t[i]);
+        const double moved = sde.t_of_lambda(l + f * (sde.lambda(t[neighbour]) - l));
+        if (!(moved < t[i - 1] && moved > t[i + 1]) || moved == t[i]) continue;
+        const double old = std::exchange(t[i], moved);
+        const double e = trials.error(t);
+        if (e < best.error) {
+          best.error = e;
+          improved = true;
+          break;
+        }
+        t[i] = old;
+      }
+    }
+    if (trials.trials >= o.max_trials) break;
+    if (!improved) f /= 2.0;
+  }
+  validate_grid(sde, t);
+  best.trials = trials.trials;
+  best.pilot_nfe = pilot.nfe + trials.nfe;
+  return best;
+}
+
+std::vector<double> make_optimized_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
+                                        const OptimizedGridOptions& o) {
+  const SamplerTraits& traits = sampler.traits();
+  if (traits.adaptive) {
+    throw InvalidArgument(fmt::format("an optimized grid is for fixed-grid samplers: {} chooses its own steps", traits.name));
+  }
+  if (!traits.stochastic) return optimize_grid(sde, model, sampler, o).times;
+  OptimizedGridOptions density = o;
+  density.order = traits.order;
+  return make_optimized_grid(sde, model, density);
 }
 
 }  // namespace tweedie
