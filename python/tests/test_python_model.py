@@ -37,17 +37,24 @@ def test_numpy_score_matches_the_exact_mixture_to_rounding(mixture_file):
     np.testing.assert_allclose(python, exact, rtol=0, atol=1e-11)
 
 
-def test_a_jvp_gives_the_exact_divergence_of_an_analytic_gaussian():
-    """N(m, s^2 I) under vp: p_t = N(alpha m, (alpha^2 s^2 + sigma^2) I), score -(x - alpha m) / var
-    and J v = -v / var in numpy; the exact divergence takes the trace of d JVPs, the mixture's
-    own divergence is closed-form: the same ODE, so agreement to the solver's rounding."""
+def analytic_gaussian():
+    """The family vp, N(m, s^2 I) as a one-component mixture and t -> (var, alpha) of its marginal
+    p_t = N(alpha m, var I), var = alpha^2 s^2 + sigma^2 (t: an array of times, var and alpha (n, 1))."""
     sde, m, s = tweedie.Sde("vp"), np.array([0.5, -1.0]), 0.7
-    target = tweedie.GaussianMixture([1.0], [m.tolist()], [[s, s]])
 
     def var_and_alpha(t):
         alpha = np.array([sde.alpha(u) for u in t])[:, None]
         sigma = np.array([sde.sigma(u) for u in t])[:, None]
         return alpha**2 * s**2 + sigma**2, alpha
+
+    return sde, m, s, tweedie.GaussianMixture([1.0], [m.tolist()], [[s, s]]), var_and_alpha
+
+
+def test_a_jvp_gives_the_exact_divergence_of_an_analytic_gaussian():
+    """N(m, s^2 I) under vp: p_t = N(alpha m, (alpha^2 s^2 + sigma^2) I), score -(x - alpha m) / var
+    and J v = -v / var in numpy; the exact divergence takes the trace of d JVPs, the mixture's
+    own divergence is closed-form: the same ODE, so agreement to the solver's rounding."""
+    sde, m, s, target, var_and_alpha = analytic_gaussian()
 
     def score(x, t):
         var, alpha = var_and_alpha(t)
@@ -215,13 +222,7 @@ def test_the_likelihood_of_a_gaussian_is_its_closed_form_with_the_exact_prior():
     (prior=the mixture), to the solver's tolerance. With the family's N(0, I) prior the result
     is off by log p_T(x_T) - log N(x_T; 0, I): alpha_T m = (0.003, -0.007) at T = 1 (beta_max
     20) makes that a few 1e-3 to 2e-2 nats per row, the discrepancy once taken for an error."""
-    sde, m, s = tweedie.Sde("vp"), np.array([0.5, -1.0]), 0.7
-    target = tweedie.GaussianMixture([1.0], [m.tolist()], [[s, s]])
-
-    def var_and_alpha(t):
-        alpha = np.array([sde.alpha(u) for u in t])[:, None]
-        sigma = np.array([sde.sigma(u) for u in t])[:, None]
-        return alpha**2 * s**2 + sigma**2, alpha
+    sde, m, s, target, var_and_alpha = analytic_gaussian()
 
     def log_normal(x, t):
         var, alpha = var_and_alpha(np.full(len(x), t))
