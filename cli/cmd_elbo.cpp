@@ -15,24 +15,12 @@ struct ElboCommand {
   RunOptions run;
   DataOptions data;
   std::string out_path;
-  double t_min = 1e-5;
-  int steps = 0;
-  std::string spacing = "time-uniform";
-  std::string time_sampling = "log-snr";
-  int draws = 1024;
+  ElboSettings settings;
 
   void execute() const {
     const auto [p, encoding, x] = load_data_problem(problem, data, run);
-    ElboOptions o;
-    o.t_min = t_min;
-    o.steps = steps;
-    o.spacing = grid_spacing_from_string(spacing);
-    o.time_sampling = elbo_time_sampling_from_string(time_sampling);
-    o.draws = draws;
-    o.seed = run.seed;
-    o.noise_stream = run.noise_stream;
-    o.execution = run.execution();
-    o.labels = problem.labels.labels(static_cast<std::size_t>(x.rows()));
+    ElboOptions o = settings.options(run.seed, run.noise_stream, run.execution(),
+                                  problem.labels.labels(static_cast<std::size_t>(x.rows())));
 
     ProgressBar bar(run.progress_output(), "elbo");  // rank 0's block
     o.execution = bar.attach(o.execution);
@@ -51,11 +39,12 @@ struct ElboCommand {
     if (!out_path.empty()) write_output(out_path, bound);
 
     const double mc_error = Vector(all.col(1)).norm() / static_cast<double>(x.rows());
-    const std::string kind = steps == 0 ? "continuous-time" : fmt::format("{}-step {}", steps, spacing);
+    const std::string kind =
+        settings.steps == 0 ? "continuous-time" : fmt::format("{}-step {}", settings.steps, settings.spacing);
     fmt::print("elbo {} ({} bound; Monte Carlo part of the error {:.6f} nats); reconstruction {:.4f}, "
                "prior KL {:.4f}, diffusion {:.4f}; NFE/sample {} ({} draws), {:.3f} s{}, {} x {}{} ({})\ndata: {}\n",
                nats_and_bits(bound, encoding, x.cols()), kind, mc_error, Vector(all.col(2)).mean(), Vector(all.col(3)).mean(),
-               Vector(all.col(4)).mean(), draws, time_sampling, done.seconds, ranks_note(ranks), x.rows(), x.cols(),
+               Vector(all.col(4)).mean(), settings.draws, settings.time_sampling, done.seconds, ranks_note(ranks), x.rows(), x.cols(),
                out_path.empty() ? "" : " -> " + out_path, run.noise_settings(), to_string(encoding));
   }
 };
@@ -70,17 +59,17 @@ Runner add_elbo_command(CLI::App& app) {
   cmd->run.add_to(*sub);
   cmd->run.add_noise_stream_to(*sub);
   cmd->data.add_to(*sub);
-  sub->add_option("--t-min", cmd->t_min, "time of the first latent, where the decoder reads the data")
+  sub->add_option("--t-min", cmd->settings.t_min, "time of the first latent, where the decoder reads the data")
       ->capture_default_str();
-  sub->add_option("--steps", cmd->steps, "transitions of a discrete-time model (0 = continuous time)")
+  sub->add_option("--steps", cmd->settings.steps, "transitions of a discrete-time model (0 = continuous time)")
       ->capture_default_str();
-  sub->add_option("--spacing", cmd->spacing,
+  sub->add_option("--spacing", cmd->settings.spacing,
                   "grid of the discrete model: time-uniform, log-snr, time-quadratic or karras")
       ->capture_default_str();
-  sub->add_option("--time-sampling", cmd->time_sampling,
+  sub->add_option("--time-sampling", cmd->settings.time_sampling,
                   "proposal of the Monte Carlo times: log-snr or time-uniform")
       ->capture_default_str();
-  sub->add_option("--draws", cmd->draws, "Monte Carlo draws (t, eps) per sample (even)")
+  sub->add_option("--draws", cmd->settings.draws, "Monte Carlo draws (t, eps) per sample (even)")
       ->capture_default_str();
   sub->add_option("--out", cmd->out_path, "per-sample bounds in nats (.npy or .csv)");
   return [cmd] { cmd->execute(); };

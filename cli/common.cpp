@@ -88,8 +88,7 @@ GaussianMixture ProblemOptions::load_target() const {
 
 GridOptions grid_options(const std::string& sampler, const Sde& sde, int steps, const std::optional<std::string>& grid) {
   // "optimized" keeps the sampler's default end points; run_grid (grid_choice.hpp) builds it.
-  const bool spaced = grid && *grid != optimized_grid_name;
-  return default_grid(sampler, sde, steps, spaced ? std::optional(grid_spacing_named(*grid)) : std::nullopt);
+  return default_grid(sampler, sde, steps, grid ? run_grid_spacing(*grid) : std::nullopt);
 }
 
 void RunOptions::add_to(CLI::App& app) {

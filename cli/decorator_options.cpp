@@ -83,17 +83,17 @@ std::shared_ptr<const ScoreModel> guided(const DecoratorOptions& o, std::shared_
   if (o.classifier.empty() != !o.classifier_scale) {
     throw InvalidArgument("--classifier and --classifier-scale go together: give both");
   }
-  if (o.guidance && !o.classifier.empty()) {
-    throw InvalidArgument("--guidance and --classifier cannot be combined: choose classifier-free or classifier guidance");
-  }
   if ((o.guidance || !o.classifier.empty()) && !labelled) {
     throw InvalidArgument(fmt::format("{} needs the class to guide towards: add --class K or --labels FILE.npy",
                                       o.guidance ? "--guidance" : "--classifier"));
   }
+  // Classifier guidance goes over classifier-free guidance when both are given, so that the
+  // library refuses the two (one guidance per model, guidance.hpp).
   if (o.guidance && unconditional) {
-    return classifier_free_guidance(std::move(model), std::move(unconditional), sde, *o.guidance);
+    model = classifier_free_guidance(std::move(model), std::move(unconditional), sde, *o.guidance);
+  } else if (o.guidance) {
+    model = classifier_free_guidance(std::move(model), *o.guidance);
   }
-  if (o.guidance) return classifier_free_guidance(std::move(model), *o.guidance);
   if (o.classifier.empty()) return model;
   if (o.classifier != "exact") return classifier_guidance(std::move(model), network_classifier(o.classifier, sde), sde,
                                                           *o.classifier_scale);

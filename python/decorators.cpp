@@ -53,11 +53,15 @@ std::vector<std::string> decorator_lines(const ScoreModel& model) {
 namespace {
 
 // The decorator make(problem) over the model resolved as a driver resolves its target, with the
-// family. A guided model (needs_labels) keeps its message through the decorators stacked on it.
+// family. The decorator wraps the model without its FamilyModels, so that the library sees the
+// whole stack (one guidance per model, guidance.hpp); the new FamilyModel keeps the family alive
+// (p.sde is the one they held). A guided model (needs_labels) keeps its message through the
+// decorators stacked on it.
 template <class Make>
 std::shared_ptr<FamilyModel> decorated(const py::object& model, const py::object& sde, Make&& make,
                                        std::string needs_labels = {}) {
-  const Problem p = resolve_problem(model, sde);
+  Problem p = resolve_problem(model, sde);
+  while (const auto family = std::dynamic_pointer_cast<const FamilyModel>(p.model)) p.model = family->inner();
   std::shared_ptr<const ScoreModel> decorator = make(p);
   return std::make_shared<FamilyModel>(p.sde, std::move(decorator),
                                        needs_labels.empty() ? p.needs_labels : std::move(needs_labels));

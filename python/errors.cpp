@@ -1,5 +1,6 @@
 // The library's exceptions as Python's: InvalidArgument is ValueError (the same message);
-// NonFiniteError and StepLimitError are tweedie's own types carrying where it happened.
+// NonFiniteError and StepLimitError are tweedie's own types carrying where it happened; Cancelled
+// (a progress callback returned False) is tweedie's own too.
 #include "bindings.hpp"
 
 #include <tweedie/types.hpp>
@@ -25,8 +26,14 @@ void bind_errors(py::module_& m) {
       "An adaptive solver needed more steps for one sample than its cap allows: `sample` is its "
       "global index, `t` where it stopped.";
   const py::object step_limit = type("StepLimitError", py::make_tuple(builtins.attr("RuntimeError")), limit_attrs);
+  py::dict cancelled_attrs;
+  cancelled_attrs["__module__"] = "tweedie";
+  cancelled_attrs["__doc__"] =
+      "A call stopped because its progress callback returned False: it returned nothing.";
+  const py::object cancelled = type("Cancelled", py::make_tuple(builtins.attr("RuntimeError")), cancelled_attrs);
   m.attr("NonFiniteError") = non_finite;
   m.attr("StepLimitError") = step_limit;
+  m.attr("Cancelled") = cancelled;
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -40,6 +47,9 @@ void bind_errors(py::module_& m) {
       error.attr("step") = e.step();
       error.attr("t") = e.time();
       PyErr_SetObject(cls.ptr(), error.ptr());
+    } catch (const Cancelled& e) {
+      const py::object cls = py::module_::import("tweedie._tweedie").attr("Cancelled");
+      PyErr_SetObject(cls.ptr(), cls(e.what()).ptr());
     } catch (const StepLimitError& e) {
       const py::object cls = py::module_::import("tweedie._tweedie").attr("StepLimitError");
       py::object error = cls(e.what());

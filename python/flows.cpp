@@ -3,16 +3,21 @@
 #include "bindings.hpp"
 #include "arrays.hpp"
 #include "decorators.hpp"
+#include "execution.hpp"
 #include "problem.hpp"
 #include "python_model.hpp"
 
 #include <tweedie/data_encoding.hpp>
 #include <tweedie/elbo.hpp>
 #include <tweedie/encode.hpp>
+#include <tweedie/gaussian_mixture.hpp>
 #include <tweedie/likelihood.hpp>
 
 #include <pybind11/stl.h>
 
+#include <fmt/format.h>
+
+#include <functional>
 #include <optional>
 
 namespace py = pybind11;
@@ -59,20 +64,38 @@ Vector bits_of(const Vector& nats, Eigen::Index dim, const DataEncoding& e) {
   return bpd;
 }
 
+// The prior= of log_likelihood: a GaussianMixture's marginal at T under `sde` (LikelihoodOptions::
+// prior_log_density, called without the GIL: the mixture's own arithmetic, no Python).
+std::function<double(const Eigen::Ref<const Eigen::RowVectorXd>&)> prior_arg(const py::object& prior,
+                                                                             const Sde& sde, Eigen::Index dim) {
+  if (!py::isinstance<GaussianMixture>(prior)) {
+    throw InvalidArgument("prior must be None (the family's N(0, prior_std^2 I)) or a tweedie.GaussianMixture");
+  }
+  const GaussianMixture* mixture = &prior.cast<const GaussianMixture&>();
+  if (mixture->dim() != dim) {
+    throw InvalidArgument(fmt::format("prior has dimension {} but the data {}", mixture->dim(), dim));
+  }
+  return [mixture, &sde](const Eigen::Ref<const Eigen::RowVectorXd>& x) {
+    Vector out(1);
+    mixture->log_density(sde, Vector::Constant(1, sde.T()), Matrix(x), out);
+    return out(0);
+  };
+}
+
 // A result's fields as attributes.
 py::object namespace_of(const py::dict& fields) {
   return py::module_::import("types").attr("SimpleNamespace")(**fields);
 }
 
 FlowOptions flow_options(double t_min, double rtol, double atol, std::size_t max_steps, std::uint64_t first_sample,
-                         int threads, std::size_t chunk, std::vector<int> labels) {
+                         Execution execution, std::vector<int> labels) {
   FlowOptions o;
   o.t_min = t_min;
   o.rtol = rtol;
   o.atol = atol;
   o.max_steps = max_steps;
   o.first_sample = first_sample;
-  o.execution = {threads, chunk};
+  o.execution = std::move(execution);
   o.labels = std::move(labels);
   return o;
 }
@@ -83,11 +106,12 @@ using FlowFunction = FlowResult (*)(const Sde&, const ScoreModel&, const ConstMa
 template <FlowFunction flow>
 py::object run_flow(const py::object& target, const RowsArray& data, const py::object& sde, double t_min, double rtol,
                     double atol, std::size_t max_steps, const py::object& labels, std::uint64_t first_sample,
-                    int threads, std::size_t chunk) {
+                    int threads, std::size_t chunk, const py::object& progress) {
   const Problem p = resolve_problem(target, sde);
   require_labels(p, labels);
   const auto x = rows_view(data, "data");
-  const FlowOptions o = flow_options(t_min, rtol, atol, max_steps, first_sample, threads, chunk,
+  const FlowOptions o = flow_options(t_min, rtol, atol, max_steps, first_sample,
+                                     execution_arg(threads, chunk, progress),
                                      labels_arg(labels, static_cast<std::size_t>(x.rows())));
   FlowResult r = without_gil([&] { return flow(*p.sde, *p.model, x, o); });
   return namespace_of(py::dict("x"_a = to_numpy(std::move(r.x)), "nfe"_a = to_numpy(std::move(r.nfe)),
@@ -101,7 +125,8 @@ void def_flow(py::module_& m, const char* name, const char* doc) {
   m.def(name, &run_flow<flow>, py::arg("target"), py::arg("data"), py::kw_only(), py::arg("sde") = py::none(),
         py::arg("t_min") = defaults.t_min, py::arg("rtol") = defaults.rtol, py::arg("atol") = defaults.atol,
         py::arg("max_steps") = defaults.max_steps, py::arg("labels") = py::none(), py::arg("first_sample") = 0,
-        py::arg("threads") = Execution{}.threads, py::arg("chunk") = Execution{}.chunk_rows, doc);
+        py::arg("threads") = Execution{}.threads, py::arg("chunk") = Execution{}.chunk_rows,
+        py::arg("progress") = py::none(), doc);
 }
 
 }  // namespace
@@ -118,15 +143,17 @@ void bind_flows(py::module_& m) {
       [](const py::object& target, const RowsArray& data, const py::object& sde, double t_min, double rtol,
          double atol, std::size_t max_steps, const std::string& divergence, int probes, const std::string& probe,
          std::uint64_t seed, int noise_stream, const py::object& labels, std::uint64_t first_sample, int threads,
-         std::size_t chunk, double data_scale, double data_shift, int bits, const py::object& dequantize) {
+         std::size_t chunk, const py::object& progress, const py::object& prior, double data_scale,
+         double data_shift, int bits, const py::object& dequantize) {
         const Problem p = resolve_problem(target, sde);
         require_labels(p, labels);
         const ModelData data_rows = model_data(data, encoding_arg(data_scale, data_shift, bits, dequantize), seed,
                                                {threads, chunk}, first_sample);
         const ConstMatrixRef x = data_rows.x();
         LikelihoodOptions o;
-        static_cast<FlowOptions&>(o) = flow_options(t_min, rtol, atol, max_steps, first_sample, threads, chunk,
-                                                    labels_arg(labels, static_cast<std::size_t>(x.rows())));
+        static_cast<FlowOptions&>(o) =
+            flow_options(t_min, rtol, atol, max_steps, first_sample, execution_arg(threads, chunk, progress),
+                         labels_arg(labels, static_cast<std::size_t>(x.rows())));
         o.divergence = divergence_from_string(divergence);
         if (o.divergence == Divergence::exact && !p.model->has_divergence() && !p.model->has_jvp() &&
             dynamic_cast<const PythonModel*>(&unwrapped(*p.model))) {
@@ -134,6 +161,7 @@ void bind_flows(py::module_& m) {
                                 "PythonModel(fn, jvp=...) (docs/python.md) or log_likelihood(..., "
                                 "divergence=\"hutchinson\")");
         }
+        if (!prior.is_none()) o.prior_log_density = prior_arg(prior, *p.sde, x.cols());
         o.probes = probes;
         o.probe_kind = probe_kind_from_string(probe);
         o.seed = seed;
@@ -150,34 +178,30 @@ void bind_flows(py::module_& m) {
       py::arg("probe") = std::string(to_string(ld.probe_kind)), py::arg("seed") = 0,
       py::arg("noise_stream") = rng_stream_version, py::arg("labels") = py::none(), py::arg("first_sample") = 0,
       py::arg("threads") = Execution{}.threads, py::arg("chunk") = Execution{}.chunk_rows,
-      py::arg("data_scale") = DataEncoding{}.data_scale, py::arg("data_shift") = DataEncoding{}.data_shift,
-      py::arg("bits") = DataEncoding{}.bits, py::arg("dequantize") = py::none(),
+      py::arg("progress") = py::none(), py::arg("prior") = py::none(), py::arg("data_scale") = DataEncoding{}.data_scale,
+      py::arg("data_shift") = DataEncoding{}.data_shift, py::arg("bits") = DataEncoding{}.bits,
+      py::arg("dequantize") = py::none(),
       "log p(x) of each row through the probability-flow ODE, x = data_scale * data + data_shift (dequantised "
-      "with bits): namespace(log_likelihood (nats of x), bits_per_dim (of the data), latent, nfe)");
+      "with bits): namespace(log_likelihood (nats of x), bits_per_dim (of the data), latent, nfe). prior: None "
+      "(the family's N(0, prior_std^2 I)) or a GaussianMixture, whose marginal at T under sde is the prior "
+      "(then the exact score of that mixture gives its log p_{t_min}(x) to the solver's tolerance)");
 
-  const ElboOptions ed;
+  const ElboSettings ed;
   m.def(
       "elbo",
       [](const py::object& target, const RowsArray& data, const py::object& sde, double t_min, int steps,
          const std::string& spacing, const std::string& time_sampling, int draws, std::uint64_t seed,
          int noise_stream, const py::object& labels, std::uint64_t first_sample, int threads, std::size_t chunk,
-         double data_scale, double data_shift, int bits, const py::object& dequantize) {
+         const py::object& progress, double data_scale, double data_shift, int bits, const py::object& dequantize) {
         const Problem p = resolve_problem(target, sde);
         require_labels(p, labels);
         const ModelData data_rows = model_data(data, encoding_arg(data_scale, data_shift, bits, dequantize), seed,
                                                {threads, chunk}, first_sample);
         const ConstMatrixRef x = data_rows.x();
-        ElboOptions o;
-        o.t_min = t_min;
-        o.steps = steps;
-        o.spacing = grid_spacing_from_string(spacing);
-        o.time_sampling = elbo_time_sampling_from_string(time_sampling);
-        o.draws = draws;
-        o.seed = seed;
-        o.noise_stream = noise_stream;
+        ElboOptions o = ElboSettings{t_min, steps, spacing, time_sampling, draws}.options(
+            seed, noise_stream, execution_arg(threads, chunk, progress),
+            labels_arg(labels, static_cast<std::size_t>(x.rows())));
         o.first_sample = first_sample;
-        o.execution = {threads, chunk};
-        o.labels = labels_arg(labels, static_cast<std::size_t>(x.rows()));
         ElboResult r = without_gil([&] { return tweedie::elbo(*p.sde, *p.model, x, o); });
         Vector bpd = bits_of(r.elbo, x.cols(), data_rows.encoding);
         return namespace_of(py::dict("elbo"_a = to_numpy(std::move(r.elbo)), "bits_per_dim"_a = to_numpy(std::move(bpd)),
@@ -187,11 +211,12 @@ void bind_flows(py::module_& m) {
                                      "diffusion"_a = to_numpy(std::move(r.diffusion)), "nfe"_a = r.nfe));
       },
       py::arg("target"), py::arg("data"), py::kw_only(), py::arg("sde") = py::none(), py::arg("t_min") = ed.t_min,
-      py::arg("steps") = ed.steps, py::arg("spacing") = std::string(to_string(ed.spacing)),
-      py::arg("time_sampling") = std::string(to_string(ed.time_sampling)), py::arg("draws") = ed.draws,
+      py::arg("steps") = ed.steps, py::arg("spacing") = ed.spacing,
+      py::arg("time_sampling") = ed.time_sampling, py::arg("draws") = ed.draws,
       py::arg("seed") = 0, py::arg("noise_stream") = rng_stream_version, py::arg("labels") = py::none(),
       py::arg("first_sample") = 0, py::arg("threads") = Execution{}.threads,
-      py::arg("chunk") = Execution{}.chunk_rows, py::arg("data_scale") = DataEncoding{}.data_scale,
+      py::arg("chunk") = Execution{}.chunk_rows, py::arg("progress") = py::none(),
+      py::arg("data_scale") = DataEncoding{}.data_scale,
       py::arg("data_shift") = DataEncoding{}.data_shift, py::arg("bits") = DataEncoding{}.bits,
       py::arg("dequantize") = py::none(),
       "The evidence lower bound of each row (nats of x = data_scale * data + data_shift, dequantised with bits) "

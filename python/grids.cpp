@@ -13,7 +13,7 @@ namespace py = pybind11;
 
 namespace tweedie::python {
 
-std::vector<double> run_grid(const std::string& sampler, const Sde& sde, const GridArgs& g) {
+std::vector<double> run_grid(const std::string& sampler, const Sde& sde, const GridArgs& g, const GridPilot* pilot) {
   if (!g.times.is_none()) {
     if (!g.spacing.is_none() || g.t_start || g.t_end) {
       throw InvalidArgument("times replaces grid, t_start and t_end: give one or the other");
@@ -24,14 +24,19 @@ std::vector<double> run_grid(const std::string& sampler, const Sde& sde, const G
     validate_grid(sde, times);
     return times;
   }
-  const std::optional<std::string> spacing =
+  const std::optional<std::string> name =
       g.spacing.is_none() ? std::nullopt : std::optional(g.spacing.cast<std::string>());
-  GridOptions o = default_grid(sampler, sde, g.steps,
-                               spacing ? std::optional(grid_spacing_from_string(*spacing)) : std::nullopt);
+  const std::optional<GridSpacing> spacing = name ? run_grid_spacing(*name) : std::nullopt;
+  const bool optimized = name && !spacing;
+  if (optimized && !pilot) {
+    throw InvalidArgument("grid=\"optimized\" is made from a pilot solve on the model: tweedie.sample takes it");
+  }
+  GridOptions o = default_grid(sampler, sde, g.steps, spacing);
   o.t_start = g.t_start.value_or(-1.0);
   o.t_end = g.t_end.value_or(-1.0);
   o.rho = g.rho;
-  return make_grid(sde, o);
+  if (!optimized) return make_grid(sde, o);
+  return without_gil([&] { return make_run_grid(sde, pilot->model, pilot->sampler, o, true, pilot->seed); });
 }
 
 void bind_grids(py::module_& m) {
@@ -60,13 +65,14 @@ void bind_grids(py::module_& m) {
       [](const std::string& sampler, const py::object& sde, int steps, const py::object& grid,
          std::optional<double> t_start, std::optional<double> t_end, double rho) {
         const auto family = family_arg(sde);
-        std::vector<double> t = run_grid(sampler, *family, {steps, grid, t_start, t_end, rho, py::none()});
+        std::vector<double> t = run_grid(sampler, *family, {steps, grid, t_start, t_end, rho, py::none()}, nullptr);
         return to_numpy(Vector(Eigen::Map<const Vector>(t.data(), static_cast<Eigen::Index>(t.size()))));
       },
       py::arg("sampler"), py::arg("sde") = "vp", py::kw_only(), py::arg("steps") = 100, py::arg("grid") = py::none(),
       py::arg("t_start") = py::none(), py::arg("t_end") = py::none(), py::arg("rho") = GridOptions{}.rho,
       "The grid `sample` uses for these arguments: the sampler's default grid (its reference's "
-      "spacing; Karras ending at sigma = 0 on EDM), the spacing `grid` when given.");
+      "spacing; Karras ending at sigma = 0 on EDM), the spacing `grid` when given (not \"optimized\", which "
+      "needs the model: sample(..., grid=\"optimized\")).");
 }
 
 }  // namespace tweedie::python

@@ -8,6 +8,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,8 +43,15 @@ struct GridArgs {
   double rho = 7.0;
   pybind11::object times;  ///< None, or an array of times replacing the others
 };
-/// The grid `sample` runs on (grids.cpp), as `tweedie sample` builds it from its flags.
-std::vector<double> run_grid(const std::string& sampler, const Sde& sde, const GridArgs& g);
+/// What grid="optimized" is made from: the run's model, sampler and seed (its pilot's noise).
+struct GridPilot {
+  const ScoreModel& model;
+  const Sampler& sampler;
+  std::uint64_t seed;
+};
+/// The grid `sample` runs on (grids.cpp), as `tweedie sample` builds it from its flags: the
+/// spacing, or "optimized" (make_run_grid), which needs `pilot` (null: refused).
+std::vector<double> run_grid(const std::string& sampler, const Sde& sde, const GridArgs& g, const GridPilot* pilot);
 
 /// `run()` with the GIL released, so that the library's threads run (a PythonModel takes the GIL
 /// around each call of its callable); its result is returned.

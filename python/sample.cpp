@@ -3,6 +3,7 @@
 #include "bindings.hpp"
 #include "arrays.hpp"
 #include "decorators.hpp"
+#include "execution.hpp"
 #include "problem.hpp"
 
 #include <tweedie/sample.hpp>
@@ -40,12 +41,14 @@ void bind_sample(py::module_& m) {
       [](const py::object& target, const py::object& sde, const std::string& sampler, int steps, std::size_t n,
          std::uint64_t seed, const py::object& grid, std::optional<double> t_start, std::optional<double> t_end,
          double rho, const py::object& times, const py::object& init, bool denoise, const py::object& labels,
-         std::uint64_t first_sample, int threads, std::size_t chunk, int noise_stream, bool stats,
+         std::uint64_t first_sample, int threads, std::size_t chunk, const py::object& progress, int noise_stream,
+         bool stats,
          const py::kwargs& options) -> py::object {
         const Problem p = resolve_problem(target, sde);
         require_labels(p, labels);
         auto solver = make_sampler(sampler, sampler_options(options));
-        const std::vector<double> grid_times = run_grid(sampler, *p.sde, {steps, grid, t_start, t_end, rho, times});
+        const GridPilot pilot{*p.model, *solver, seed};
+        const std::vector<double> grid_times = run_grid(sampler, *p.sde, {steps, grid, t_start, t_end, rho, times}, &pilot);
         std::optional<Matrix> start;  // SampleOptions takes a Matrix: the one copy of init
         if (!init.is_none()) {
           start = rows_view(init.cast<RowsArray>(), "init");
@@ -59,7 +62,7 @@ void bind_sample(py::module_& m) {
         o.seed = seed;
         o.noise_stream = noise_stream;
         o.first_sample = first_sample;
-        o.execution = {threads, chunk};
+        o.execution = execution_arg(threads, chunk, progress);
         o.denoise = denoise;
         o.init = start ? &*start : nullptr;
         const std::size_t rows = start ? static_cast<std::size_t>(start->rows()) : n;
@@ -84,7 +87,8 @@ void bind_sample(py::module_& m) {
       py::arg("t_start") = py::none(), py::arg("t_end") = py::none(), py::arg("rho") = GridOptions{}.rho,
       py::arg("times") = py::none(), py::arg("init") = py::none(), py::arg("denoise") = false,
       py::arg("labels") = py::none(), py::arg("first_sample") = 0, py::arg("threads") = Execution{}.threads,
-      py::arg("chunk") = Execution{}.chunk_rows, py::arg("noise_stream") = rng_stream_version,
+      py::arg("chunk") = Execution{}.chunk_rows, py::arg("progress") = py::none(),
+      py::arg("noise_stream") = rng_stream_version,
       py::arg("stats") = false,
       "Samples of `target` (a GaussianMixture or a ScoreModel) by the reverse SDE or the probability-flow "
       "ODE, as `tweedie sample` with the same arguments: an (n, d) array, or (array, stats) with stats=True. "

@@ -128,11 +128,11 @@ class FunctionClassifier final : public NoisyClassifier {
   bool batch_invariant_;
 };
 
-class ClassifierGuidance final : public ModelDecorator {
+class ClassifierGuidance final : public detail::GuidanceDecorator {
  public:
   ClassifierGuidance(std::shared_ptr<const ScoreModel> model, std::shared_ptr<const NoisyClassifier> classifier,
                      const Sde& sde, double scale)
-      : ModelDecorator(std::move(model)), classifier_(std::move(classifier)), sde_(sde), scale_(scale) {
+      : GuidanceDecorator(std::move(model), "classifier guidance"), classifier_(std::move(classifier)), sde_(sde), scale_(scale) {
     if (!classifier_) throw InvalidArgument("classifier guidance: the classifier is a null pointer");
     detail::check_scale(scale, "classifier guidance");
     const Conditioning c = inner_->conditioning();

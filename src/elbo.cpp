@@ -30,6 +30,21 @@ ElboTimeSampling elbo_time_sampling_from_string(std::string_view name) {
                            "time sampling");
 }
 
+ElboOptions ElboSettings::options(std::uint64_t seed, int noise_stream, Execution execution,
+                                  std::vector<int> labels) const {
+  ElboOptions o;
+  o.t_min = t_min;
+  o.steps = steps;
+  o.spacing = grid_spacing_from_string(spacing);
+  o.time_sampling = elbo_time_sampling_from_string(time_sampling);
+  o.draws = draws;
+  o.seed = seed;
+  o.noise_stream = noise_stream;
+  o.execution = std::move(execution);
+  o.labels = std::move(labels);
+  return o;
+}
+
 void ElboOptions::validate() const {
   if (!(std::isfinite(t_min) && t_min > 0.0)) {
     throw InvalidArgument(fmt::format("t_min must be > 0, got {}", t_min));

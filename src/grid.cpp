@@ -19,10 +19,18 @@ std::string_view to_string(GridSpacing s) {
 }
 
 GridSpacing grid_spacing_from_string(std::string_view name) {
-  return detail::from_name(name,
-                           std::array{GridSpacing::time_uniform, GridSpacing::log_snr,
-                                      GridSpacing::time_quadratic, GridSpacing::karras},
-                           "grid");
+  return detail::from_name(name, grid_spacings, "grid");
+}
+
+std::optional<GridSpacing> run_grid_spacing(std::string_view name) {
+  if (name == optimized_grid_name) return std::nullopt;
+  for (GridSpacing s : grid_spacings) {
+    if (to_string(s) == name) return s;
+  }
+  std::string expected;
+  for (GridSpacing s : grid_spacings) expected += fmt::format("{}, ", to_string(s));
+  expected.resize(expected.size() - 2);
+  throw InvalidArgument(fmt::format("unknown grid '{:.64}' (expected {} or {})", name, expected, optimized_grid_name));
 }
 
 bool reaches_zero_noise(const Sde& sde) { return sde.allows_zero_time() && sde.sigma(0.0) == 0.0; }

@@ -58,10 +58,10 @@ void combine(const ModelInput& in, int null_class, double s, const ConstVectorRe
 }
 
 // One conditional model with a null class: the conditional and null-class rows in one call.
-class NullClassGuidance final : public ModelDecorator {
+class NullClassGuidance final : public detail::GuidanceDecorator {
  public:
   NullClassGuidance(std::shared_ptr<const ScoreModel> model, double scale)
-      : ModelDecorator(std::move(model)), scale_(scale), null_(inner_->conditioning().null_class) {
+      : GuidanceDecorator(std::move(model), "classifier-free guidance"), scale_(scale), null_(inner_->conditioning().null_class) {
     check_scale(scale, "classifier-free guidance");
     if (!inner_->conditioning().conditional() || !inner_->conditioning().has_null_class()) {
       throw InvalidArgument(
@@ -131,11 +131,11 @@ class NullClassGuidance final : public ModelDecorator {
 
 // A conditional and an unconditional model: two calls, the unconditional output converted to
 // the conditional model's parameterisation.
-class PairGuidance final : public ModelDecorator {
+class PairGuidance final : public detail::GuidanceDecorator {
  public:
   PairGuidance(std::shared_ptr<const ScoreModel> conditional, std::shared_ptr<const ScoreModel> unconditional,
                const Sde& sde, double scale)
-      : ModelDecorator(std::move(conditional)), unconditional_(std::move(unconditional)), sde_(sde), scale_(scale) {
+      : GuidanceDecorator(std::move(conditional), "classifier-free guidance"), unconditional_(std::move(unconditional)), sde_(sde), scale_(scale) {
     check_scale(scale, "classifier-free guidance");
     if (!unconditional_) throw InvalidArgument("classifier-free guidance: the unconditional model is a null pointer");
     const Conditioning c = inner_->conditioning();

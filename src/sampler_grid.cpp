@@ -1,5 +1,8 @@
+#include <tweedie/optimized_grid.hpp>
 #include <tweedie/sampler.hpp>
 #include <tweedie/sampler_grid.hpp>
+
+#include <fmt/format.h>
 
 namespace tweedie {
 
@@ -11,6 +14,31 @@ GridOptions default_grid(const std::string& sampler, const Sde& sde, int steps,
     g.append_zero = *spacing == GridSpacing::karras;
   }
   return g;
+}
+
+std::vector<double> make_run_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
+                                  const GridOptions& g, bool optimized, std::uint64_t seed) {
+  if (!optimized) return make_grid(sde, g);
+  const SamplerTraits& traits = sampler.traits();
+  if (traits.adaptive) {
+    throw InvalidArgument(fmt::format("the {} grid is for fixed-grid samplers: {} chooses its own steps",
+                                      optimized_grid_name, traits.name));
+  }
+  const bool append = g.append_zero && reaches_zero_noise(sde);
+  if (append && g.steps < 2) {
+    throw InvalidArgument(
+        fmt::format("the {} grid on a grid ending at sigma = 0 needs at least 2 steps", optimized_grid_name));
+  }
+  OptimizedGridOptions o;
+  o.steps = g.steps - (append ? 1 : 0);
+  o.t_start = g.t_start;
+  o.t_end = g.t_end;
+  o.order = traits.order;
+  o.seed = seed;
+  std::vector<double> t = make_optimized_grid(sde, model, o);
+  if (append) t.push_back(0.0);
+  validate_grid(sde, t);
+  return t;
 }
 
 }  // namespace tweedie

@@ -195,7 +195,7 @@ std::vector<BadInput> catalogue() {
       {"json", "sample --out {D}/out.npy --target builtin:nope", "unknown built-in target 'builtin:nope'"},
       {"guidance", g + "--guidance 2", "--guidance needs the class to guide towards: add --class K or --labels FILE.npy"},
       {"guidance", g + "--class 1 --guidance 2 --classifier exact --classifier-scale 1",
-       "--guidance and --classifier cannot be combined: choose classifier-free or classifier guidance"},
+       "classifier guidance cannot be stacked on classifier-free guidance: a model takes one guidance"},
       {"guidance", g + "--class 1 --classifier exact", "--classifier and --classifier-scale go together: give both"},
       {"guidance", g + "--class 1 --unconditional {D}/score.safetensors --guidance 2",
        "--unconditional needs --model (the conditional network of the pair)"},

@@ -414,3 +414,25 @@ TEST_CASE("tweedie elbo: the bound from the command line") {
     CHECK_FALSE(std::filesystem::exists(dir.file("bad.npy")));
   }
 }
+
+TEST_CASE("ElboSettings: ElboOptions's defaults by name, the names parsed, the run's fields passed on") {
+  const ElboOptions defaults;
+  Execution run;
+  run.threads = 2;
+  run.chunk_rows = 64;
+  const ElboOptions o = ElboSettings().options(7, 1, run, std::vector<int>{1, 0});
+  CHECK(o.t_min == defaults.t_min);
+  CHECK(o.steps == defaults.steps);
+  CHECK(o.spacing == defaults.spacing);
+  CHECK(o.time_sampling == defaults.time_sampling);
+  CHECK(o.draws == defaults.draws);
+  CHECK((o.seed == 7 && o.noise_stream == 1 && o.execution.threads == 2 && o.execution.chunk_rows == 64));
+  CHECK((o.labels == std::vector<int>{1, 0}));
+  const ElboSettings discrete{1e-3, 9, "karras", "time-uniform", 16};
+  const ElboOptions d = discrete.options(0, rng_stream_version, Execution(), std::vector<int>());
+  CHECK((d.t_min == 1e-3 && d.steps == 9 && d.spacing == GridSpacing::karras && d.draws == 16));
+  CHECK(d.time_sampling == ElboTimeSampling::time_uniform);
+  const ElboSettings misspelt{1e-5, 0, "cubic", "log-snr", 8};
+  CHECK_THROWS_WITH_AS(misspelt.options(0, rng_stream_version, Execution(), std::vector<int>()),
+                       doctest::Contains("unknown grid 'cubic'"), InvalidArgument);
+}

@@ -263,3 +263,16 @@ TEST_CASE("append_zero: the last of N steps goes to sigma = 0 (EDM's and k-diffu
   }
   CHECK(tweedie::reaches_zero_noise(*edm));
 }
+
+TEST_CASE("run_grid_spacing names every spacing and optimized, and lists them for an unknown name") {
+  for (GridSpacing s : tweedie::grid_spacings) {
+    CHECK(tweedie::run_grid_spacing(to_string(s)) == s);
+    CHECK(tweedie::grid_spacing_from_string(to_string(s)) == s);
+  }
+  CHECK_FALSE(tweedie::run_grid_spacing(tweedie::optimized_grid_name).has_value());
+  CHECK_THROWS_WITH_AS(tweedie::run_grid_spacing("karas"),
+                       "unknown grid 'karas' (expected time-uniform, log-snr, time-quadratic, karras or optimized)",
+                       InvalidArgument);
+  // optimized is no spacing: make_grid's name parser refuses it.
+  CHECK_THROWS_AS(tweedie::grid_spacing_from_string(tweedie::optimized_grid_name), InvalidArgument);
+}

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 using namespace tweedie;
@@ -301,4 +302,29 @@ TEST_CASE("guided samples at scale 1 follow the conditional mixture: NLL gap wit
   const auto unguided = gap(*classifier_free_guidance(exact, 0.0), labels);
   MESSAGE("NLL gap at s=0 (the unconditional mixture): " << unguided.first << " +- " << unguided.second);
   CHECK(unguided.first > 20 * unguided.second);
+}
+
+TEST_CASE("a model takes one guidance: either kind over the other (or itself) is refused, through x0 hooks") {
+  const GaussianMixture g = test::labelled_mixture();
+  const auto sde = make_sde(SdeSpec{});
+  const std::shared_ptr<const ScoreModel> exact = exact_model(g, *sde);
+  const std::shared_ptr<const NoisyClassifier> classifier = exact_classifier(g, *sde);
+  const std::shared_ptr<const ScoreModel> cfg = classifier_free_guidance(exact, 2.0);
+  const std::shared_ptr<const ScoreModel> cg = classifier_guidance(exact, classifier, *sde, 1.5);
+  const std::string one = ": a model takes one guidance (choose classifier-free or classifier guidance)";
+  CHECK_THROWS_WITH_AS(classifier_guidance(cfg, classifier, *sde, 1.0),
+                       ("classifier guidance cannot be stacked on classifier-free guidance" + one).c_str(),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(classifier_free_guidance(cg, 2.0),
+                       ("classifier-free guidance cannot be stacked on classifier guidance" + one).c_str(),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(classifier_free_guidance(cfg, exact, *sde, 2.0),
+                       ("classifier-free guidance cannot be stacked on classifier-free guidance" + one).c_str(),
+                       InvalidArgument);
+  // Found under another decorator too.
+  const std::shared_ptr<const ScoreModel> clipped = apply_x0_hook(cfg, static_clip(1.0), *sde);
+  CHECK_THROWS_WITH_AS(classifier_guidance(clipped, classifier, *sde, 1.0),
+                       ("classifier guidance cannot be stacked on classifier-free guidance" + one).c_str(),
+                       InvalidArgument);
+  CHECK_NOTHROW(apply_x0_hook(cg, static_clip(1.0), *sde));
 }

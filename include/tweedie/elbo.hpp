@@ -10,6 +10,7 @@
 #include <tweedie/types.hpp>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -41,6 +42,19 @@ struct ElboOptions {
   /// Class labels of a conditional model, one per row (the bound of p(x | y)); empty: unconditional.
   std::vector<int> labels;
   void validate() const;  ///< throws InvalidArgument naming the bad field
+};
+
+/// The bound's settings by name, as the CLI's flags (--t-min, --steps, --spacing, --time-sampling,
+/// --draws) and the Python module's keywords give them, with ElboOptions's defaults.
+struct ElboSettings {
+  double t_min = ElboOptions{}.t_min;
+  int steps = ElboOptions{}.steps;
+  std::string spacing = std::string(to_string(ElboOptions{}.spacing));              ///< a GridSpacing's name
+  std::string time_sampling = std::string(to_string(ElboOptions{}.time_sampling));  ///< an ElboTimeSampling's
+  int draws = ElboOptions{}.draws;
+  /// ElboOptions with these settings and the run's noise, execution and labels (first_sample 0).
+  /// Throws InvalidArgument on an unknown spacing or time-sampling name.
+  ElboOptions options(std::uint64_t seed, int noise_stream, Execution execution, std::vector<int> labels) const;
 };
 
 /// The bound of each sample and its three terms, in nats:

@@ -3,6 +3,8 @@
 
 #include <tweedie/sde.hpp>
 
+#include <array>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,8 +18,20 @@ enum class GridSpacing {
   time_quadratic,  ///< uniform in sqrt(t), squared (DPM-Solver's time_quadratic)
   karras,          ///< uniform in (sigma/alpha)^(1/rho) (EDM), rho = 7 by default
 };
+/// Every spacing, in the order names are listed in messages and help.
+inline constexpr std::array<GridSpacing, 4> grid_spacings = {GridSpacing::time_uniform, GridSpacing::log_snr,
+                                                             GridSpacing::time_quadratic, GridSpacing::karras};
 std::string_view to_string(GridSpacing s);
+/// The spacing named `name` (to_string's inverse); otherwise InvalidArgument listing grid_spacings.
 GridSpacing grid_spacing_from_string(std::string_view name);
+
+/// The grid name beside the spacings that a run takes (the CLI's --grid and compare --grids,
+/// Python's grid=): the optimised grid of a pilot solve on the model (optimized_grid.hpp,
+/// make_run_grid in sampler_grid.hpp), which make_grid cannot make.
+inline constexpr std::string_view optimized_grid_name = "optimized";
+/// The spacing named `name`, or nullopt for optimized_grid_name; otherwise InvalidArgument
+/// "unknown grid 'NAME' (expected time-uniform, log-snr, time-quadratic, karras or optimized)".
+std::optional<GridSpacing> run_grid_spacing(std::string_view name);
 
 struct GridOptions {
   GridSpacing spacing = GridSpacing::time_uniform;

@@ -13,6 +13,15 @@
 
 namespace tweedie {
 
+// One guidance per model: classifier_free_guidance and classifier_guidance refuse a model whose
+// decorator stack (the model and the inner models of its decorators) already holds either, with
+// InvalidArgument "<guidance> cannot be stacked on <guidance>: a model takes one guidance ...".
+// Classifier guidance calls its model with the null class, so it would silently drop a
+// classifier-free guidance under it; classifier-free guidance over classifier guidance is
+// classifier guidance at the product of the scales; either of them twice is one at the product of
+// the scales (or, classifier guidance, the outer one alone). The CLI's --guidance with --classifier
+// is refused by this rule.
+
 /// Classifier-free guidance over a conditional model with a null class (DPM-Solver's and
 /// diffusers' convention, Ho & Salimans 2022 with w = scale - 1):
 ///   out = (1 - scale) out_null + scale out_y,

@@ -2,10 +2,14 @@
 #pragma once
 
 #include <tweedie/grid.hpp>
+#include <tweedie/model.hpp>
+#include <tweedie/sampler.hpp>
 #include <tweedie/sde.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tweedie {
 
@@ -14,5 +18,14 @@ namespace tweedie {
 /// get_sigmas_karras), any other spacing ends at t_end.
 GridOptions default_grid(const std::string& sampler, const Sde& sde, int steps,
                          std::optional<GridSpacing> spacing);
+
+/// The times of a run of `sampler`: make_grid(sde, g), or with `optimized` (the grid named
+/// optimized_grid_name) the optimised grid (optimized_grid.hpp) for the sampler's order over g's
+/// steps and end points, its pilot keyed by `seed`. g comes from default_grid with no spacing for
+/// the optimised grid (the sampler's default end points); on EDM, where that grid ends with a step
+/// to sigma = 0, the optimised grid fills the N - 1 steps before it. An adaptive sampler, which
+/// chooses its own steps, is refused.
+std::vector<double> make_run_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
+                                  const GridOptions& g, bool optimized, std::uint64_t seed);
 
 }  // namespace tweedie

@@ -1,4 +1,6 @@
 """The module gives the CLI's bits for the same arguments (the same defaults, grids and options)."""
+import pytest
+
 from conftest import assert_bits, model_path
 
 import tweedie
@@ -128,3 +130,21 @@ def test_quantised_data_bits_per_dim_are_the_cli_s(mixture_file, tmp_path):
         tweedie.log_likelihood(target, y, dequantize="uniform")
     with pytest.raises(ValueError, match=r"data_scale must be a finite number > 0, got -1"):
         tweedie.elbo(target, y, data_scale=-1.0)
+
+
+def test_the_optimized_grid_is_the_cli_s(mixture_file, cli_npy):
+    """grid="optimized": the pilot's grid through the library's make_run_grid, as --grid optimized
+    (on EDM its N - 1 steps before the final one to sigma = 0)."""
+    target = tweedie.GaussianMixture.load(mixture_file)
+    for sde, sampler in [("vp", "heun"), ("edm", "dpm-solver++")]:
+        x = tweedie.sample(target, sde=sde, sampler=sampler, grid="optimized", steps=6, n=40, seed=2)
+        ref = cli_npy("sample", "--target", mixture_file, "--sde", sde, "--sampler", sampler, "--grid", "optimized",
+                      "--steps", "6", "-n", "40", "--seed", "2")
+        assert_bits(x, ref)
+    with pytest.raises(ValueError, match="the optimized grid is for fixed-grid samplers: dopri5 chooses its own steps"):
+        tweedie.sample(target, sampler="dopri5", grid="optimized", n=4)
+    with pytest.raises(ValueError, match=r"unknown grid 'optimised' \(expected time-uniform, log-snr, "
+                                         r"time-quadratic, karras or optimized\)"):
+        tweedie.sample(target, sampler="heun", grid="optimised", n=4)
+    with pytest.raises(ValueError, match="made from a pilot solve on the model: tweedie.sample takes it"):
+        tweedie.sampler_grid("heun", grid="optimized")

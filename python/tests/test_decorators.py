@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import assert_bits, model_path
+from conftest import assert_bits, model_path, run_cli
 import tweedie
 
 SAMPLE = ("--sampler", "dpm-solver++", "--steps", "12", "-n", "200", "--seed", "7")
@@ -90,3 +90,20 @@ def test_bad_decorator_arguments_raise_the_library_s_messages(mixture_file, labe
         tweedie.impute(unlabelled, np.zeros((1, 2)), np.full((1, 2), 0.5))
     with pytest.raises(ValueError, match="sde gives ve but the model was trained with vp"):
         tweedie.sample(guided, sde="ve", labels=1, **ARGS)
+
+
+def test_one_guidance_per_model_as_the_cli(labelled_file, tmp_path):
+    """Classifier guidance over classifier-free guidance is refused with the CLI's message for
+    --guidance with --classifier (the library's rule), in either order and through an x0 hook."""
+    labelled = tweedie.GaussianMixture.load(labelled_file)
+    free = tweedie.classifier_free_guidance(labelled, 2.0)
+    with pytest.raises(ValueError) as error:
+        tweedie.classifier_guidance(free, labelled, 1.0)
+    cli = run_cli("sample", "--target", labelled_file, "--class", "1", "--guidance", "2", "--classifier", "exact",
+                  "--classifier-scale", "1", "--out", str(tmp_path / "x.npy"), check=False)
+    assert cli.returncode == 2 and cli.stderr.strip() == f"tweedie: error: {error.value}"
+    assert str(error.value).startswith("classifier guidance cannot be stacked on classifier-free guidance")
+    with pytest.raises(ValueError, match="classifier guidance cannot be stacked on classifier-free guidance"):
+        tweedie.classifier_guidance(tweedie.static_clip(free), labelled, 1.0)
+    with pytest.raises(ValueError, match="classifier-free guidance cannot be stacked on classifier guidance"):
+        tweedie.classifier_free_guidance(tweedie.classifier_guidance(labelled, labelled, 1.0), 2.0)

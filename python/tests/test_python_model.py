@@ -37,17 +37,24 @@ def test_numpy_score_matches_the_exact_mixture_to_rounding(mixture_file):
     np.testing.assert_allclose(python, exact, rtol=0, atol=1e-11)
 
 
-def test_a_jvp_gives_the_exact_divergence_of_an_analytic_gaussian():
-    """N(m, s^2 I) under vp: p_t = N(alpha m, (alpha^2 s^2 + sigma^2) I), score -(x - alpha m) / var
-    and J v = -v / var in numpy; the exact divergence takes the trace of d JVPs, the mixture's
-    own divergence is closed-form: the same ODE, so agreement to the solver's rounding."""
+def analytic_gaussian():
+    """The family vp, N(m, s^2 I) as a one-component mixture and t -> (var, alpha) of its marginal
+    p_t = N(alpha m, var I), var = alpha^2 s^2 + sigma^2 (t: an array of times, var and alpha (n, 1))."""
     sde, m, s = tweedie.Sde("vp"), np.array([0.5, -1.0]), 0.7
-    target = tweedie.GaussianMixture([1.0], [m.tolist()], [[s, s]])
 
     def var_and_alpha(t):
         alpha = np.array([sde.alpha(u) for u in t])[:, None]
         sigma = np.array([sde.sigma(u) for u in t])[:, None]
         return alpha**2 * s**2 + sigma**2, alpha
+
+    return sde, m, s, tweedie.GaussianMixture([1.0], [m.tolist()], [[s, s]]), var_and_alpha
+
+
+def test_a_jvp_gives_the_exact_divergence_of_an_analytic_gaussian():
+    """N(m, s^2 I) under vp: p_t = N(alpha m, (alpha^2 s^2 + sigma^2) I), score -(x - alpha m) / var
+    and J v = -v / var in numpy; the exact divergence takes the trace of d JVPs, the mixture's
+    own divergence is closed-form: the same ODE, so agreement to the solver's rounding."""
+    sde, m, s, target, var_and_alpha = analytic_gaussian()
 
     def score(x, t):
         var, alpha = var_and_alpha(t)
@@ -206,3 +213,35 @@ def test_a_pytorch_module_s_autograd_jvp_is_the_torchscript_export_s_likelihood(
     python = tweedie.log_likelihood(tweedie.PythonModel(fn, prediction="noise", dim=2, sde="vp", jvp=jvp), data)
     loaded = tweedie.log_likelihood(tweedie.TorchScriptModel(path), data)
     np.testing.assert_allclose(python.log_likelihood, loaded.log_likelihood, rtol=0, atol=1e-9)
+
+
+def test_the_likelihood_of_a_gaussian_is_its_closed_form_with_the_exact_prior():
+    """N(m, s^2 I) under vp with the exact score from numpy: the PF-ODE maps p_{t_min} to p_T
+    exactly, so log p_{t_min}(x) = log prior(x_T) + the divergence integral is the closed form
+    log N(x; alpha m, (alpha^2 s^2 + sigma^2) I) at t_min once the prior is the marginal p_T
+    (prior=the mixture), to the solver's tolerance. With the family's N(0, I) prior the result
+    is off by log p_T(x_T) - log N(x_T; 0, I): alpha_T m = (0.003, -0.007) at T = 1 (beta_max
+    20) makes that a few 1e-3 to 2e-2 nats per row, the discrepancy once taken for an error."""
+    sde, m, s, target, var_and_alpha = analytic_gaussian()
+
+    def log_normal(x, t):
+        var, alpha = var_and_alpha(np.full(len(x), t))
+        return -0.5 * np.sum((x - alpha * m) ** 2 / var + np.log(2 * np.pi * var), axis=1)
+
+    model = tweedie.PythonModel(lambda x, t: -(x - var_and_alpha(t)[1] * m) / var_and_alpha(t)[0], dim=2,
+                                jvp=lambda x, t, v: -v / var_and_alpha(t)[0])
+    data = target.sample(sde, n=25, seed=1)
+    t_min, tol = 1e-5, dict(rtol=1e-8, atol=1e-8)
+    closed = log_normal(data, t_min)
+    for source in [model, target]:  # the callable and the native one-component mixture
+        exact = tweedie.log_likelihood(source, data, t_min=t_min, prior=target, **tol)
+        np.testing.assert_allclose(exact.log_likelihood, closed, rtol=0, atol=1e-7)
+        plain = tweedie.log_likelihood(source, data, t_min=t_min, **tol)
+        assert_bits(plain.latent, exact.latent)  # the same solve: only the prior term differs
+        mismatch = log_normal(plain.latent, sde.T) + 0.5 * np.sum(plain.latent**2 + np.log(2 * np.pi), axis=1)
+        np.testing.assert_allclose(plain.log_likelihood, closed - mismatch, rtol=0, atol=1e-7)
+        assert 1e-3 < np.abs(mismatch).max() < 0.05
+    # log p_0 differs from log p_{t_min} by up to 3e-6 here (sigma(1e-5)^2 = 1e-6): the closed form is at t_min.
+    with pytest.raises(ValueError, match="prior has dimension 2 but the data 3"):
+        tweedie.log_likelihood(tweedie.PythonModel(lambda x, t: -x, dim=3), np.zeros((2, 3)), prior=target,
+                               divergence="hutchinson")

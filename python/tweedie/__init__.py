@@ -5,7 +5,7 @@ numpy arrays (docs/python.md)."""
 import importlib.util as _util
 
 from ._tweedie import *  # noqa: F401,F403
-from ._tweedie import NonFiniteError, StepLimitError  # noqa: F401 (Python classes, not in __all__)
+from ._tweedie import Cancelled, NonFiniteError, StepLimitError  # noqa: F401 (Python classes, not in __all__)
 
 # TorchScript models need libtorch, loaded with the extension tweedie._torch on first use only.
 has_torch = _util.find_spec(__name__ + "._torch") is not None
