@@ -35,7 +35,7 @@ std::vector<double> make_run_grid(const Sde& sde, const ScoreModel& model, const
   o.t_end = g.t_end;
   o.order = traits.order;
   o.seed = seed;
-  std::vector<double> t = make_optimized_grid(sde, model, o);
+  std::vector<double> t = make_optimized_grid(sde, model, sampler, o);
   if (append) t.push_back(0.0);
   validate_grid(sde, t);
   return t;

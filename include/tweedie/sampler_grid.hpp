@@ -20,7 +20,7 @@ GridOptions default_grid(const std::string& sampler, const Sde& sde, int steps,
                          std::optional<GridSpacing> spacing);
 
 /// The times of a run of `sampler`: make_grid(sde, g), or with `optimized` (the grid named
-/// optimized_grid_name) the optimised grid (optimized_grid.hpp) for the sampler's order over g's
+/// optimized_grid_name) make_optimized_grid(sde, model, sampler, ...) (optimized_grid.hpp) over g's
 /// steps and end points, its pilot keyed by `seed`. g comes from default_grid with no spacing for
 /// the optimised grid (the sampler's default end points); on EDM, where that grid ends with a step
 /// to sigma = 0, the optimised grid fills the N - 1 steps before it. An adaptive sampler, which
