@@ -202,7 +202,7 @@ OptimizedGrid optimize_grid(const Sde& sde, const ScoreModel& model, const Sampl
     }
   };
   consider(equidistribute(pilot.density, 1.0, o.steps), "density");
-  for (GridSpacing s : {GridSpacing::time_uniform, GridSpacing::log_snr, GridSpacing::time_quadratic, GridSpacing::karras}) {
+  for (GridSpacing s : grid_spacings) {
     GridOptions g;
     g.spacing = s;
     g.steps = o.steps;
