@@ -33,6 +33,12 @@ double max_row_error(const Matrix& a, const Matrix& b) {
   return worst;
 }
 
+// dopri5 at rtol = atol = 1e-3: its ODE error (~1e-3) is far below the SW2 floors these tests
+// compare with (~0.075), at 100 NFE per sample instead of the default 1e-5's 285.
+std::unique_ptr<Sampler> coarse_sampler(const std::string& name) {
+  return name == "dopri5" ? make_sampler(name, {{"rtol", "1e-3"}, {"atol", "1e-3"}}) : make_sampler(name);
+}
+
 }  // namespace
 
 TEST_CASE("every shipped model gives PyTorch's outputs on its reference inputs") {
@@ -77,10 +83,11 @@ TEST_CASE("samples of the shipped ring model are as close to held-out data as th
     SampleOptions o;
     o.num_samples = static_cast<std::size_t>(n);
     o.seed = 17;
-    const Matrix x = sample(*sde, *model, *make_sampler(c.sampler), make_grid(*sde, {.spacing = c.spacing, .steps = c.steps}), o).samples;
+    const auto sampler = coarse_sampler(c.sampler);
+    const Matrix x = sample(*sde, *model, *sampler, make_grid(*sde, {.spacing = c.spacing, .steps = c.steps}), o).samples;
     const double d = sliced_wasserstein(x, held.topRows(n), 256, 3);
     const auto exact = exact_model(GaussianMixture::ring(), *sde);
-    const Matrix y = sample(*sde, *exact, *make_sampler(c.sampler), make_grid(*sde, {.spacing = c.spacing, .steps = c.steps}), o).samples;
+    const Matrix y = sample(*sde, *exact, *sampler, make_grid(*sde, {.spacing = c.spacing, .steps = c.steps}), o).samples;
     const double d_exact = sliced_wasserstein(y, held.topRows(n), 256, 3);
     MESSAGE(fmt::format("{}: SW2 {:.4f}, exact score {:.4f}, floor {:.4f}", c.sampler, d, d_exact, floor));
     CHECK(d < d_exact + floor);
@@ -114,7 +121,7 @@ TEST_CASE("samples of the other shipped 2-D models are within twice the data's o
       SampleOptions o;
       o.num_samples = static_cast<std::size_t>(n);
       o.seed = 23;
-      const Matrix x = sample(*sde, *model, *make_sampler(sampler),
+      const Matrix x = sample(*sde, *model, *coarse_sampler(sampler),
                               make_grid(*sde, {.spacing = GridSpacing::log_snr, .steps = steps}), o).samples;
       const double d = sliced_wasserstein(x, held.topRows(n), 256, 3);
       MESSAGE(fmt::format("{} {}: SW2 {:.4f}, floor {:.4f} ({:.2f} floors)", name, sampler, d, floor, d / floor));
@@ -132,7 +139,7 @@ TEST_CASE("the shipped ring model's exact-divergence likelihood agrees with Hutc
   const LikelihoodResult e = log_likelihood(*sde, *model, held, exact);
   LikelihoodOptions hutch = exact;
   hutch.divergence = Divergence::hutchinson;
-  hutch.probes = 64;
+  hutch.probes = 16;  // the standard error below is measured, so fewer probes only widen it
   hutch.seed = 5;
   const LikelihoodResult h = log_likelihood(*sde, *model, held, hutch);
   // Per sample the difference is Hutchinson's Monte Carlo error; its mean over 64 samples is
