@@ -59,6 +59,9 @@ void DenseGridOutput::point(Eigen::Index r, double t, const RowRef& x, const Row
       out = h00 * row.xa + (h10 * h) * row.fa + h01 * row.xb + (h11 * h) * f;
     });
     row.has_b = false;
+    row.has_p = true;
+    row.tp = row.ta;
+    row.xp = row.xa;
   } else if (row.has_a) {
     return;  // the same point again (another attempt from it)
   }
@@ -106,11 +109,20 @@ void DenseGridOutput::dopri5(Eigen::Index r, double t0, const RowRef& x0, double
 void DenseGridOutput::finish_row(Eigen::Index r, const RowRef& x) {
   Row& row = row_[static_cast<std::size_t>(r)];
   if (row.has_b) {
-    // No derivative at the end: the quadratic with x(ta) = xa, x'(ta) = fa, x(tb) = xb.
-    const double t0 = row.ta, h = row.tb - row.ta;
+    // No derivative at the end: x(ta + u) = xa + fa u + c2 u^2 + c3 u^3 with x(tb) = xb and,
+    // when there is a previous point, x(tp) = xp (else c3 = 0: the quadratic).
+    const double t0 = row.ta, ub = row.tb - row.ta;
+    const Eigen::RowVectorXd rb = (row.xb - row.xa - ub * row.fa) / (ub * ub);
+    Eigen::RowVectorXd c2 = rb, c3 = Eigen::RowVectorXd::Zero(dim_);
+    if (row.has_p) {
+      const double up = row.tp - row.ta;
+      const Eigen::RowVectorXd rp = (row.xp - row.xa - up * row.fa) / (up * up);
+      c3 = (rb - rp) / (ub - up);
+      c2 = rb - ub * c3;
+    }
     fill(r, row.tb, row.xb, [&](double t, Eigen::RowVectorXd& out) {
-      const double s = (t - t0) / h;
-      out = row.xa + (s * h) * row.fa + (s * s) * (row.xb - row.xa - h * row.fa);
+      const double u = t - t0;
+      out = row.xa + u * row.fa + (u * u) * c2 + (u * u * u) * c3;
     });
     row.has_b = false;
   }

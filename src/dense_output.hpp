@@ -49,8 +49,9 @@ class DenseGridOutput {
               std::span<const Matrix> k, Eigen::Index i);
 
   /// Row r stopped at state x (it reached the integrator's end, or stopped within its tolerance
-  /// of it): a step not yet closed is closed without its end derivative (the quadratic from
-  /// x0, f0, x1), and every grid point up to N-1 it has not passed takes x.
+  /// of it): a step not yet closed is closed without its end derivative, by the cubic through
+  /// the previous accepted state, x0, f0 and x1 (the quadratic from x0, f0, x1 when the step
+  /// was the row's first), and every grid point up to N-1 it has not passed takes x.
   void finish_row(Eigen::Index r, const RowRef& x);
   /// Emits, in order, the grid points every row has passed; once any row failed, none (the
   /// chunk's error ends the run).
@@ -61,9 +62,9 @@ class DenseGridOutput {
 
  private:
   struct Row {
-    bool has_a = false, has_b = false;
-    double ta = 0.0, tb = 0.0;
-    Eigen::RowVectorXd xa, fa, xb;
+    bool has_a = false, has_b = false, has_p = false;
+    double ta = 0.0, tb = 0.0, tp = 0.0;
+    Eigen::RowVectorXd xa, fa, xb, xp;  // a: the last point with f; b: the step's end; p: before a
     std::size_t next = 1;  // the next grid point to fill
   };
   /// Fills row r's grid points in (t0, t1] (in the integration's direction): value(t, out) for

@@ -6,9 +6,11 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 using namespace tweedie;
@@ -259,6 +261,7 @@ namespace {
 /// grid time; and the error at the grid's end (the integration's own).
 struct DenseError {
   double interior = 0.0, end = 0.0;
+  std::size_t worst = 0;  // the grid point of `interior`
 };
 DenseError dense_error(const Sde& sde, const ScoreModel& model, const std::vector<double>& grid,
                        const Matrix& init, const std::string& name, double tol) {
@@ -280,6 +283,7 @@ DenseError dense_error(const Sde& sde, const ScoreModel& model, const std::vecto
     const Matrix exact = sample(sde, model, *reference, to_k, r).samples;
     const double err = (calls[k - 1].x - exact).cwiseAbs().maxCoeff();
     if (k + 1 < grid.size()) {
+      if (err > e.interior) e.worst = k;
       e.interior = std::max(e.interior, err);
     } else {
       e.end = err;
@@ -302,9 +306,19 @@ TEST_CASE("the dense output agrees with a tight solution at every interior grid 
     std::vector<DenseError> errors;
     for (double tol : {1e-4, 1e-6, 1e-8}) {
       errors.push_back(dense_error(sde, *model, grid, init, name, tol));
-      MESSAGE(fmt::format("{} tol {:g}: interior {:.3e}, end {:.3e}", name, tol, errors.back().interior,
-                          errors.back().end));
+      MESSAGE(fmt::format("{} tol {:g}: interior {:.3e} (grid point {}), end {:.3e}", name, tol,
+                          errors.back().interior, errors.back().worst, errors.back().end));
     }
     for (std::size_t i = 1; i < errors.size(); ++i) CHECK(errors[i].interior < errors[i - 1].interior);
+    // dopri5's own 4th-order extension, and dpm-solver-adaptive's Hermite (its steps are low
+    // order, so cubic interpolation is finer than they are): the interior error is that of the
+    // integration itself, within a small multiple of the tolerance or of the end's error (measured
+    // up to 10x; cubic Hermite on the 5th- to 10th-order pairs is coarser, see the messages).
+    if (std::string(name) == "dopri5" || std::string(name) == "dpm-solver-adaptive") {
+      const double tols[] = {1e-4, 1e-6, 1e-8};
+      for (std::size_t i = 0; i < errors.size(); ++i) {
+        CHECK(errors[i].interior <= 20.0 * std::max(tols[i], errors[i].end));
+      }
+    }
   }
 }

@@ -27,9 +27,11 @@ namespace tweedie {
 ///    run without observer). The interpolant is dopri5's own 4th-order continuous extension
 ///    (scipy's RK45 dense output); cubic Hermite in t from each step's end states and
 ///    derivatives dx/dt for the other ODE samplers (dpm-solver-adaptive's from the model outputs
-///    it makes, in t), quadratic (no end derivative) on a row's last step for those whose end
-///    derivative is their next step's first evaluation (cash-karp54, fehlberg78,
-///    bulirsch-stoer, dpm-solver-adaptive); the linear interpolant between accepted states for
+///    it makes, in t; the derivative at a step's end is the first evaluation of the row's next
+///    attempt), so on a row's last step, which has none, the cubic through the previous
+///    accepted state and the step's start (state, derivative) and end states; the cubic is
+///    coarser than the 7th- to 10th-order fehlberg78 and bulirsch-stoer steps at loose
+///    tolerances (tests/test_observer.cpp measures it); the linear interpolant between accepted states for
 ///    adaptive-sde (a stochastic path: no derivative means anything there, and the Brownian
 ///    bridge between its points is not drawn). A grid point a step lands on exactly, the end of
 ///    the integration (on EDM grid[N-1], before the last step to sigma = 0) among them, gets
