@@ -26,7 +26,7 @@ namespace tweedie::detail {
 /// Errors as integrate_rk's (the lowest failing row's, once the rows below it are done).
 /// `dense`, when given, receives every row's accepted steps as cubic Hermite (the derivative at
 /// a step's end is the evaluation that starts the row's next attempt; its last step, with none,
-/// by the quadratic), as integrate_rk's.
+/// as DenseGridOutput::finish_row says), as integrate_rk's.
 std::vector<AdaptiveCounts> integrate_bulirsch_stoer(BatchRhs& rhs, MatrixRef z, double t0, double t1,
                                                      const AdaptiveTolerances& tol, std::uint64_t first_sample,
                                                      DenseGridOutput* dense = nullptr);

@@ -58,8 +58,8 @@ double initial_finish(const InitialStep& s, const Eigen::VectorXd& f0, const Eig
 /// land on t1): the pilot of the optimised grid reads the step sizes of a solve from it.
 /// `dense`, when given, receives every row's accepted steps (t0 and t1 must be its grid's ends):
 /// dopri5's own continuous extension, cubic Hermite for the other pairs (the derivative at a
-/// step's end is the first stage of the row's next attempt; its last step, with none, by the
-/// quadratic), flushed after each round; no result changes.
+/// step's end is the first stage of the row's next attempt; its last step, with none, as
+/// DenseGridOutput::finish_row says), flushed after each round; no result changes.
 using AcceptedStepHook = std::function<void(Eigen::Index row, double t, double t_new, double proposed)>;
 std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z, double t0, double t1,
                                          const AdaptiveTolerances& tol, std::uint64_t first_sample,
