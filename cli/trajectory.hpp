@@ -22,8 +22,8 @@ void check_trajectory_path(const std::string& path);
 /// after the steps K, 2K, ... (K = `every`) and after the last step: the candidate slices. Each
 /// chunk's rows go to their place by global sample index, so the record does not depend on the
 /// threads or the chunk size. A sampler that does not report some of those steps (singlestep
-/// DPM-Solver's inner grid points, an adaptive sampler's: observer.hpp) leaves their slices empty,
-/// and they are dropped.
+/// DPM-Solver's inner grid points: observer.hpp) leaves their slices empty, and they are
+/// dropped; adaptive samplers report every grid point, by dense output (observer.hpp).
 class TrajectoryRecorder {
  public:
   TrajectoryRecorder(std::size_t steps, std::size_t every, std::uint64_t first, std::size_t rows,

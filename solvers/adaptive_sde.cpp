@@ -141,6 +141,7 @@ void AdaptiveSde::integrate(ChunkContext& ctx, MatrixRef x, std::vector<Brownian
   detail::RowFailures failures(n);
   Matrix x_prev = x;  // GGF's x_prev starts at the initial state
   Matrix z(n, d);
+  const auto dense = dense_grid_output(ctx, x);  // linear between accepted states
 
   // Every running row attempts a step in every round, so a row's own attempt index is the round.
   for (std::size_t attempt = 0;; ++attempt) {
@@ -214,11 +215,17 @@ void AdaptiveSde::integrate(ChunkContext& ctx, MatrixRef x, std::vector<Brownian
         x_prev.row(r) = x_low.row(k);
         c.accept(t_next(k), -detail::power_law_step(h, e, safety, exponent, std::max(t_next(k) - t_stop, 0.0)));
         if (!keep) path[static_cast<std::size_t>(r)].forget_above(c.t);
+        if (dense) {
+          dense->linear(r, t(k), xs.row(k), c.t, x.row(r));
+          if (c.t == t_stop) dense->finish_row(r, x.row(r));
+        }
       } else {
         c.reject(finite, -h, -detail::power_law_step(h, e, safety, exponent, std::max(c.t - t_stop, 0.0)));
       }
     }
+    if (dense) dense->flush(failures);
   }
+  if (dense) dense->finish(x, failures);
   failures.rethrow();
 
   std::size_t accepted = 0, rejected = 0;

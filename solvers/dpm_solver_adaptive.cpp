@@ -1,7 +1,9 @@
 #include "dpm_solver_adaptive.hpp"
 
 #include "adaptive_control.hpp"
-#include "odeint.hpp"  // the tolerance options every adaptive sampler shares
+#include "odeint.hpp"  // the tolerance options and dense output every adaptive sampler shares
+
+#include <tweedie/reverse.hpp>
 
 #include <fmt/format.h>
 
@@ -54,6 +56,10 @@ void DpmSolverAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
   };
   detail::RowFailures failures(rows);
   Matrix x_prev = x;
+  // Dense output in t: cubic Hermite with the PF-ODE derivative from the model output at each
+  // accepted point (the first evaluation of the row's next attempt).
+  const auto dense = dense_grid_output(ctx, x);
+  const auto flow = ReverseDynamics::probability_flow(sde);
   for (;;) {
     // The rows still running, their step cap, the points of the step each tries, its floor.
     std::vector<Eigen::Index> active;
@@ -107,6 +113,16 @@ void DpmSolverAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
       return !active.empty();
     };
     if (!predict(from, xa, m_s)) continue;
+    if (dense) {
+      const Vector ts = times(from);
+      Matrix f(xa.rows(), d);
+      convert_prediction(sde, want, Prediction::score, ts, xa, m_s, f);
+      flow.drift(ts, xa, f, f);
+      for (std::size_t a = 0; a < active.size(); ++a) {
+        const auto k = static_cast<Eigen::Index>(a);
+        if (dense->needs_derivative(active[a])) dense->point(active[a], ts(k), xa.row(k), f.row(k));
+      }
+    }
     if (!predict(mid1, update.at_s1(xa, m_s), m_s1)) continue;
     Matrix x_low, x_high;
     if (order == 2) {  // DPM-Solver-1 / DPM-Solver-2 (r1 = 1/2)
@@ -132,11 +148,17 @@ void DpmSolverAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
         s[static_cast<std::size_t>(i)] = targets[a];
         c.accept(targets[a].lambda,
                  detail::power_law_step(c.dt, e, options_.theta, exponent, lambda_end - targets[a].lambda));
+        if (dense) {
+          dense->accepted(i, targets[a].t, x.row(i));
+          if (!running(i)) dense->finish_row(i, x.row(i));
+        }
       } else {
         c.reject(finite, c.dt, detail::power_law_step(c.dt, e, options_.theta, exponent, lambda_end - c.t));
       }
     }
+    if (dense) dense->flush(failures);
   }
+  if (dense) dense->finish(x, failures);
   failures.rethrow();
   std::size_t accepted = 0, rejected = 0;
   for (const auto& c : control) {

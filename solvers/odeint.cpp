@@ -57,6 +57,13 @@ void predict_rows(ChunkContext& ctx, Prediction want, const ConstVectorRef& t,
   ctx.predict(want, t, x, out, steps, rows, [](Eigen::Index, const NonFiniteError& e) { throw e; });
 }
 
+std::unique_ptr<detail::DenseGridOutput> dense_grid_output(ChunkContext& ctx, const ConstMatrixRef& x) {
+  if (!ctx.observed()) return nullptr;
+  return std::make_unique<detail::DenseGridOutput>(
+      ctx.grid(), x.rows(), x.cols(),
+      [&ctx](std::size_t k, const ConstMatrixRef& states) { ctx.observe_grid_point(k, states); });
+}
+
 void finish_noiseless(ChunkContext& ctx, MatrixRef x, std::span<const std::size_t> steps) {
   const auto grid = ctx.grid();
   const double t = grid[grid.size() - 2];
@@ -185,13 +192,14 @@ void integrate_chunk(OdeintMethod method, ChunkContext& ctx, MatrixRef x, const 
   std::vector<AdaptiveCounts> counts(static_cast<std::size_t>(x.rows()));
   if (t1 != t0) {  // t1 == t0: a one-step grid that ends at sigma = 0, only the last step remains
     ChunkRhs rhs(ctx);
+    auto dense = dense_grid_output(ctx, x);
     if (method == OdeintMethod::bulirsch_stoer) {
-      counts = detail::integrate_bulirsch_stoer(rhs, x, t0, t1, tol, ctx.first_row());
+      counts = detail::integrate_bulirsch_stoer(rhs, x, t0, t1, tol, ctx.first_row(), dense.get());
     } else {
       const detail::RkPair pair = method == OdeintMethod::dopri5        ? detail::RkPair::dopri5
                                   : method == OdeintMethod::cash_karp54 ? detail::RkPair::cash_karp54
                                                                         : detail::RkPair::fehlberg78;
-      counts = detail::integrate_rk(pair, rhs, x, t0, t1, tol, ctx.first_row());
+      counts = detail::integrate_rk(pair, rhs, x, t0, t1, tol, ctx.first_row(), {}, dense.get());
     }
   }
   std::vector<std::size_t> steps;

@@ -7,10 +7,12 @@
 #include <tweedie/sampler.hpp>
 
 #include "adaptive_control.hpp"
+#include "dense_output.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -44,6 +46,10 @@ bool ends_noiseless(const Sde& sde, std::span<const double> grid);
 void predict_rows(ChunkContext& ctx, Prediction want, const ConstVectorRef& t,
                   const ConstMatrixRef& x, MatrixRef out, std::span<const Eigen::Index> rows,
                   std::span<const std::size_t> steps);
+
+/// The dense output of an adaptive sampler's chunk onto the grid's interior points, sent to the
+/// chunk's observer (ChunkContext::observe_grid_point); nullptr without one (nothing is buffered).
+std::unique_ptr<detail::DenseGridOutput> dense_grid_output(ChunkContext& ctx, const ConstMatrixRef& x);
 
 /// The last step of a grid that ends at sigma = 0, for every row of the chunk (all at time
 /// t = grid[N-1]): the Euler step of the PF-ODE to sigma = 0, which is Tweedie's denoiser,

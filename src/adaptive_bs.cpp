@@ -72,9 +72,10 @@ class Row {
  public:
   enum class Phase { f0, probe, start, midpoint, done };
 
-  Row(const ConstVectorRef& x0, double t0, double t1, const AdaptiveTolerances& tol, std::uint64_t sample)
+  Row(const ConstVectorRef& x0, double t0, double t1, const AdaptiveTolerances& tol, std::uint64_t sample,
+      DenseGridOutput* dense, Eigen::Index index)
       : x_(x0), t0_(t0), t1_(t1), direction_(t1 < t0 ? -1.0 : 1.0), tol_(tol), sample_(sample),
-        checker_(tol.atol, tol.rtol, 1.0, 1.0), table_(kKMax) {
+        dense_(dense), index_(index), checker_(tol.atol, tol.rtol, 1.0, 1.0), table_(kKMax) {
     control_.t = t0;
     t_eval_ = t0;
     z_eval_ = x_;
@@ -92,6 +93,7 @@ class Row {
     switch (phase_) {
       case Phase::f0: {
         dxdt_ = f;
+        if (dense_) dense_->point(index_, t0_, x_.transpose(), dxdt_.transpose());
         probe_ = initial_probe(x_, dxdt_, std::fabs(t1_ - t0_), tol_);
         t_eval_ = t0_ + probe_.h0 * direction_;
         z_eval_ = x_ + (probe_.h0 * direction_) * dxdt_;
@@ -104,6 +106,7 @@ class Row {
       case Phase::start:
         dxdt_ = f;
         have_dxdt_ = true;
+        if (dense_) dense_->point(index_, control_.t, x_.transpose(), dxdt_.transpose());
         return try_begin();
       case Phase::midpoint:
         return midpoint_feed(f);
@@ -293,6 +296,10 @@ class Row {
       x_.swap(out_);
       control_.accept(lands_ ? t1_ : t_new, step_);
       have_dxdt_ = false;
+      if (dense_) {
+        dense_->accepted(index_, control_.t, x_.transpose());
+        if (control_.t == t1_) dense_->finish_row(index_, x_.transpose());
+      }
     } else {
       control_.reject(finite, tried_, step_);
     }
@@ -303,6 +310,8 @@ class Row {
   double t0_, t1_, direction_;
   AdaptiveTolerances tol_;
   std::uint64_t sample_;
+  DenseGridOutput* dense_;
+  Eigen::Index index_;  // the chunk row, for dense_
   StepControl control_;
   bool have_dxdt_ = true;
   InitialStep probe_;
@@ -331,14 +340,15 @@ class Row {
 }  // namespace
 
 std::vector<AdaptiveCounts> integrate_bulirsch_stoer(BatchRhs& rhs, MatrixRef z, double t0, double t1,
-                                                     const AdaptiveTolerances& tol, std::uint64_t first_sample) {
+                                                     const AdaptiveTolerances& tol, std::uint64_t first_sample,
+                                                     DenseGridOutput* dense) {
   const Eigen::Index n = z.rows(), width = z.cols();
   std::vector<AdaptiveCounts> result(static_cast<std::size_t>(n));
   if (t1 == t0 || n == 0) return result;
   std::vector<Row> rows;
   rows.reserve(static_cast<std::size_t>(n));
   for (Eigen::Index r = 0; r < n; ++r) {
-    rows.emplace_back(z.row(r).transpose(), t0, t1, tol, first_sample + static_cast<std::uint64_t>(r));
+    rows.emplace_back(z.row(r).transpose(), t0, t1, tol, first_sample + static_cast<std::uint64_t>(r), dense, r);
   }
   RowFailures failures(n);
   for (;;) {
@@ -368,7 +378,9 @@ std::vector<AdaptiveCounts> integrate_bulirsch_stoer(BatchRhs& rhs, MatrixRef z,
       fk = f.row(k).transpose();
       guarded(failures, r, [&] { rows[static_cast<std::size_t>(r)].feed(fk); });
     }
+    if (dense) dense->flush(failures);
   }
+  if (dense) dense->flush(failures);
   failures.rethrow();
   for (Eigen::Index r = 0; r < n; ++r) {
     const Row& row = rows[static_cast<std::size_t>(r)];

@@ -24,7 +24,11 @@ namespace tweedie::detail {
 /// depth); every round evaluates the pending rows together, one call of `rhs`, and each row then
 /// advances to its next evaluation. StepControl keeps the row's time, step, counts and guards.
 /// Errors as integrate_rk's (the lowest failing row's, once the rows below it are done).
+/// `dense`, when given, receives every row's accepted steps as cubic Hermite (the derivative at
+/// a step's end is the evaluation that starts the row's next attempt; its last step, with none,
+/// as DenseGridOutput::finish_row says), as integrate_rk's.
 std::vector<AdaptiveCounts> integrate_bulirsch_stoer(BatchRhs& rhs, MatrixRef z, double t0, double t1,
-                                                     const AdaptiveTolerances& tol, std::uint64_t first_sample);
+                                                     const AdaptiveTolerances& tol, std::uint64_t first_sample,
+                                                     DenseGridOutput* dense = nullptr);
 
 }  // namespace tweedie::detail

@@ -106,6 +106,8 @@ class RowFailures {
   }
   /// Whether row still has to run: no row at or below it has failed.
   bool keeps(Eigen::Index row) const { return row < first_; }
+  /// Whether any row has failed.
+  bool failed() const { return error_ != nullptr; }
   /// Rethrows the lowest failure, if any.
   void rethrow() const {
     if (error_) std::rethrow_exception(error_);

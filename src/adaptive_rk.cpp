@@ -197,7 +197,7 @@ double initial_finish(const InitialStep& s, const Eigen::VectorXd& f0, const Eig
 
 std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z, double t0, double t1,
                                          const AdaptiveTolerances& tol, std::uint64_t first_sample,
-                                         const AcceptedStepHook& on_accept) {
+                                         const AcceptedStepHook& on_accept, DenseGridOutput* dense) {
   const Eigen::Index n = z.rows(), width = z.cols();
   std::vector<AdaptiveCounts> result(static_cast<std::size_t>(n));
   if (t1 == t0 || n == 0) return result;
@@ -226,6 +226,11 @@ std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z
     for (Eigen::Index r = 0; r < n; ++r) rows[static_cast<std::size_t>(r)] = r;
     const std::vector<std::size_t> zeros(rows.size(), 0);
     rhs(Vector::Constant(n, t0), z, dxdt, rows, zeros, failures);
+    if (dense && !tab.fsal) {
+      for (Eigen::Index r = 0; r < n; ++r) {
+        if (failures.keeps(r)) dense->point(r, t0, z.row(r), dxdt.row(r));
+      }
+    }
     std::vector<Eigen::Index> probe_rows;
     for (Eigen::Index r = 0; r < n; ++r) {
       if (failures.keeps(r)) probe_rows.push_back(r);
@@ -282,6 +287,7 @@ std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z
         const Eigen::Index r = stale[static_cast<std::size_t>(i)];
         dxdt.row(r) = fs.row(i);
         have_dxdt[static_cast<std::size_t>(r)] = 1;
+        if (dense && failures.keeps(r)) dense->point(r, at(r).t, z.row(r), dxdt.row(r));
       }
     }
     // The step each row tries, and its floor.
@@ -355,6 +361,14 @@ std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z
       } else {
         const double t_new = b.lands[static_cast<std::size_t>(i)] ? t1 : s.t + step;
         if (on_accept) on_accept(r, s.t, t_new, s.dt);
+        if (dense) {
+          if (tab.fsal) {
+            dense->dopri5(r, s.t, b.x.row(i), t_new, b.out.row(i), b.k, i);
+          } else {
+            dense->accepted(r, t_new, b.out.row(i));
+          }
+          if (t_new == t1) dense->finish_row(r, b.out.row(i));
+        }
         s.accept(t_new, adjuster.increase_step(step, e, tab.stepper_order));
         z.row(r) = b.out.row(i);
         if (tab.fsal) {
@@ -364,7 +378,9 @@ std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z
         }
       }
     }
+    if (dense) dense->flush(failures);
   }
+  if (dense) dense->finish(z, failures);
   failures.rethrow();
   for (Eigen::Index r = 0; r < n; ++r) result[static_cast<std::size_t>(r)] = at(r).counts;
   return result;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "adaptive_control.hpp"
+#include "dense_output.hpp"
 
 #include <tweedie/types.hpp>
 
@@ -55,9 +56,14 @@ double initial_finish(const InitialStep& s, const Eigen::VectorXd& f0, const Eig
 /// (it does not change any result): chunk row, the step's start t and end t_new, and the
 /// step the controller had proposed (t_new - t except on the last step, shortened to
 /// land on t1): the pilot of the optimised grid reads the step sizes of a solve from it.
+/// `dense`, when given, receives every row's accepted steps (t0 and t1 must be its grid's ends):
+/// dopri5's own continuous extension, cubic Hermite for the other pairs (the derivative at a
+/// step's end is the first stage of the row's next attempt; its last step, with none, as
+/// DenseGridOutput::finish_row says), flushed after each round; no result changes.
 using AcceptedStepHook = std::function<void(Eigen::Index row, double t, double t_new, double proposed)>;
 std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z, double t0, double t1,
                                          const AdaptiveTolerances& tol, std::uint64_t first_sample,
-                                         const AcceptedStepHook& on_accept = {});
+                                         const AcceptedStepHook& on_accept = {},
+                                         DenseGridOutput* dense = nullptr);
 
 }  // namespace tweedie::detail

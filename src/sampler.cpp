@@ -146,6 +146,12 @@ void ChunkContext::check_state(const ConstMatrixRef& x, std::size_t step, double
   (*observer_)(StepEvent{step + 1, t, first_row_, scaled_, x0});
 }
 
+void ChunkContext::observe_grid_point(std::size_t k, const ConstMatrixRef& x) {
+  if (!observer_) return;
+  const Matrix no_x0;
+  (*observer_)(StepEvent{k, grid_[k], first_row_, x, no_x0});
+}
+
 void ChunkContext::check_substep(const ConstMatrixRef& x, std::size_t step, double t) {
   if (all_finite(x)) {
     pending_.reset();  // a non-finite output would have made the state non-finite

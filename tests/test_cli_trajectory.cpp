@@ -49,11 +49,25 @@ TEST_CASE("--trajectory --every 3 keeps steps 3, 6, 9 and the last: (4, n, d), t
   for (std::size_t k = 0; k < 4; ++k) CHECK(same_bits(slice(some, k), slice(all, std::min<std::size_t>(3 * k + 2, 9))));
 }
 
-TEST_CASE("an adaptive sampler's trajectory is its end state alone") {
+TEST_CASE("an adaptive sampler's trajectory holds every K-th grid time by dense output, the last slice the samples") {
   TempDir dir;
-  const std::string out = dir.file("x.npy"), traj = dir.file("t.npy");
-  REQUIRE(run_cli(kSample + "--sampler dopri5 --out " + out + " --trajectory " + traj + " --every 2").status == 0);
-  CHECK(tweedie::read_npy(traj).shape == std::vector<std::size_t>{1, 5, 2});
+  const std::string out = dir.file("x.npy"), plain = dir.file("plain.npy"), every1 = dir.file("every1.npy"),
+                    every3 = dir.file("every3.npy");
+  REQUIRE(run_cli(kSample + "--sampler dopri5 --out " + plain).status == 0);
+  REQUIRE(run_cli(kSample + "--sampler dopri5 --out " + out + " --trajectory " + every1).status == 0);
+  const auto r = run_cli(kSample + "--sampler dopri5 --threads 2 --chunk 2 --out " + out + " --trajectory " +
+                         every3 + " --every 3");
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("trajectory: 4 saved steps x 5 x 2 -> " + every3) != std::string::npos);
+  const tweedie::NpyArray all = tweedie::read_npy(every1), some = tweedie::read_npy(every3);
+  CHECK(all.shape == std::vector<std::size_t>{10, 5, 2});
+  REQUIRE(some.shape == std::vector<std::size_t>{4, 5, 2});
+  // The samples are those of a run without --trajectory; the last slice is them.
+  const tweedie::Matrix samples = tweedie::read_npy_matrix(out), unobserved = tweedie::read_npy_matrix(plain);
+  const std::vector<double> bits(samples.data(), samples.data() + samples.size());
+  CHECK(same_bits(bits, std::vector<double>(unobserved.data(), unobserved.data() + unobserved.size())));
+  CHECK(same_bits(slice(some, 3), bits));
+  for (std::size_t k = 0; k < 4; ++k) CHECK(same_bits(slice(some, k), slice(all, std::min<std::size_t>(3 * k + 2, 9))));
 }
 
 TEST_CASE("--every without --trajectory, K < 1 and paths not written as .npy are refused before any output") {

@@ -80,6 +80,12 @@ class ChunkContext {
   void check_state(const ConstMatrixRef& x, std::size_t step, double t, double scale = 1.0);
   /// The same check inside a step (score_sde's corrector steps before its predictor): not observed.
   void check_substep(const ConstMatrixRef& x, std::size_t step, double t);
+  /// Whether an observer watches this chunk (adaptive samplers then compute their dense output).
+  bool observed() const { return observer_ != nullptr; }
+  /// The event of grid point `k` (1 .. N-1) of an adaptive sampler, whose rows `x` are each
+  /// row's state at grid[k] by dense output (src/dense_output.hpp), without x0. Its event of
+  /// grid point N is check_state's, as for every sampler.
+  void observe_grid_point(std::size_t k, const ConstMatrixRef& x);
   /// Observes this chunk's steps with `observer` (not owned; nullptr or an empty function: none).
   /// With one, the first model evaluation after each step's start is also kept as x0 for it.
   void set_observer(const StepObserver* observer);
