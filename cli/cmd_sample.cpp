@@ -13,6 +13,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace tweedie::cli {
@@ -61,6 +63,7 @@ struct SampleCommand {
     auto solver = make_sampler(sampler, options);
 
     std::vector<double> times;
+    std::string grid_note;  // the optimised grid's cost, for the summary
     if (!times_path.empty()) {
       times = read_npy_vector(times_path, "--times");
       validate_grid(sde, times);
@@ -69,7 +72,9 @@ struct SampleCommand {
       g.t_start = t_start.value_or(-1.0);
       g.t_end = t_end.value_or(-1.0);
       g.rho = rho;
-      times = run_grid(sde, *p.model, *solver, g, grid, run.seed);
+      RunGrid planned = run_grid(sde, *p.model, *solver, g, grid, run.seed);
+      times = std::move(planned.times);
+      grid_note = optimized_grid_note(planned);
     }
     std::optional<Matrix> init;
     if (!init_path.empty()) {
@@ -128,7 +133,7 @@ struct SampleCommand {
         solver->traits().adaptive
             ? fmt::format("adaptive, accepted/rejected steps per sample {:.1f}/{:.1f}",
                           stats.accepted_steps_per_sample, stats.rejected_steps_per_sample)
-            : fmt::format("{} steps", stats.steps);
+            : fmt::format("{} steps{}", stats.steps, grid_note);
     fmt::print("{}: {}, NFE/sample {:g}, {:.3f} s, {:.4g} samples/s{}, {} x {} -> {} ({})\n", stats.sampler,
                steps_text, stats.nfe_per_sample, stats.wall_seconds, stats.samples_per_second, ranks_note(ranks),
                samples.rows(), samples.cols(), out_path, run.noise_settings());

@@ -36,11 +36,19 @@ std::string partner_name(const ComparisonResults& r) { return r.settings.model.e
 
 // ---- tables -----------------------------------------------------------------------------------
 
-const char* const kColumns[] = {"sampler", "grid", "budget", "steps", "NFE/sample", "ODE err (median)",
-                                "ODE err (mean)", "SW2", "mean err", "cov err", "NLL", "wall s", "samples/s"};
+const char* const kColumns[] = {"sampler", "grid", "budget", "steps", "grid search", "NFE/sample",
+                                "ODE err (median)", "ODE err (mean)", "SW2", "mean err", "cov err", "NLL", "wall s",
+                                "samples/s"};
+
+// The optimised grid's cost: "P NFE x R, K trials" (P per pilot row over R rows), else "-".
+std::string search_text(const std::optional<OptimizedGrid>& search) {
+  return search ? fmt::format("{:.0f} NFE x {}, {} trials", search->pilot_nfe, search->pilot_rows, search->trials)
+                : "-";
+}
 
 std::vector<std::string> table_cells(const RunRow& row) {
-  std::vector<std::string> c{row.sampler, row.grid, row.budget, row.steps > 0 ? std::to_string(row.steps) : "-"};
+  std::vector<std::string> c{row.sampler, row.grid, row.budget, row.steps > 0 ? std::to_string(row.steps) : "-",
+                             search_text(row.grid_search)};
   if (!row.failure.empty()) {
     c.push_back("failed: " + row.failure);
     c.resize(std::size(kColumns), "");
@@ -60,7 +68,7 @@ std::vector<std::string> table_cells(const RunRow& row) {
 
 std::vector<std::string> floor_cells(const Truth& t, std::size_t truths, const std::string& name) {
   std::vector<std::string> c{truths > 1 ? fmt::format("{} (t_end {:g})", name, t.t_end) : name, "-", "-", "-", "-",
-                             "-", "-", sci(t.floor.sw2), sci(t.floor.mean_error), sci(t.floor.covariance_error),
+                             "-", "-", "-", sci(t.floor.sw2), sci(t.floor.mean_error), sci(t.floor.covariance_error),
                              nll_text(t.floor.nll), "-", "-"};
   return c;
 }
@@ -392,7 +400,7 @@ std::string report_csv(const ComparisonResults& r) {
   std::string csv =
       "sampler,grid,budget,steps,deterministic,nfe_per_sample,ode_error_median,ode_error_mean,ode_error_max,sw2,"
       "mean_error,covariance_error,nll,nll_se,t_end,sw2_floor,mean_error_floor,covariance_error_floor,entropy,"
-      "entropy_se,wall_seconds,samples_per_second,failure\n";
+      "entropy_se,wall_seconds,samples_per_second,search_pilot_nfe,search_pilot_rows,search_trials,failure\n";
   auto floors = [](const Truth& t) {
     return fmt::format("{},{},{},{},{}", csv_number(t.t_end), csv_number(t.floor.sw2), csv_number(t.floor.mean_error),
                        csv_number(t.floor.covariance_error), csv_nll(t.floor.nll));
@@ -410,9 +418,12 @@ std::string report_csv(const ComparisonResults& r) {
     } else {
       csv += ",,,,,,,,,";
     }
-    csv += fmt::format("{},{},{},{}\n", row.failure.empty() ? floors(r.truths[row.truth]) : ",,,,,",
+    const std::string search = row.grid_search ? fmt::format("{},{},{}", csv_number(row.grid_search->pilot_nfe),
+                                                             row.grid_search->pilot_rows, row.grid_search->trials)
+                                               : ",,";
+    csv += fmt::format("{},{},{},{},{}\n", row.failure.empty() ? floors(r.truths[row.truth]) : ",,,,,",
                        row.failure.empty() ? csv_number(row.wall_seconds) : "",
-                       row.failure.empty() ? csv_number(row.samples_per_second) : "", csv_field(row.failure));
+                       row.failure.empty() ? csv_number(row.samples_per_second) : "", search, csv_field(row.failure));
   }
   return csv;
 }
@@ -481,6 +492,17 @@ std::string report_json(const ComparisonResults& r) {
                       {"budget", row.budget},
                       {"steps", row.steps},
                       {"deterministic", row.deterministic}};
+    if (row.grid_search) {
+      const OptimizedGrid& g = *row.grid_search;
+      auto measured = [](double e) { return std::isnan(e) ? ordered_json(nullptr) : ordered_json(e); };
+      // The search's cost per pilot row; the pilot errors are null for the density grid (not measured).
+      o["grid_search"] = {{"start", g.start},
+                          {"start_error", measured(g.start_error)},
+                          {"error", measured(g.error)},
+                          {"trials", g.trials},
+                          {"pilot_nfe_per_row", g.pilot_nfe},
+                          {"pilot_rows", g.pilot_rows}};
+    }
     if (!row.failure.empty()) {
       o["failure"] = row.failure;
     } else {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <utility>
 
 namespace tweedie::cli {
 namespace {
@@ -135,7 +136,9 @@ class Comparison {
           throw InvalidArgument(fmt::format("one step takes more than {} NFE", budget));
         }
         g.steps = run.row.steps;
-        run.grid = run_grid(*p_.sde, *p_.model, *sampler, g, grid, s_.seed);
+        RunGrid planned = run_grid(*p_.sde, *p_.model, *sampler, g, grid, s_.seed);
+        run.grid = std::move(planned.times);
+        run.row.grid_search = std::move(planned.optimized);
         run.sampler = sampler;
       } catch (const InvalidArgument& e) {
         run.row.failure = e.what();

@@ -70,6 +70,9 @@ struct RunRow {
   int steps = 0;        ///< grid steps (0: adaptive)
   bool deterministic = true;
   std::size_t truth = 0;           ///< index into ComparisonResults::truths (runs that gave samples)
+  /// The optimised grid's search (its cost per pilot row, start and pilot errors): rank 0's runs
+  /// on the optimized grid.
+  std::optional<OptimizedGrid> grid_search;
   std::optional<RowErrors> ode;    ///< deterministic samplers
   DistributionMetrics metrics;
   double nfe_per_sample = 0.0, wall_seconds = 0.0, samples_per_second = 0.0;

@@ -1,4 +1,5 @@
 #include "grid_choice.hpp"
+#include "sample_by_rank.hpp"
 
 #include <tweedie/sampler_grid.hpp>
 
@@ -13,9 +14,21 @@ GridSpacing grid_spacing_named(const std::string& name) {
   throw InvalidArgument(fmt::format("the {} grid is not a spacing here", optimized_grid_name));
 }
 
-std::vector<double> run_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler, const GridOptions& g,
-                             const std::optional<std::string>& grid, std::uint64_t seed) {
-  return make_run_grid(sde, model, sampler, g, is_optimized(grid), seed);
+RunGrid run_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler, const GridOptions& g,
+                 const std::optional<std::string>& grid, std::uint64_t seed) {
+  if (!is_optimized(grid)) return plan_run_grid(sde, model, sampler, g, false, seed);
+  RunGrid r;
+  r.times = computed_at_root([&] {
+    r = plan_run_grid(sde, model, sampler, g, true, seed);
+    return r.times;
+  });
+  return r;
+}
+
+std::string optimized_grid_note(const RunGrid& grid) {
+  if (!grid.optimized) return "";
+  const OptimizedGrid& o = *grid.optimized;
+  return fmt::format(", optimized grid: {:.0f} pilot NFE x {} rows, {} trials", o.pilot_nfe, o.pilot_rows, o.trials);
 }
 
 }  // namespace tweedie::cli

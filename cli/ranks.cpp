@@ -24,6 +24,7 @@ class OneProcess final : public Collectives {
     return failure;
   }
   Matrix gather_rows(const ConstMatrixRef& block) override { return block; }
+  void broadcast(std::vector<double>&) override {}
 };
 
 /// The first of the launchers' variables that is set, as a number (Open MPI's, MPICH's and

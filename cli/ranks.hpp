@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace tweedie::cli {
 
@@ -28,6 +29,8 @@ class Collectives {
   virtual std::optional<std::string> first_failure(const std::optional<std::string>& failure, int phase) = 0;
   /// tweedie::mpi::gather_rows to rank 0: the blocks stacked in rank order there, empty elsewhere.
   virtual Matrix gather_rows(const ConstMatrixRef& block) = 0;
+  /// tweedie::mpi::broadcast from rank 0: its `values` on every rank.
+  virtual void broadcast(std::vector<double>& values) = 0;
 };
 
 /// The MPI plugin's one exported function (it calls MPI_Init; deleting the result, MPI_Finalize).
@@ -90,6 +93,9 @@ class Ranks {
 
   /// Rank 0: the blocks' rows stacked in rank order; the other ranks: an empty matrix.
   Matrix gather_rows(const ConstMatrixRef& block) { return collectives_->gather_rows(block); }
+
+  /// Rank 0's `values` on every rank (a computation one rank makes for all: the optimised grid).
+  void broadcast(std::vector<double>& values) { collectives_->broadcast(values); }
 
   /// Ends MPI (the ranks' last collective); the program then only returns.
   void finish() { collectives_.reset(); }

@@ -69,4 +69,21 @@ std::optional<SampleResult> sample_by_rank(const Sde& sde, const ScoreModel& mod
   return all;
 }
 
+std::vector<double> computed_at_root(const std::function<std::vector<double>()>& compute) {
+  Ranks& ranks = Ranks::get();
+  if (ranks.size() == 1) return compute();
+  std::vector<double> values;
+  std::optional<std::string> failure;
+  if (ranks.root()) {
+    try {
+      values = compute();
+    } catch (...) {
+      failure = tagged_failure(std::current_exception());
+    }
+  }
+  if (const auto first = ranks.exchange(failure)) rethrow_tagged(*first);
+  ranks.broadcast(values);
+  return values;
+}
+
 }  // namespace tweedie::cli

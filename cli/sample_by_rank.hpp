@@ -7,9 +7,11 @@
 
 #include <tweedie/tweedie.hpp>
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <vector>
 
 namespace tweedie::cli {
 
@@ -29,5 +31,11 @@ class SampleRunError : public std::runtime_error {
 /// anything else (the interrupt's too, ranks.hpp).
 std::optional<SampleResult> sample_by_rank(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
                                            std::span<const double> grid, const SampleOptions& whole);
+
+/// `compute()` made by rank 0 alone for every rank (the optimised grid's search): its values
+/// broadcast to the others after one exchange of failures that every rank reaches, so that a
+/// failure on rank 0 is thrown on every rank as sample_by_rank's are (InvalidArgument,
+/// SampleRunError, RunFailed). One process alone just calls it.
+std::vector<double> computed_at_root(const std::function<std::vector<double>()>& compute);
 
 }  // namespace tweedie::cli

@@ -134,12 +134,27 @@ std::vector<double> equidistribute(const StepDensity& d, double power, int steps
   return t;
 }
 
-std::vector<double> make_optimized_grid(const Sde& sde, const ScoreModel& model, const OptimizedGridOptions& o) {
+namespace {
+
+// The density grid with its pilot's cost (no trials, no errors measured).
+OptimizedGrid density_grid(const Sde& sde, const ScoreModel& model, const OptimizedGridOptions& o) {
   const double power = std::isnan(o.power) ? optimized_grid_power(o.order) : o.power;
   if (o.steps < 1) throw InvalidArgument(fmt::format("steps = {} must be at least 1", o.steps));
-  std::vector<double> t = equidistribute(pilot_step_density(sde, model, o), power, o.steps);
-  validate_grid(sde, t);
-  return t;
+  const PilotSolve pilot = pilot_solve(sde, model, o);
+  OptimizedGrid g;
+  g.times = equidistribute(pilot.density, power, o.steps);
+  validate_grid(sde, g.times);
+  g.start = "density";
+  g.pilot_nfe = pilot.nfe;
+  g.pilot_rows = o.pilot_samples;
+  g.start_error = g.error = std::numeric_limits<double>::quiet_NaN();
+  return g;
+}
+
+}  // namespace
+
+std::vector<double> make_optimized_grid(const Sde& sde, const ScoreModel& model, const OptimizedGridOptions& o) {
+  return density_grid(sde, model, o).times;
 }
 
 namespace {
@@ -238,19 +253,25 @@ OptimizedGrid optimize_grid(const Sde& sde, const ScoreModel& model, const Sampl
   validate_grid(sde, t);
   best.trials = trials.trials;
   best.pilot_nfe = pilot.nfe + trials.nfe;
+  best.pilot_rows = o.pilot_samples;
   return best;
 }
 
-std::vector<double> make_optimized_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
-                                        const OptimizedGridOptions& o) {
+OptimizedGrid optimized_grid_for(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
+                                 const OptimizedGridOptions& o) {
   const SamplerTraits& traits = sampler.traits();
   if (traits.adaptive) {
     throw InvalidArgument(fmt::format("an optimized grid is for fixed-grid samplers: {} chooses its own steps", traits.name));
   }
-  if (!traits.stochastic) return optimize_grid(sde, model, sampler, o).times;
+  if (!traits.stochastic) return optimize_grid(sde, model, sampler, o);
   OptimizedGridOptions density = o;
   density.order = traits.order;
-  return make_optimized_grid(sde, model, density);
+  return density_grid(sde, model, density);
+}
+
+std::vector<double> make_optimized_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
+                                        const OptimizedGridOptions& o) {
+  return optimized_grid_for(sde, model, sampler, o).times;
 }
 
 }  // namespace tweedie

@@ -241,3 +241,75 @@ TEST_CASE("the searched grid is for deterministic fixed-grid samplers; a stochas
   CHECK_THROWS_WITH_AS(optimize_grid(p.sde, *p.model, *make_sampler("euler"), o), doctest::Contains("max_trials = 0"),
                        InvalidArgument);
 }
+
+TEST_CASE("optimized_grid_for reports the search's cost, and for a stochastic sampler the density grid's pilot") {
+  Problem p;
+  const auto o = search_options(6);
+  const auto heun = make_sampler("heun");
+  const OptimizedGrid searched = optimized_grid_for(p.sde, *p.model, *heun, o);
+  CHECK(searched.times == make_optimized_grid(p.sde, *p.model, *heun, o));
+  CHECK(searched.pilot_rows == o.pilot_samples);
+  CHECK(searched.trials >= 1);
+  CHECK(searched.error <= searched.start_error);
+  const auto em = make_sampler("em");
+  const OptimizedGrid density = optimized_grid_for(p.sde, *p.model, *em, o);
+  auto density_options = o;
+  density_options.order = em->traits().order;
+  CHECK(density.times == make_optimized_grid(p.sde, *p.model, density_options));
+  CHECK(density.start == "density");
+  CHECK(density.trials == 0);
+  CHECK(density.pilot_rows == o.pilot_samples);
+  CHECK(std::isnan(density.error));
+  // The pilot alone: dopri5 at the pilot tolerance over the same span, from the same rows.
+  SampleOptions so;
+  so.num_samples = o.pilot_samples;
+  so.seed = pilot_seed(o.seed);
+  const std::string tol = fmt::format("{}", o.pilot_tolerance);
+  const auto dopri5 = make_sampler("dopri5", {{"rtol", tol}, {"atol", tol}});
+  CHECK(density.pilot_nfe == doctest::Approx(sample(p.sde, *p.model, *dopri5, make_grid(p.sde, {.steps = 1}), so)
+                                                 .stats.nfe_per_sample));
+}
+
+TEST_CASE("on EDM the optimised run grid ends as the Karras grid, to sigma = 0, and is not worse at equal NFE") {
+  // The run grid of --grid optimized on EDM (default_grid: karras with its final step to 0): N - 1
+  // steps searched from T to sigma_min, then the step to t = 0, so N + 1 points as Karras's.
+  const EdmSde sde;
+  const auto target = GaussianMixture::builtin("ring2d");
+  const auto model = exact_model(target, sde);
+  const Matrix start = sample_prior(sde, 2, 400, 0, PhiloxNoise(0));  // held out: not the pilot's rows
+  SampleOptions so;
+  so.init = &start;
+  // The reference as compare's: dopri5 to 1e-8 T, where the PF-ODE is O(t^2) from its end at 0.
+  const Matrix reference = sample(sde, *model, *make_sampler("dopri5", {{"rtol", "1e-10"}, {"atol", "1e-10"}}),
+                                  std::vector<double>{sde.T(), 1e-8 * sde.T()}, so)
+                               .samples;
+  for (const char* name : {"heun", "dpm-solver++"}) {
+    const auto sampler = make_sampler(name);
+    for (int n : {6, 10}) {
+      CAPTURE(name);
+      CAPTURE(n);
+      const GridOptions g = default_grid(name, sde, n);
+      REQUIRE(g.append_zero);
+      const std::vector<double> karras = make_grid(sde, g);
+      const RunGrid r = plan_run_grid(sde, *model, *sampler, g, true, 3);
+      REQUIRE(r.times.size() == static_cast<std::size_t>(n) + 1);
+      REQUIRE(karras.size() == r.times.size());
+      CHECK(r.times.front() == karras.front());
+      CHECK(r.times[static_cast<std::size_t>(n) - 1] == karras[static_cast<std::size_t>(n) - 1]);  // sigma_min
+      CHECK(r.times.back() == 0.0);
+      REQUIRE(r.optimized);
+      CHECK(r.optimized->times == std::vector<double>(r.times.begin(), r.times.end() - 1));
+      CHECK(make_run_grid(sde, *model, *sampler, g, true, 3) == r.times);
+      const SampleResult on_karras = sample(sde, *model, *sampler, karras, so);
+      const SampleResult on_optimized = sample(sde, *model, *sampler, r.times, so);
+      CHECK(on_optimized.stats.nfe_per_sample == on_karras.stats.nfe_per_sample);
+      const double e_karras = ode_error(on_karras.samples, reference).median;
+      const double e_optimized = ode_error(on_optimized.samples, reference).median;
+      MESSAGE(fmt::format("EDM {} N = {}: karras {:.3e}, optimized {:.3e} ({:.3f}x; search from {}, {} trials)", name,
+                          n, e_karras, e_optimized, e_optimized / e_karras, r.optimized->start, r.optimized->trials));
+      CHECK(e_optimized <= e_karras);
+    }
+  }
+  CHECK_THROWS_WITH_AS(plan_run_grid(sde, *model, *make_sampler("heun"), default_grid("heun", sde, 1), true, 3),
+                       doctest::Contains("at least 2 steps"), InvalidArgument);
+}

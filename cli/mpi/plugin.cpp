@@ -16,6 +16,7 @@ class MpiCollectives final : public tweedie::cli::Collectives {
   tweedie::Matrix gather_rows(const tweedie::ConstMatrixRef& block) override {
     return tweedie::mpi::gather_rows(session_.comm(), block);
   }
+  void broadcast(std::vector<double>& values) override { tweedie::mpi::broadcast(session_.comm(), values); }
 
  private:
   tweedie::mpi::Session session_;

@@ -76,8 +76,9 @@ struct OptimizedGrid {
   std::string start;          ///< the grid the search started from: a spacing's name or "density"
   int trials = 0;             ///< runs of the sampler over the pilot rows
   double pilot_nfe = 0.0;     ///< model evaluations per pilot row: the pilot solve and every trial
-  double start_error = 0.0;   ///< median pilot ODE error on the start grid
-  double error = 0.0;         ///< median pilot ODE error on `times` (<= start_error)
+  std::size_t pilot_rows = 0; ///< rows of the pilot (options.pilot_samples)
+  double start_error = 0.0;   ///< median pilot ODE error on the start grid (NaN: not measured)
+  double error = 0.0;         ///< median pilot ODE error on `times` (<= start_error; NaN: not measured)
 };
 
 /// The grid of options.steps steps on which `sampler` (deterministic, fixed-grid) has the smallest
@@ -91,8 +92,14 @@ struct OptimizedGrid {
 OptimizedGrid optimize_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
                             const OptimizedGridOptions& options);
 
-/// The grid of `--grid optimized` for `sampler`: optimize_grid(...).times for a deterministic
-/// sampler, the density grid for its order for a stochastic one (whose error is not the ODE's).
+/// The grid of `--grid optimized` for `sampler` with what it cost: optimize_grid(...) for a
+/// deterministic sampler; for a stochastic one (whose error is not the ODE's) the density grid for
+/// its order, as an OptimizedGrid with start "density", no trials, the pilot's NFE and NaN errors
+/// (not measured). Throws InvalidArgument for an adaptive sampler and on bad options.
+OptimizedGrid optimized_grid_for(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
+                                 const OptimizedGridOptions& options);
+
+/// optimized_grid_for(...).times.
 std::vector<double> make_optimized_grid(const Sde& sde, const ScoreModel& model, const Sampler& sampler,
                                         const OptimizedGridOptions& options);
 

@@ -117,4 +117,12 @@ Matrix gather_rows(MPI_Comm comm, const ConstMatrixRef& block, int root) {
   return all;
 }
 
+void broadcast(MPI_Comm comm, std::vector<double>& values, int root) {
+  unsigned long long length = values.size();
+  MPI_Bcast(&length, 1, MPI_UNSIGNED_LONG_LONG, root, comm);
+  if (length > static_cast<unsigned long long>(INT_MAX)) throw InvalidArgument("a broadcast of over 2^31 values");
+  values.resize(length);
+  MPI_Bcast(values.data(), static_cast<int>(length), MPI_DOUBLE, root, comm);
+}
+
 }  // namespace tweedie::mpi

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The program under mpirun: -np 1, 2 and 3 give one process's bits (and its summary's counts) for
-# sample (a stochastic and an adaptive sampler), likelihood (Hutchinson probes), elbo, encode and
-# decode, and compare's report (but its wall times); an error, raised on every rank or on one
-# rank only, ends all ranks with one line on standard error, status 2 and no output file, and
-# SIGINT to one rank ends all of them with status 130.
+# sample (a stochastic and an adaptive sampler, heun on the optimised grid), likelihood (Hutchinson
+# probes), elbo, encode and decode, and compare's report (on the default and optimised grids, but
+# its wall times); an error, raised on every rank or on one rank only (rank 0's optimised grid),
+# ends all ranks with one line on standard error, status 2 and no output file, and SIGINT to one
+# rank ends all of them with status 130.
 # Usage: ranks.sh TWEEDIE MPIRUN SCRATCH. Exits 77 (CTest's skip) without mpirun.
 set -euo pipefail
 tweedie=$1 mpirun=${2:-} scratch=$3
@@ -75,6 +76,10 @@ same encode encode "${ring[@]}" --data data.npy
 same decode decode "${ring[@]}" --latent encode.ref.npy
 # Two samples on three ranks: a rank without samples.
 RANKS=3 same few sample "${ring[@]}" --sampler em --steps 5 -n 2
+# --grid optimized: rank 0 alone makes the pilot and the search and broadcasts the grid (the
+# summary's search cost is rank 0's, one process's).
+same optimized sample "${ring[@]}" --sampler heun --grid optimized --steps 6 -n 7
+grep -q "optimized grid: .* trials" optimized.3.txt || fail "optimized: -np 3 names no search cost"
 
 # Rows 0..6 in blocks [0, 3), [3, 5), [5, 7) over 3 ranks; write_init NAME ROW VALUE ... writes a
 # (7, 2) .npy of small values with the given rows set to VALUE.
@@ -101,6 +106,8 @@ fails bad_data likelihood "${ring[@]}" --data nan_init.npy
 write_init huge_one.npy 6 1e300
 fails overflow_rank2 sample "${ring[@]}" --sampler em --steps 20 --init huge_one.npy
 fails overflow_encode encode "${ring[@]}" --data huge_one.npy
+# Refused by the search on rank 0 alone (an EDM grid to sigma = 0 of one step): every rank ends.
+fails optimized_one_step sample --target builtin:ring --sde edm --seed 3 --sampler heun --grid optimized --steps 1 -n 7
 write_init huge_two.npy 4 1e300 6 1e300
 fails overflow_ranks12 sample "${ring[@]}" --sampler em --steps 20 --init huge_two.npy
 grep -q "sample 4" overflow_ranks12.3.err || fail "overflow_ranks12: the message does not name sample 4"
@@ -120,7 +127,7 @@ for r in report["rows"]:
 print(json.dumps(report, sort_keys=True))
 PY
 }
-compare=(compare --target builtin:ring2d --samplers euler,em --nfe 5,10 -n 13 --seed 3 --chunk 2 --threads 1)
+compare=(compare --target builtin:ring2d --samplers euler,em --grids default,optimized --nfe 5,10 -n 13 --seed 3 --chunk 2 --threads 1)
 "$tweedie" "${compare[@]}" --report compare.ref >/dev/null
 untimed compare.ref >compare.ref.txt
 for np in 1 2 3; do

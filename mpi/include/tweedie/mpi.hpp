@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tweedie::mpi {
 
@@ -46,5 +47,8 @@ std::optional<std::string> first_failure(MPI_Comm comm, const std::optional<std:
 /// other ranks an empty matrix. The blocks that have rows must have the same columns (a rank with
 /// none may pass any); throws InvalidArgument at `root` otherwise.
 Matrix gather_rows(MPI_Comm comm, const ConstMatrixRef& block, int root = 0);
+
+/// Collective: `values` at `root` replaces `values` on every other rank, bitwise (its length too).
+void broadcast(MPI_Comm comm, std::vector<double>& values, int root = 0);
 
 }  // namespace tweedie::mpi
