@@ -61,6 +61,7 @@ namespace {
 struct PilotSolve {
   StepDensity density;
   Matrix start, end;   // the rows at t_start and the teacher's solution at t_end
+  Matrix teacher;      // what trials are scored against: `end`, or with append_zero its continuation
   double nfe = 0.0;    // model evaluations per row
 };
 
@@ -88,6 +89,13 @@ PilotSolve pilot_solve(const Sde& sde, const ScoreModel& model, const OptimizedG
                          events.emplace_back(t, inv);
                          events.emplace_back(t_new, -inv);
                        });
+  pilot.teacher = pilot.end;
+  if (o.append_zero && reaches_zero_noise(sde)) {
+    // The PF-ODE's drift is O(t) as sigma -> 0 (EDM), so ending at 1e-8 t_start leaves a
+    // displacement O(t^2 |score|) from t = 0, as compare's reference does.
+    detail::integrate_rk(detail::RkPair::dopri5, system, pilot.teacher, span.t1,
+                         std::min(span.t1, 1e-8 * span.t0), tol, 0);
+  }
   pilot.nfe = system.nfe.sum() / static_cast<double>(n);
   std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   StepDensity& d = pilot.density;
@@ -162,18 +170,21 @@ namespace {
 // The sampler's runs over the pilot rows, scored against the teacher.
 class GridTrials {
  public:
-  GridTrials(const Sde& sde, const ScoreModel& model, const Sampler& sampler, const PilotSolve& pilot)
-      : sde_(sde), model_(model), sampler_(sampler), pilot_(pilot) {}
+  GridTrials(const Sde& sde, const ScoreModel& model, const Sampler& sampler, const PilotSolve& pilot,
+             bool append_zero)
+      : sde_(sde), model_(model), sampler_(sampler), pilot_(pilot), append_zero_(append_zero) {}
 
   // The median per-row ODE error of the sampler on grid t (infinite if a state is not finite).
-  double error(const std::vector<double>& t) {
+  double error(const std::vector<double>& times) {
     SampleOptions so;
     so.init = &pilot_.start;
     ++trials;
+    std::vector<double> t = times;
+    if (append_zero_) t.push_back(0.0);
     try {
       const SampleResult r = sample(sde_, model_, sampler_, t, so);
       nfe += r.stats.nfe_per_sample;
-      return ode_error(r.samples, pilot_.end).median;
+      return ode_error(r.samples, pilot_.teacher).median;
     } catch (const NonFiniteError&) {
       nfe += static_cast<double>(sampler_.nfe(t.size() - 1));
       return std::numeric_limits<double>::infinity();
@@ -188,6 +199,7 @@ class GridTrials {
   const ScoreModel& model_;
   const Sampler& sampler_;
   const PilotSolve& pilot_;
+  bool append_zero_;
 };
 
 }  // namespace
@@ -202,7 +214,7 @@ OptimizedGrid optimize_grid(const Sde& sde, const ScoreModel& model, const Sampl
   if (o.steps < 1) throw InvalidArgument(fmt::format("steps = {} must be at least 1", o.steps));
   if (o.max_trials < 1) throw InvalidArgument(fmt::format("max_trials = {} must be at least 1", o.max_trials));
   const PilotSolve pilot = pilot_solve(sde, model, o);
-  GridTrials trials(sde, model, sampler, pilot);
+  GridTrials trials(sde, model, sampler, pilot, o.append_zero && reaches_zero_noise(sde));
 
   // The start: the best of the spacings and the density grid on the pilot.
   OptimizedGrid best;

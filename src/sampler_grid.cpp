@@ -36,6 +36,7 @@ RunGrid plan_run_grid(const Sde& sde, const ScoreModel& model, const Sampler& sa
   o.t_end = g.t_end;
   o.order = traits.order;
   o.seed = seed;
+  o.append_zero = append;
   RunGrid r;
   r.optimized = optimized_grid_for(sde, model, sampler, o);
   r.times = r.optimized->times;

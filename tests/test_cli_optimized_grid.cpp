@@ -28,6 +28,20 @@ void check_refused(const std::string& args, const std::string& message) {
   CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);  // one line
 }
 
+struct CompareRun {
+  Outcome outcome;
+  nlohmann::json report;  // report.json
+};
+
+// `tweedie compare ARGS --report REPORT`, which must succeed.
+CompareRun run_compare(const std::string& args, const std::string& report) {
+  CompareRun c{run_cli("compare " + args + " --report " + report), {}};
+  INFO(c.outcome.output);
+  REQUIRE(c.outcome.status == 0);
+  c.report = nlohmann::json::parse(file_bytes(report + "/report.json"));
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("sample --grid optimized gives the same bits for every thread count") {
@@ -51,11 +65,9 @@ TEST_CASE("sample --grid optimized gives the same bits for every thread count") 
 TEST_CASE("compare --grids optimized runs each sampler on its optimised grid") {
   TempDir dir;
   const std::string report = dir.file("r");
-  const Outcome r = run_cli("compare --target builtin:ring2d -n 40 --seed 1 --samplers euler,heun --grids "
-                            "optimized,time-uniform --nfe 10 --report " + report);
+  const auto [r, j] = run_compare("--target builtin:ring2d -n 40 --seed 1 --samplers euler,heun --grids "
+                                  "optimized,time-uniform --nfe 10", report);
   INFO(r.output);
-  REQUIRE(r.status == 0);
-  const auto j = nlohmann::json::parse(file_bytes(report + "/report.json"));
   const auto csv = tweedie::test::text_lines(file_bytes(report + "/results.csv"));
   REQUIRE(csv.size() == j["rows"].size() + 1);
   const auto header = tweedie::test::csv_fields(csv[0]);
@@ -93,12 +105,9 @@ TEST_CASE("compare --grids optimized runs each sampler on its optimised grid") {
 
 TEST_CASE("compare --grids optimized on EDM spends the Karras grid's NFE and ends at sigma = 0 as it does") {
   TempDir dir;
-  const std::string report = dir.file("r");
-  const Outcome r = run_cli("compare --target builtin:ring2d --sde edm -n 40 --seed 1 --samplers heun --grids "
-                            "optimized,karras --nfe 11 --reference-tol 1e-8 --report " + report);
+  const auto [r, j] = run_compare("--target builtin:ring2d --sde edm -n 40 --seed 1 --samplers heun --grids "
+                                  "optimized,karras --nfe 11 --reference-tol 1e-8", dir.file("r"));
   INFO(r.output);
-  REQUIRE(r.status == 0);
-  const auto j = nlohmann::json::parse(file_bytes(report + "/report.json"));
   REQUIRE(j["rows"].size() == 2);
   CHECK(j["truths"].size() == 1);  // one end time: t = 0
   CHECK(j["truths"][0]["t_end"] == 0.0);

@@ -43,6 +43,12 @@ struct OptimizedGridOptions {
   int max_trials = 300;
   /// The pilot's initial noise is that of samples 0, 1, ... of the seed pilot_seed(seed).
   std::uint64_t seed = 0;
+  /// The run's grid goes on from t_end to t = 0 with one more step (a family whose sigma reaches
+  /// 0, GridOptions::append_zero): optimize_grid's trials run the grid with that step appended and
+  /// are scored against the teacher continued to t = 1e-8 t_start (compare's reference), so the
+  /// search sees the sampler's last step and its order schedule as the run has them; the times it
+  /// returns stay without the appended point. Ignored on other families, as GridOptions'.
+  bool append_zero = false;
 };
 
 /// The seed of the pilot's initial noise for a run of seed `seed` (< 2^32): a fixed function of it
