@@ -61,7 +61,6 @@ namespace {
 struct PilotSolve {
   StepDensity density;
   Matrix start, end;   // the rows at t_start and the teacher's solution at t_end
-  Matrix teacher;      // what trials are scored against: `end`, or with append_zero its continuation
   double nfe = 0.0;    // model evaluations per row
 };
 
@@ -89,13 +88,6 @@ PilotSolve pilot_solve(const Sde& sde, const ScoreModel& model, const OptimizedG
                          events.emplace_back(t, inv);
                          events.emplace_back(t_new, -inv);
                        });
-  pilot.teacher = pilot.end;
-  if (o.append_zero && reaches_zero_noise(sde)) {
-    // The PF-ODE's drift is O(t) as sigma -> 0 (EDM), so ending at 1e-8 t_start leaves a
-    // displacement O(t^2 |score|) from t = 0, as compare's reference does.
-    detail::integrate_rk(detail::RkPair::dopri5, system, pilot.teacher, span.t1,
-                         std::min(span.t1, 1e-8 * span.t0), tol, 0);
-  }
   pilot.nfe = system.nfe.sum() / static_cast<double>(n);
   std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   StepDensity& d = pilot.density;
@@ -167,24 +159,43 @@ std::vector<double> make_optimized_grid(const Sde& sde, const ScoreModel& model,
 
 namespace {
 
+// What trials are scored against: the pilot's solution at t_end or, when the run appends the
+// step to sigma = 0, its continuation there. The PF-ODE's drift is O(t) as sigma -> 0 (EDM), so
+// ending at 1e-8 t_start leaves a displacement O(t^2 |score|) from t = 0, as compare's reference
+// does. Adds the continuation's evaluations per row to `nfe`.
+Matrix trial_teacher(const Sde& sde, const ScoreModel& model, const OptimizedGridOptions& o,
+                     const PilotSolve& pilot, bool append_zero, double& nfe) {
+  if (!append_zero) return pilot.end;
+  const Span span = grid_span(sde, o.t_start, o.t_end);
+  const Eigen::Index n = pilot.end.rows();
+  Matrix teacher = pilot.end;
+  detail::FlowSystem system(sde, model, model.dim(), 0, n, {});
+  detail::AdaptiveTolerances tol;
+  tol.rtol = tol.atol = o.pilot_tolerance;
+  detail::integrate_rk(detail::RkPair::dopri5, system, teacher, span.t1, std::min(span.t1, 1e-8 * span.t0), tol, 0);
+  nfe += system.nfe.sum() / static_cast<double>(n);
+  return teacher;
+}
+
 // The sampler's runs over the pilot rows, scored against the teacher.
 class GridTrials {
  public:
-  GridTrials(const Sde& sde, const ScoreModel& model, const Sampler& sampler, const PilotSolve& pilot,
-             bool append_zero)
-      : sde_(sde), model_(model), sampler_(sampler), pilot_(pilot), append_zero_(append_zero) {}
+  GridTrials(const Sde& sde, const ScoreModel& model, const Sampler& sampler, const Matrix& start,
+             Matrix teacher, bool append_zero)
+      : sde_(sde), model_(model), sampler_(sampler), start_(start), teacher_(std::move(teacher)),
+        append_zero_(append_zero) {}
 
   // The median per-row ODE error of the sampler on grid t (infinite if a state is not finite).
   double error(const std::vector<double>& times) {
     SampleOptions so;
-    so.init = &pilot_.start;
+    so.init = &start_;
     ++trials;
     std::vector<double> t = times;
     if (append_zero_) t.push_back(0.0);
     try {
       const SampleResult r = sample(sde_, model_, sampler_, t, so);
       nfe += r.stats.nfe_per_sample;
-      return ode_error(r.samples, pilot_.teacher).median;
+      return ode_error(r.samples, teacher_).median;
     } catch (const NonFiniteError&) {
       nfe += static_cast<double>(sampler_.nfe(t.size() - 1));
       return std::numeric_limits<double>::infinity();
@@ -198,7 +209,8 @@ class GridTrials {
   const Sde& sde_;
   const ScoreModel& model_;
   const Sampler& sampler_;
-  const PilotSolve& pilot_;
+  const Matrix& start_;
+  Matrix teacher_;
   bool append_zero_;
 };
 
@@ -214,7 +226,10 @@ OptimizedGrid optimize_grid(const Sde& sde, const ScoreModel& model, const Sampl
   if (o.steps < 1) throw InvalidArgument(fmt::format("steps = {} must be at least 1", o.steps));
   if (o.max_trials < 1) throw InvalidArgument(fmt::format("max_trials = {} must be at least 1", o.max_trials));
   const PilotSolve pilot = pilot_solve(sde, model, o);
-  GridTrials trials(sde, model, sampler, pilot, o.append_zero && reaches_zero_noise(sde));
+  const bool append_zero = o.append_zero && reaches_zero_noise(sde);
+  double pilot_nfe = pilot.nfe;
+  GridTrials trials(sde, model, sampler, pilot.start, trial_teacher(sde, model, o, pilot, append_zero, pilot_nfe),
+                    append_zero);
 
   // The start: the best of the spacings and the density grid on the pilot.
   OptimizedGrid best;
@@ -264,7 +279,7 @@ OptimizedGrid optimize_grid(const Sde& sde, const ScoreModel& model, const Sampl
   }
   validate_grid(sde, t);
   best.trials = trials.trials;
-  best.pilot_nfe = pilot.nfe + trials.nfe;
+  best.pilot_nfe = pilot_nfe + trials.nfe;
   best.pilot_rows = o.pilot_samples;
   return best;
 }
