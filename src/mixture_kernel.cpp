@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <numbers>
 
@@ -43,51 +44,60 @@ inline std::uint64_t split(double v, double& mantissa) {
   return u >> 52;
 }
 
+// kLanes doubles or 64-bit integers as one value (GCC's vector extension, lowered to whatever
+// vector width the target has): the compiler does not vectorise sum_log's mixed integer and
+// floating-point lane loops on its own.
+// Passing such a value between functions would change the ABI with the vector width; these all
+// stay inside this file's inlined code, so GCC's note about it does not apply.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+using LaneDoubles = double __attribute__((vector_size(kLanes * sizeof(double))));
+using LaneBits = std::uint64_t __attribute__((vector_size(kLanes * sizeof(double))));
+
 // sum_j log v_j over n (a multiple of kLanes) numbers in [DBL_MIN, DBL_MAX], as the log of the
 // product of their mantissas plus the sum of their exponents: one log per component instead of
-// one per entry. Any other entry (zero, subnormal, infinite: a zero variance, an extreme time)
-// falls back to the plain sum of logs. (A NaN entry, from a NaN time, makes P and so every output
-// NaN whatever this returns.)
+// one per entry. Any other entry (zero, subnormal, infinite, NaN, negative: a zero variance, an
+// extreme time) falls back to the plain sum of logs.
 double sum_log(const double* v, Eigen::Index n) {
-  double lo[kLanes], hi[kLanes], product[kLanes];
-  std::uint64_t exponents[kLanes] = {};
-  std::fill(lo, lo + kLanes, std::numeric_limits<double>::max());
-  std::fill(hi, hi + kLanes, 0.0);
-  std::fill(product, product + kLanes, 1.0);
+  constexpr std::uint64_t mantissa_bits = (std::uint64_t{1} << 52) - 1;
+  constexpr std::uint64_t one_bits = std::uint64_t{0x3FF} << 52;
+  LaneDoubles product = LaneDoubles{} + 1.0;
+  LaneBits exponents = {}, outside = {};
   long long exponent = 0;  // of the products folded so far, unbiased
   double scale = 1.0;      // their mantissa
-  auto fold = [&] {        // each lane's product of up to 512 mantissas is below 2^512
+  auto fold = [&] {
     for (Eigen::Index l = 0; l < kLanes; ++l) {
       double m = 0.0;
       exponent += static_cast<long long>(split(product[l], m)) - 1023;
       scale *= m;
-      product[l] = 1.0;
     }
+    product = LaneDoubles{} + 1.0;
     double m = 0.0;
     exponent += static_cast<long long>(split(scale, m)) - 1023;
     scale = m;
   };
-  for (Eigen::Index j0 = 0, block = 1; j0 < n; j0 += kLanes, ++block) {
-    for (Eigen::Index l = 0; l < kLanes; ++l) {
-      const double x = v[j0 + l];
-      lo[l] = x < lo[l] ? x : lo[l];
-      hi[l] = x > hi[l] ? x : hi[l];
-      double m = 0.0;
-      exponents[l] += split(x, m);
-      product[l] *= m;
+  // Each lane's product of up to 512 mantissas in [1, 2) stays below 2^512.
+  constexpr Eigen::Index block = 512 * kLanes;
+  for (Eigen::Index b0 = 0; b0 < n; b0 += block) {
+    const Eigen::Index b1 = std::min(n, b0 + block);
+    for (Eigen::Index j0 = b0; j0 < b1; j0 += kLanes) {
+      LaneBits u;
+      std::memcpy(&u, v + j0, sizeof u);
+      const LaneBits e = u >> 52;  // above 2047 when the sign is set
+      outside |= static_cast<LaneBits>(e - 1 > 2045);  // biased exponent 0 or at least 2047
+      exponents += e;
+      product *= std::bit_cast<LaneDoubles>((u & mantissa_bits) | one_bits);
     }
-    if (block % 512 == 0) fold();
+    fold();
   }
-  bool normal = true;
-  for (Eigen::Index l = 0; l < kLanes; ++l) {
-    normal = normal && lo[l] >= std::numeric_limits<double>::min() && hi[l] <= std::numeric_limits<double>::max();
-  }
-  if (!normal) {
+  std::uint64_t any_outside = 0;
+  for (Eigen::Index l = 0; l < kLanes; ++l) any_outside |= outside[l];
+  if (any_outside != 0) {
     double sum = 0.0;
     for (Eigen::Index j = 0; j < n; ++j) sum += std::log(v[j]);
     return sum;
   }
-  fold();
   for (Eigen::Index l = 0; l < kLanes; ++l) exponent += static_cast<long long>(exponents[l]);
   exponent -= 1023 * static_cast<long long>(n);
   return std::log(scale) + static_cast<double>(exponent) * std::numbers::ln2;
