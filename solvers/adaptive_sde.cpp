@@ -1,5 +1,7 @@
 #include "adaptive_sde.hpp"
 
+#include "checks.hpp"
+
 #include <tweedie/reverse.hpp>
 
 #include <fmt/format.h>
@@ -209,7 +211,7 @@ void AdaptiveSde::integrate(ChunkContext& ctx, MatrixRef x, std::vector<Brownian
       detail::StepControl& c = at(r);
       const double h = t(k) - t_next(k);
       const double e = detail::rms_error(err.row(k), x_low.row(k), x_prev.row(r), rtol, atol);
-      const bool finite = std::isfinite(e) && x_high.row(k).allFinite() && x_low.row(k).allFinite();
+      const bool finite = std::isfinite(e) && detail::all_finite(x_high.row(k)) && detail::all_finite(x_low.row(k));
       if (finite && e <= 1.0) {
         x.row(r) = x_high.row(k);
         x_prev.row(r) = x_low.row(k);

@@ -1,6 +1,7 @@
 #include "dpm_solver_adaptive.hpp"
 
 #include "adaptive_control.hpp"
+#include "checks.hpp"
 #include "odeint.hpp"  // the tolerance options and dense output every adaptive sampler shares
 
 #include <tweedie/reverse.hpp>
@@ -140,7 +141,7 @@ void DpmSolverAdaptive::run(ChunkContext& ctx, MatrixRef x) const {
       detail::StepControl& c = at(i);
       const double e = detail::rms_error(x_high.row(k) - x_low.row(k), x_low.row(k), prev.row(k),
                                          options_.rtol, options_.atol);
-      const bool finite = std::isfinite(e) && x_high.row(k).allFinite();
+      const bool finite = std::isfinite(e) && detail::all_finite(x_high.row(k));
       const double exponent = 1.0 / order;
       if (finite && e <= 1.0) {
         x.row(i) = x_high.row(k);

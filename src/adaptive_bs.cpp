@@ -8,6 +8,8 @@
 // restated as a state machine that stops at each evaluation of the system.
 #include "adaptive_bs.hpp"
 
+#include "checks.hpp"
+
 #include <boost/numeric/odeint.hpp>
 #include <boost/numeric/odeint/external/eigen/eigen.hpp>
 
@@ -291,7 +293,7 @@ class Row {
     }
     last_rejected_ = reject_;
     first_ = false;
-    const bool finite = out_.allFinite();
+    const bool finite = detail::all_finite(out_);
     if (!reject_ && finite) {
       x_.swap(out_);
       control_.accept(lands_ ? t1_ : t_new, step_);

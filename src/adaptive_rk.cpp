@@ -8,6 +8,8 @@
 // constants of its runge_kutta_dopri5 (which lists only the non-zero terms).
 #include "adaptive_rk.hpp"
 
+#include "checks.hpp"
+
 #include <boost/numeric/odeint/stepper/controlled_runge_kutta.hpp>
 #include <boost/numeric/odeint/stepper/runge_kutta_cash_karp54.hpp>
 #include <boost/numeric/odeint/stepper/runge_kutta_fehlberg78.hpp>
@@ -352,8 +354,8 @@ std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z
           err.row(i).array().abs() /
           (tol.atol + tol.rtol * (1.0 * b.x.row(i).array().abs() + (1.0 * std::fabs(step)) * b.k[0].row(i).array().abs()));
       const double max_rel = rel.maxCoeff();
-      const double e = std::isfinite(max_rel) && rel.allFinite() ? max_rel : std::numeric_limits<double>::infinity();
-      const bool finite = b.out.row(i).allFinite() && (!tab.fsal || f_new.row(i).allFinite());
+      const double e = std::isfinite(max_rel) && detail::all_finite(rel.matrix()) ? max_rel : std::numeric_limits<double>::infinity();
+      const bool finite = detail::all_finite(b.out.row(i)) && (!tab.fsal || detail::all_finite(f_new.row(i)));
       if (e > 1.0) {
         s.reject(finite, step, adjuster.decrease_step(step, e, tab.error_order));
       } else if (!finite) {

@@ -96,48 +96,66 @@ inline void sincospi_poly(double x, double& s_out, double& c_out) {
 }
 
 /// Layout version 2 on `out`: the (row, block) pairs of the whole matrix in batches of `batch`,
-/// first every Philox block of a batch (a loop the compiler vectorises), then every Box-Muller.
+/// first every Philox block of a batch, then every Box-Muller (two loops the compiler
+/// vectorises). A batch is a few runs of consecutive blocks of one row, so that filling in the
+/// counters and storing the normals are contiguous copies too (one copy when the rows of `out`
+/// are consecutive in memory and d is even).
 void normal_v2(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step, std::uint32_t stage,
                NoiseStream stream, MatrixRef out) {
-  constexpr std::size_t batch = 64;
+  constexpr Eigen::Index batch = 64;
   const Eigen::Index d = out.cols(), blocks = (d + 1) / 2;
   if (out.rows() == 0 || d == 0) return;
   row_key(first_row + static_cast<std::uint64_t>(out.rows() - 1));  // the last row's index must fit
   const auto stream_word = static_cast<std::uint32_t>(stream);
-  alignas(64) std::uint32_t rows[batch], counters[batch];
+  const auto row0 = static_cast<std::uint32_t>(first_row);
+  const bool contiguous = d % 2 == 0 && out.outerStride() == d;
+  struct Run {
+    Eigen::Index row, block, first, length;  // blocks [block, block + length) of row, at first
+  };
+  alignas(64) std::uint32_t keys[batch], counters[batch];
   alignas(64) std::uint64_t u0[batch], u1[batch];
-  alignas(64) double xs[batch], ys[batch];
+  alignas(64) double normals[2 * batch];
+  Run runs[batch];
   Eigen::Index i = 0, j = 0;  // the next (row, block) to draw
   while (i < out.rows()) {
-    std::size_t n = 0;
-    for (; n < batch && i < out.rows(); ++n) {
-      rows[n] = static_cast<std::uint32_t>(i);
-      counters[n] = static_cast<std::uint32_t>(j);
-      if (++j == blocks) j = 0, ++i;
+    Eigen::Index n = 0, run_count = 0;
+    while (n < batch && i < out.rows()) {
+      const Eigen::Index length = std::min(batch - n, blocks - j);
+      for (Eigen::Index k = 0; k < length; ++k) {
+        keys[n + k] = row0 + static_cast<std::uint32_t>(i);
+        counters[n + k] = static_cast<std::uint32_t>(j + k);
+      }
+      runs[run_count++] = {i, j, n, length};
+      n += length;
+      j += length;
+      if (j == blocks) j = 0, ++i;
     }
-    const auto row0 = static_cast<std::uint32_t>(first_row);
     const Philox rng;
-    for (std::size_t k = 0; k < n; ++k) {
-      const Philox::key_type key = {{row0 + rows[k], seed}};
+    for (Eigen::Index k = 0; k < n; ++k) {
+      const Philox::key_type key = {{keys[k], seed}};
       const Philox::ctr_type ctr = {{counters[k], step, stage, stream_word}};
       const auto w = rng(ctr, key);
       u0[k] = join(w[0], w[1]);
       u1[k] = join(w[2], w[3]);
     }
-    for (std::size_t k = 0; k < n; ++k) {
+    for (Eigen::Index k = 0; k < n; ++k) {
       // r123::uneg11<double>(u0) and r123::u01<double>(u1), spelled out (the same operations).
       const double v0 = static_cast<double>(static_cast<std::int64_t>(u0[k])) * 0x1p-63 + 0x1p-64;
       const double v1 = static_cast<double>(u1[k]) * 0x1p-64 + 0x1p-65;
       const double r = std::sqrt(-2.0 * log_poly(v1));
       double sn = 0.0, cs = 0.0;
       sincospi_poly(v0, sn, cs);
-      xs[k] = r * sn;
-      ys[k] = r * cs;
+      normals[2 * k] = r * sn;
+      normals[2 * k + 1] = r * cs;
     }
-    for (std::size_t k = 0; k < n; ++k) {
-      const Eigen::Index c = 2 * static_cast<Eigen::Index>(counters[k]);
-      out(rows[k], c) = xs[k];
-      if (c + 1 < d) out(rows[k], c + 1) = ys[k];
+    if (contiguous) {  // the batch's normals are consecutive entries of out
+      std::copy_n(normals, 2 * n, out.data() + 2 * (runs[0].row * blocks + runs[0].block));
+      continue;
+    }
+    for (Eigen::Index r = 0; r < run_count; ++r) {
+      const Run& run = runs[r];
+      const Eigen::Index column = 2 * run.block;
+      std::copy_n(normals + 2 * run.first, std::min(2 * run.length, d - column), &out(run.row, column));
     }
   }
 }

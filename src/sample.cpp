@@ -45,12 +45,9 @@ void validate_sample_job(const Sde& sde, const ScoreModel& model, std::span<cons
     throw InvalidArgument(fmt::format("the initial state has {} columns but the model's dimension is {}",
                                       dim, model.dim()));
   }
-  if (options.init && !options.init->allFinite()) {
-    for (Eigen::Index i = 0; i < options.init->rows(); ++i) {
-      if (!options.init->row(i).allFinite()) {
-        throw InvalidArgument(fmt::format("the initial state has a non-finite value in row {}", i));
-      }
-    }
+  if (options.init && !detail::all_finite(*options.init)) {
+    throw InvalidArgument(fmt::format("the initial state has a non-finite value in row {}",
+                                      detail::first_non_finite(*options.init).first));
   }
   const std::size_t n = options.init ? static_cast<std::size_t>(options.init->rows()) : options.num_samples;
   detail::check_labels(model, options.labels, n, options.first_sample);
