@@ -16,11 +16,11 @@ void multistep_update(ExpForm form, int order, std::span<const ModelValue> histo
   }
   const ModelValue& m1 = history[history.size() - 2];
   const double r0 = (m0.point.lambda - m1.point.lambda) / h;
-  const Matrix d1_0 = (m0.value - m1.value) / r0;
-  if (order == 2) {
-    x = c.base * x - (c.scale * c.phi1()) * m0.value - (0.5 * c.scale * c.phi1()) * d1_0;
+  if (order == 2) {  // one pass over the rows: the difference is not stored first
+    x = c.base * x - (c.scale * c.phi1()) * m0.value - (0.5 * c.scale * c.phi1()) * ((m0.value - m1.value) / r0);
     return;
   }
+  const Matrix d1_0 = (m0.value - m1.value) / r0;
   const ModelValue& m2 = history[history.size() - 3];
   const double r1 = (m1.point.lambda - m2.point.lambda) / h;
   const Matrix d1_1 = (m1.value - m2.value) / r1;

@@ -41,51 +41,68 @@ void ScoreModel::vjp(const ModelInput&, const ConstMatrixRef&, MatrixRef) const 
 
 namespace {
 
-// Each conversion of a row goes through the pair (x0, eps) of x = alpha x0 + sigma eps, in the
-// form that stays exact where it can: data and noise are never divided by a zero sigma when the
-// input already is the wanted quantity, and score <-> noise never touches alpha.
-struct RowCoefficients {
-  double a, s;
+// Each conversion goes through the pair (x0, eps) of x = alpha x0 + sigma eps, entry by entry,
+// in the form that stays exact where it can: data and noise are never divided by a zero sigma
+// when the input already is the wanted quantity, and score <-> noise never touches alpha. An
+// entry depends only on the same entry of x and of the input, so out may alias the input.
+struct Coefficients {
+  double a, s, n2;  // alpha, sigma, alpha^2 + sigma^2
 };
 
-template <class In, class X, class Out>
-void convert_row(Prediction from, Prediction to, RowCoefficients c, const X& x, const In& in,
-                 Out&& out) {
-  const double a = c.a, s = c.s, n2 = a * a + s * s;
-  auto eps = [&]() -> Eigen::RowVectorXd {
-    switch (from) {
-      case Prediction::score: return -s * in;
-      case Prediction::noise: return in;
-      case Prediction::data: return (x - a * in) / s;
-      case Prediction::velocity: return (a * in + s * x) / n2;
+template <Prediction From>
+double eps_of(Coefficients c, double x, double in) {
+  if constexpr (From == Prediction::score) return -c.s * in;
+  if constexpr (From == Prediction::noise) return in;
+  if constexpr (From == Prediction::data) return (x - c.a * in) / c.s;
+  if constexpr (From == Prediction::velocity) return (c.a * in + c.s * x) / c.n2;
+}
+
+template <Prediction From>
+double x0_of(Coefficients c, double x, double in) {
+  if constexpr (From == Prediction::score) return (x + c.s * c.s * in) / c.a;
+  if constexpr (From == Prediction::noise) return (x - c.s * in) / c.a;
+  if constexpr (From == Prediction::data) return in;
+  if constexpr (From == Prediction::velocity) return (c.a * x - c.s * in) / c.n2;
+}
+
+template <Prediction From, Prediction To>
+double convert_entry(Coefficients c, double x, double in) {
+  if constexpr (To == Prediction::score) {
+    // -eps / sigma; from data this is (alpha x0 - x) / sigma^2.
+    if constexpr (From == Prediction::data) return (c.a * in - x) / (c.s * c.s);
+    else return -eps_of<From>(c, x, in) / c.s;
+  }
+  if constexpr (To == Prediction::noise) return eps_of<From>(c, x, in);
+  if constexpr (To == Prediction::data) return x0_of<From>(c, x, in);
+  if constexpr (To == Prediction::velocity) return c.a * eps_of<From>(c, x, in) - c.s * x0_of<From>(c, x, in);
+}
+
+template <Prediction From, Prediction To>
+void convert_rows(const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x, const ConstMatrixRef& in,
+                  MatrixRef out) {
+  double last_t = 0.0;
+  Coefficients c{};
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    if (i == 0 || t(i) != last_t) {  // rows of a chunk usually share their time
+      last_t = t(i);
+      const double a = sde.alpha(last_t), s = sde.sigma(last_t);
+      c = {a, s, a * a + s * s};
     }
-    return in;
-  };
-  auto x0 = [&]() -> Eigen::RowVectorXd {
-    switch (from) {
-      case Prediction::score: return (x + s * s * in) / a;
-      case Prediction::noise: return (x - s * in) / a;
-      case Prediction::data: return in;
-      case Prediction::velocity: return (a * x - s * in) / n2;
-    }
-    return in;
-  };
+    const double* xi = x.row(i).data();
+    const double* ini = in.row(i).data();
+    double* outi = out.row(i).data();
+    for (Eigen::Index j = 0; j < x.cols(); ++j) outi[j] = convert_entry<From, To>(c, xi[j], ini[j]);
+  }
+}
+
+template <Prediction From>
+void convert_rows_from(Prediction to, const Sde& sde, const ConstVectorRef& t, const ConstMatrixRef& x,
+                       const ConstMatrixRef& in, MatrixRef out) {
   switch (to) {
-    case Prediction::score:
-      // -eps / sigma; from data this is (alpha x0 - x) / sigma^2.
-      if (from == Prediction::data) {
-        out = (a * in - x) / (s * s);
-      } else {
-        out = -eps() / s;
-      }
-      return;
-    case Prediction::noise: out = eps(); return;
-    case Prediction::data: out = x0(); return;
-    case Prediction::velocity: {
-      const Eigen::RowVectorXd e = eps(), d = x0();
-      out = a * e - s * d;
-      return;
-    }
+    case Prediction::score: return convert_rows<From, Prediction::score>(sde, t, x, in, out);
+    case Prediction::noise: return convert_rows<From, Prediction::noise>(sde, t, x, in, out);
+    case Prediction::data: return convert_rows<From, Prediction::data>(sde, t, x, in, out);
+    case Prediction::velocity: return convert_rows<From, Prediction::velocity>(sde, t, x, in, out);
   }
 }
 
@@ -140,15 +157,11 @@ void convert_prediction(const Sde& sde, Prediction from, Prediction to, const Co
     if (out.data() != in.data()) out = in;
     return;
   }
-  double last_t = 0.0;
-  RowCoefficients c{};
-  for (Eigen::Index i = 0; i < x.rows(); ++i) {
-    if (i == 0 || t(i) != last_t) {  // rows of a chunk usually share their time
-      last_t = t(i);
-      c = {sde.alpha(last_t), sde.sigma(last_t)};
-    }
-    const Eigen::RowVectorXd row_in = in.row(i);  // a copy: out may alias in
-    convert_row(from, to, c, x.row(i), row_in, out.row(i));
+  switch (from) {
+    case Prediction::score: return convert_rows_from<Prediction::score>(to, sde, t, x, in, out);
+    case Prediction::noise: return convert_rows_from<Prediction::noise>(to, sde, t, x, in, out);
+    case Prediction::data: return convert_rows_from<Prediction::data>(to, sde, t, x, in, out);
+    case Prediction::velocity: return convert_rows_from<Prediction::velocity>(to, sde, t, x, in, out);
   }
 }
 
@@ -162,7 +175,7 @@ void score_jvp(const ScoreModel& model, const Sde& sde, const ModelInput& in, co
                MatrixRef out) {
   if (!model.has_jvp()) throw InvalidArgument("this model provides no Jacobian-vector product");
   model.jvp(in, v, out);
-  // Every conversion of convert_row is linear and homogeneous in (x, prediction) with
+  // Every conversion of convert_entry is linear and homogeneous in (x, prediction) with
   // coefficients that depend on t only, e.g. score = (alpha x0 - x) / sigma^2. Differentiating
   // along v maps (x, prediction) to (v, J_pred v): the JVP of the score is the same conversion
   // applied to the pair (v, J_pred v).
