@@ -1,5 +1,6 @@
 #include "mixture_kernel.hpp"
 
+#include "log_poly.hpp"
 #include "numeric.hpp"
 
 #include <fmt/format.h>
@@ -55,11 +56,18 @@ inline std::uint64_t split(double v, double& mantissa) {
 using LaneDoubles = double __attribute__((vector_size(kLanes * sizeof(double))));
 using LaneBits = std::uint64_t __attribute__((vector_size(kLanes * sizeof(double))));
 
+// sum_j log v_j = log(mantissa) + rest.
+struct LogSum {
+  double mantissa;  // in [1, 2)
+  double rest;
+};
+
 // sum_j log v_j over n (a multiple of kLanes) numbers in [DBL_MIN, DBL_MAX], as the log of the
 // product of their mantissas plus the sum of their exponents: one log per component instead of
-// one per entry. Any other entry (zero, subnormal, infinite, NaN, negative: a zero variance, an
-// extreme time) falls back to the plain sum of logs.
-double sum_log(const double* v, Eigen::Index n) {
+// one per entry, left to the caller (TimeTables::build takes all of them in one loop). Any other
+// entry (zero, subnormal, infinite, NaN, negative: a zero variance, an extreme time) falls back
+// to the plain sum of logs, as rest.
+LogSum sum_log(const double* v, Eigen::Index n) {
   constexpr std::uint64_t mantissa_bits = (std::uint64_t{1} << 52) - 1;
   constexpr std::uint64_t one_bits = std::uint64_t{0x3FF} << 52;
   LaneDoubles product = LaneDoubles{} + 1.0;
@@ -96,11 +104,11 @@ double sum_log(const double* v, Eigen::Index n) {
   if (any_outside != 0) {
     double sum = 0.0;
     for (Eigen::Index j = 0; j < n; ++j) sum += std::log(v[j]);
-    return sum;
+    return {1.0, sum};
   }
   for (Eigen::Index l = 0; l < kLanes; ++l) exponent += static_cast<long long>(exponents[l]);
   exponent -= 1023 * static_cast<long long>(n);
-  return std::log(scale) + static_cast<double>(exponent) * std::numbers::ln2;
+  return {scale, static_cast<double>(exponent) * std::numbers::ln2};
 }
 
 // Row-major K x dp: component k's dp = padded(d) entries are contiguous and start on a multiple of
@@ -131,10 +139,11 @@ struct TimeTables {
   Eigen::ArrayXd offset;   // offset_k
   Eigen::ArrayXd trace;    // sum_j P_kj (for the divergence)
   Eigen::ArrayXd variance;  // one component's V, 1 in the padding (scratch)
+  Eigen::ArrayXd mantissa;  // of each component's sum_j log V_kj (scratch)
 
   TimeTables(const Layout& L)
       : precision(L.k, L.dp), mean(L.k, L.dp),
-        offset(L.k), trace(L.k), variance(L.dp) {}
+        offset(L.k), trace(L.k), variance(L.dp), mantissa(L.k) {}
 
   void build(const Layout& L, double a, double s, bool want_trace) {
     const double a2 = a * a, s2 = s * s;
@@ -151,7 +160,9 @@ struct TimeTables {
         m[j] = a * mu[j];
       }
       for (Eigen::Index j = L.d; j < L.dp; ++j) p[j] = 0.0;
-      offset(c) = L.log_weight(c) - 0.5 * (static_cast<double>(L.d) * log_two_pi + sum_log(v, L.dp));
+      const LogSum parts = sum_log(v, L.dp);
+      mantissa(c) = parts.mantissa;
+      offset(c) = parts.rest;
       if (want_trace) {
         double acc[kLanes] = {};
         for (Eigen::Index j0 = 0; j0 < L.dp; j0 += kLanes) {
@@ -159,6 +170,10 @@ struct TimeTables {
         }
         trace(c) = lane_sum(acc);
       }
+    }
+    const double log_two_pi_d = static_cast<double>(L.d) * log_two_pi;
+    for (Eigen::Index c = 0; c < L.k; ++c) {  // a loop of polynomial logs vectorises
+      offset(c) = L.log_weight(c) - 0.5 * (log_two_pi_d + (log_poly(mantissa(c)) + offset(c)));
     }
   }
 };

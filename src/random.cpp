@@ -1,5 +1,7 @@
 #include <tweedie/random.hpp>
 
+#include "log_poly.hpp"
+
 #include <fmt/format.h>
 
 #include <Random123/boxmuller.hpp>
@@ -52,23 +54,6 @@ void fill_pairs(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step,
 // Plain IEEE double arithmetic without branches (random.cpp is built with -ffp-contract=off, as
 // the whole library, and -fno-math-errno so that sqrt vectorises): the same bits on every
 // instruction set and C library.
-
-/// log(u) for u in [2^-65, 1]: u = m 2^k with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s),
-/// s = (m - 1) / (m + 1), |s| <= 0.172; the series to s^23 leaves under 1e-17 relative.
-inline double log_poly(double u) {
-  const auto bits = std::bit_cast<std::uint64_t>(u);
-  const auto e = static_cast<double>(static_cast<std::int64_t>(bits >> 52) - 1023);
-  const double m1 = std::bit_cast<double>((bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
-  const bool big = m1 > 1.4142135623730951;
-  const double m = big ? 0.5 * m1 : m1;
-  const double k = big ? e + 1.0 : e;
-  const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
-  const double p =
-      1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 * (1.0 / 11 + s2 * (1.0 / 13 + s2 * (1.0 / 15 +
-      s2 * (1.0 / 17 + s2 * (1.0 / 19 + s2 * (1.0 / 21 + s2 * (1.0 / 23))))))))));
-  constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-  return k * ln2_hi + (2.0 * s + (2.0 * s * s2 * p + k * ln2_lo));
-}
 
 /// sin(pi x), cos(pi x) for x in [-1, 1]: quadrant q = round(2x) in {-2, ..., 2} (rounded by
 /// adding and subtracting 1.5 2^52: std::floor does not vectorise without -fno-trapping-math),
@@ -142,7 +127,7 @@ void normal_v2(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step, 
       // r123::uneg11<double>(u0) and r123::u01<double>(u1), spelled out (the same operations).
       const double v0 = static_cast<double>(static_cast<std::int64_t>(u0[k])) * 0x1p-63 + 0x1p-64;
       const double v1 = static_cast<double>(u1[k]) * 0x1p-64 + 0x1p-65;
-      const double r = std::sqrt(-2.0 * log_poly(v1));
+      const double r = std::sqrt(-2.0 * detail::log_poly(v1));  // v1 in [2^-65, 1]
       double sn = 0.0, cs = 0.0;
       sincospi_poly(v0, sn, cs);
       normals[2 * k] = r * sn;
