@@ -71,21 +71,16 @@ LogSum sum_log(const double* v, Eigen::Index n) {
   constexpr std::uint64_t mantissa_bits = (std::uint64_t{1} << 52) - 1;
   constexpr std::uint64_t one_bits = std::uint64_t{0x3FF} << 52;
   LaneDoubles product = LaneDoubles{} + 1.0;
-  LaneBits exponents = {}, outside = {};
-  long long exponent = 0;  // of the products folded so far, unbiased
-  double scale = 1.0;      // their mantissa
-  auto fold = [&] {
-    for (Eigen::Index l = 0; l < kLanes; ++l) {
-      double m = 0.0;
-      exponent += static_cast<long long>(split(product[l], m)) - 1023;
-      scale *= m;
-    }
-    product = LaneDoubles{} + 1.0;
-    double m = 0.0;
-    exponent += static_cast<long long>(split(scale, m)) - 1023;
-    scale = m;
+  LaneBits exponents = {}, outside = {};  // sums of biased exponents, and the entries' range flags
+  long long biased_terms = n;               // how many biased exponents `exponents` holds
+  // Each lane's product back to its mantissa in [1, 2), its exponent into the lane's sum.
+  auto renormalise = [&] {
+    const LaneBits u = std::bit_cast<LaneBits>(product);
+    exponents += u >> 52;
+    product = std::bit_cast<LaneDoubles>((u & mantissa_bits) | one_bits);
+    biased_terms += kLanes;
   };
-  // Each lane's product of up to 512 mantissas in [1, 2) stays below 2^512.
+  // A lane's product of a mantissa and up to 512 more stays below 2^513.
   constexpr Eigen::Index block = 512 * kLanes;
   for (Eigen::Index b0 = 0; b0 < n; b0 += block) {
     const Eigen::Index b1 = std::min(n, b0 + block);
@@ -97,7 +92,7 @@ LogSum sum_log(const double* v, Eigen::Index n) {
       exponents += e;
       product *= std::bit_cast<LaneDoubles>((u & mantissa_bits) | one_bits);
     }
-    fold();
+    renormalise();
   }
   std::uint64_t any_outside = 0;
   for (Eigen::Index l = 0; l < kLanes; ++l) any_outside |= outside[l];
@@ -106,8 +101,13 @@ LogSum sum_log(const double* v, Eigen::Index n) {
     for (Eigen::Index j = 0; j < n; ++j) sum += std::log(v[j]);
     return {1.0, sum};
   }
+  static_assert(kLanes == 8);  // the lanes' mantissas multiplied in a fixed tree, in [1, 256)
+  const double lanes = ((product[0] * product[1]) * (product[2] * product[3])) *
+                       ((product[4] * product[5]) * (product[6] * product[7]));
+  double scale = 0.0;
+  long long exponent = static_cast<long long>(split(lanes, scale)) - 1023;
   for (Eigen::Index l = 0; l < kLanes; ++l) exponent += static_cast<long long>(exponents[l]);
-  exponent -= 1023 * static_cast<long long>(n);
+  exponent -= 1023 * biased_terms;
   return {scale, static_cast<double>(exponent) * std::numbers::ln2};
 }
 
