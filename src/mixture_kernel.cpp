@@ -139,11 +139,11 @@ struct TimeTables {
   Eigen::ArrayXd offset;   // offset_k
   Eigen::ArrayXd trace;    // sum_j P_kj (for the divergence)
   Eigen::ArrayXd variance;  // one component's V, 1 in the padding (scratch)
-  Eigen::ArrayXd mantissa;  // of each component's sum_j log V_kj (scratch)
+  Eigen::ArrayXd mantissa, rest;  // each component's sum_log parts (scratch)
 
   TimeTables(const Layout& L)
       : precision(L.k, L.dp), mean(L.k, L.dp),
-        offset(L.k), trace(L.k), variance(L.dp), mantissa(L.k) {}
+        offset(L.k), trace(L.k), variance(L.dp), mantissa(L.k), rest(L.k) {}
 
   void build(const Layout& L, double a, double s, bool want_trace) {
     const double a2 = a * a, s2 = s * s;
@@ -162,7 +162,7 @@ struct TimeTables {
       for (Eigen::Index j = L.d; j < L.dp; ++j) p[j] = 0.0;
       const LogSum parts = sum_log(v, L.dp);
       mantissa(c) = parts.mantissa;
-      offset(c) = parts.rest;
+      rest(c) = parts.rest;
       if (want_trace) {
         double acc[kLanes] = {};
         for (Eigen::Index j0 = 0; j0 < L.dp; j0 += kLanes) {
@@ -173,7 +173,7 @@ struct TimeTables {
     }
     const double log_two_pi_d = static_cast<double>(L.d) * log_two_pi;
     for (Eigen::Index c = 0; c < L.k; ++c) {  // a loop of polynomial logs vectorises
-      offset(c) = L.log_weight(c) - 0.5 * (log_two_pi_d + (log_poly(mantissa(c)) + offset(c)));
+      offset(c) = L.log_weight(c) - 0.5 * (log_two_pi_d + (log_poly(mantissa(c)) + rest(c)));
     }
   }
 };

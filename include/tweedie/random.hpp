@@ -23,8 +23,8 @@ namespace tweedie {
 ///   x = sqrt(-2 log v1) sin(pi v0),  y = sqrt(-2 log v1) cos(pi v0).
 /// Version 1 evaluates log, sin and cos with the C library (Random123's boxmuller: its bits can
 /// differ between C library releases). Version 2 (the default) evaluates them with the branch-free
-/// polynomials of random.cpp and log_poly.hpp in plain IEEE double arithmetic, which the compiler vectorises
-/// (about 5x faster): log v1 = k ln 2 + 2 atanh(s) with v1 = m 2^k, m in [sqrt(1/2), sqrt(2)),
+/// polynomials of random.cpp and log_poly.hpp in plain IEEE double arithmetic, which the
+/// compiler vectorises (about 5x faster): log v1 = k ln 2 + 2 atanh(s) with v1 = m 2^k, m in [sqrt(1/2), sqrt(2)),
 /// s = (m - 1) / (m + 1) and the atanh series to s^23; sin and cos of pi v0 by the quadrant
 /// q = round(2 v0) and Taylor polynomials (to a^17, a^18) of a = pi (v0 - q / 2) in [-pi/4, pi/4].
 /// Its normals are within 2e-15 of version 1's, and its bits do not depend on the C library or
