@@ -208,8 +208,9 @@ TEST_CASE("on a held-out target and held-out samples the searched grid beats the
   so.init = &start;
   const Matrix reference =
       sample(sde, *model, *make_sampler("dopri5", {{"rtol", "1e-10"}, {"atol", "1e-10"}}), ends, so).samples;
-  // Measured: dpm-solver++ 0.46x, euler 0.91x the best fixed grid's error.
-  for (const auto& [name, bound] : {std::pair{"dpm-solver++", 0.6}, std::pair{"euler", 0.95}}) {
+  // Measured: dpm-solver++ 0.43x, euler 0.50x the best fixed grid's error (0.46x and 0.91x with
+  // the median's descent alone).
+  for (const auto& [name, bound] : {std::pair{"dpm-solver++", 0.55}, std::pair{"euler", 0.65}}) {
     const auto sampler = make_sampler(name);
     const int n = 10;
     auto error = [&](const std::vector<double>& grid) {
@@ -220,7 +221,10 @@ TEST_CASE("on a held-out target and held-out samples the searched grid beats the
                           GridSpacing::karras}) {
       best_fixed = std::min(best_fixed, error(make_grid(sde, {.spacing = s, .steps = n})));
     }
-    const double searched = error(make_optimized_grid(sde, *model, *sampler, search_options(n)));
+    OptimizedGridOptions o;  // the library's search (256 pilot rows, 2000 trials), pilot seed 3
+    o.steps = n;
+    o.seed = 3;
+    const double searched = error(make_optimized_grid(sde, *model, *sampler, o));
     MESSAGE(fmt::format("{} N = {}: best fixed grid {:.3e}, searched {:.3e} ({:.3f}x)", name, n, best_fixed, searched,
                         searched / best_fixed));
     CHECK(searched < bound * best_fixed);
