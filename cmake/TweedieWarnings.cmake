@@ -1,9 +1,10 @@
-# Warnings, the optional -march and sanitizers, applied target by target. SANITIZE_LINK_ONLY links
-# the sanitizer runtimes without instrumenting the target's own code (the test programs: their
-# checks and helpers triple the build time under ASan + UBSan, while the library and the CLI they
-# call stay instrumented). LINE_TABLES_ONLY (the test programs) keeps only line tables (-g1) where
-# the build type asks for debug info: full debug info of their thousands of checks costs a fifth
-# of their compile time (CI builds them twice), and a failing check names its own line.
+# Warnings, the optional -march, vector width and sanitizers, applied target by target.
+# SANITIZE_LINK_ONLY links the sanitizer runtimes without instrumenting the target's own code (the
+# test programs: their checks and helpers triple the build time under ASan + UBSan, while the
+# library and the CLI they call stay instrumented). LINE_TABLES_ONLY (the test programs) keeps only
+# line tables (-g1) where the build type asks for debug info: full debug info of their thousands of
+# checks costs a fifth of their compile time (CI builds them twice), and a failing check names its
+# own line.
 function(tweedie_set_warnings target)
   cmake_parse_arguments(arg "SANITIZE_LINK_ONLY;LINE_TABLES_ONLY" "" "" ${ARGN})
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
@@ -16,6 +17,9 @@ function(tweedie_set_warnings target)
   endif()
   if(TWEEDIE_ARCH)
     target_compile_options(${target} PRIVATE -march=${TWEEDIE_ARCH})
+  endif()
+  if(TWEEDIE_VECTOR_WIDTH)
+    target_compile_options(${target} PRIVATE -mprefer-vector-width=${TWEEDIE_VECTOR_WIDTH})
   endif()
   if(TWEEDIE_SANITIZE AND NOT arg_SANITIZE_LINK_ONLY)
     target_compile_options(${target} PRIVATE -fsanitize=${TWEEDIE_SANITIZE} -fno-omit-frame-pointer
