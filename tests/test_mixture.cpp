@@ -293,31 +293,40 @@ TEST_CASE("mixture samples of a row do not depend on the batch") {
 }
 
 TEST_CASE("mixture evaluations with a time per row equal row-by-row evaluations, bitwise") {
-  Inputs in(18);
-  const GaussianMixture g = in.mixture(4, 3);
-  const auto sde = family("vp");
-  constexpr int n = 30;
-  Vector t(n);
-  for (int i = 0; i < n; ++i) {  // runs of equal times, alternations and singletons
-    t(i) = i < 10 ? 0.25 : (i < 20 ? (i % 2 ? 0.5 : 0.75) : 1e-3 + 0.03 * i);
-  }
-  const Matrix x = in.uniform(n, 3, -3.0, 3.0);
-  Matrix score(n, 3);
-  Vector logp(n), div(n);
-  g.score(*sde, t, x, score);
-  g.log_density(*sde, t, x, logp);
-  g.score_divergence(*sde, t, x, div);
-  for (int i = 0; i < n; ++i) {
-    Matrix s1(1, 3);
-    Vector l1(1), d1(1);
-    const Vector ti = Vector::Constant(1, t(i));
-    g.score(*sde, ti, x.row(i), s1);
-    g.log_density(*sde, ti, x.row(i), l1);
-    g.score_divergence(*sde, ti, x.row(i), d1);
-    CAPTURE(i);
-    CHECK(bitwise_equal(s1, score.row(i)));
-    CHECK(std::bit_cast<std::uint64_t>(l1(0)) == std::bit_cast<std::uint64_t>(logp(i)));
-    CHECK(std::bit_cast<std::uint64_t>(d1(0)) == std::bit_cast<std::uint64_t>(div(i)));
+  // Each row alone and as a run of two equal times, in dimensions with padding lanes and
+  // without: the bits of the batch.
+  for (const int d : {3, 8, 19}) {
+    CAPTURE(d);
+    Inputs in(18);
+    const GaussianMixture g = in.mixture(4, d);
+    const auto sde = family("vp");
+    constexpr int n = 30;
+    Vector t(n);
+    for (int i = 0; i < n; ++i) {  // runs of equal times, alternations and singletons
+      t(i) = i < 10 ? 0.25 : (i < 20 ? (i % 2 ? 0.5 : 0.75) : 1e-3 + 0.03 * i);
+    }
+    const Matrix x = in.uniform(n, d, -3.0, 3.0);
+    Matrix score(n, d);
+    Vector logp(n), div(n);
+    g.score(*sde, t, x, score);
+    g.log_density(*sde, t, x, logp);
+    g.score_divergence(*sde, t, x, div);
+    for (int i = 0; i < n; ++i) {
+      CAPTURE(i);
+      for (const Eigen::Index copies : {1, 2}) {
+        CAPTURE(copies);
+        Matrix s1(copies, d);
+        Vector l1(copies), d1(copies);
+        const Vector ti = Vector::Constant(copies, t(i));
+        const Matrix xi = x.row(i).replicate(copies, 1);
+        g.score(*sde, ti, xi, s1);
+        g.log_density(*sde, ti, xi, l1);
+        g.score_divergence(*sde, ti, xi, d1);
+        CHECK(bitwise_equal(s1.row(0), score.row(i)));
+        CHECK(std::bit_cast<std::uint64_t>(l1(0)) == std::bit_cast<std::uint64_t>(logp(i)));
+        CHECK(std::bit_cast<std::uint64_t>(d1(0)) == std::bit_cast<std::uint64_t>(div(i)));
+      }
+    }
   }
 }
 
