@@ -8,6 +8,10 @@
 //                              dpm-solver++ on a 10-step grid (the per-row-evaluation references)
 //   flow/encode|decode/d:D/n:N one call of tweedie::encode (from p_{1e-5} to T) or decode (from
 //                              the prior to 1e-5), dopri5 rtol = atol = 1e-5
+//   net/SAMPLER/digits/n:N     the sample cases on the shipped digits network (models/digits,
+//                              d = 64, unconditional, float64), whose time is an input column:
+//                              what the integrators cost per row evaluation when a row's own
+//                              time costs nothing extra
 //
 // Counters: nfe_per_sample (model rows per sample), ns_per_row_eval (wall time / model rows),
 // model_pct (share of the wall time inside the model), others_cores (see bench_util.hpp).
@@ -16,6 +20,8 @@
 // Run:  build-bench/bench/bench_adaptive --benchmark_repetitions=3
 //         --benchmark_report_aggregates_only=true --benchmark_filter='^sample/dopri5/'
 #include "bench_util.hpp"
+
+#include <tweedie/mlp_model.hpp>
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -37,9 +43,12 @@ constexpr int kComponents = 10;
 constexpr std::size_t kChunk = 256;
 constexpr double kTmin = 1e-5;
 
+/// The model of a case with a timer around it: the exact mixture, or with `network` the shipped
+/// digits network.
 struct Timed {
   VpSde sde;
   GaussianMixture mixture;
+  std::unique_ptr<MlpModel> network;
   tweedie::bench::ModelTimer timer;
   std::unique_ptr<ScoreModel> model;
   explicit Timed(int d) : mixture(tweedie::bench::bench_mixture(kComponents, d)) {
@@ -48,6 +57,15 @@ struct Timed {
       mixture.score(sde, t, x, out);
       timer.add(elapsed_ns(start), x.rows());
     });
+  }
+  explicit Timed(std::unique_ptr<MlpModel> net)
+      : mixture(tweedie::bench::bench_mixture(kComponents, net->dim())), network(std::move(net)) {
+    model = make_model(network->prediction(), network->dim(),
+                       [this](const ConstVectorRef& t, const ConstMatrixRef& x, MatrixRef out) {
+                         const auto start = Clock::now();
+                         network->evaluate({t, x}, out);
+                         timer.add(elapsed_ns(start), x.rows());
+                       });
   }
 };
 
@@ -93,8 +111,8 @@ void dump_problem(const GaussianMixture& g, const Matrix& init, int d, std::size
   write_npy(fmt::format("{}/init_d{}_n{}.npy", dir, d, n), init);
 }
 
-void run_sample(benchmark::State& state, const std::string& name, int d, std::size_t n) {
-  Timed p(d);
+void run_sample(benchmark::State& state, Timed& p, const std::string& name, std::size_t n) {
+  const auto d = static_cast<int>(p.model->dim());
   SamplerOptions so;
   if (name == "dopri5") {
     so.set("rtol", "1e-5");
@@ -106,7 +124,7 @@ void run_sample(benchmark::State& state, const std::string& name, int d, std::si
   go.steps = 10;
   const std::vector<double> grid = adaptive ? std::vector<double>{1.0, 1e-3} : make_grid(p.sde, go);
   const Matrix init = sample_prior(p.sde, d, n, 0, PhiloxNoise(1));
-  dump_problem(p.mixture, init, d, n);
+  if (!p.network) dump_problem(p.mixture, init, d, n);
   SampleOptions o;
   o.seed = 7;
   o.init = &init;
@@ -138,12 +156,21 @@ void register_all() {
       const long n = std::string(name) == "dopri5" ? 10000 : 2000;
       benchmark::RegisterBenchmark(fmt::format("sample/{}/d:{}/n:{}", name, d, n).c_str(),
                                    [name = std::string(name), d, n](benchmark::State& s) {
-                                     run_sample(s, name, d, static_cast<std::size_t>(n));
+                                     Timed p(d);
+                                     run_sample(s, p, name, static_cast<std::size_t>(n));
                                    })
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond)
           ->Iterations(1);
     }
+    benchmark::RegisterBenchmark(fmt::format("net/{}/digits/n:1000", name).c_str(),
+                                 [name = std::string(name)](benchmark::State& s) {
+                                   Timed p(MlpModel::load(TWEEDIE_MODELS_DIR "/digits.safetensors"));
+                                   run_sample(s, p, name, 1000);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1);
   }
   for (bool forward : {true, false}) {
     const int d = 16;
