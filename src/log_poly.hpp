@@ -13,11 +13,16 @@ namespace tweedie::detail {
 /// log(1) is exactly 0.
 inline double log_poly(double u) {
   const auto bits = std::bit_cast<std::uint64_t>(u);
-  const auto e = static_cast<double>(static_cast<std::int64_t>(bits >> 52) - 1023);
+  // The exponent converts from 32 bits (exactly; a packed 64-bit conversion needs AVX-512DQ).
+  const auto e = static_cast<double>(static_cast<std::int32_t>(bits >> 52) - 1023);
   const double m1 = std::bit_cast<double>((bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
   const bool big = m1 > 1.4142135623730951;
-  const double m = big ? 0.5 * m1 : m1;
-  const double k = big ? e + 1.0 : e;
+  // m = big ? m1 / 2 : m1 and k = big ? e + 1 : e, written so that no floating-point operation is
+  // conditional (one could raise an exception, and the compiler then vectorises the loop only
+  // with AVX-512's masked operations): halving m1 in [1, 2) lowers its exponent field by one,
+  // and e + 0 is e.
+  const double m = std::bit_cast<double>(std::bit_cast<std::uint64_t>(m1) - (big ? 0x0010000000000000ULL : 0));
+  const double k = e + (big ? 1.0 : 0.0);
   const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
   const double p =
       1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 * (1.0 / 11 + s2 * (1.0 / 13 + s2 * (1.0 / 15 +

@@ -1,5 +1,6 @@
 #include <tweedie/random.hpp>
 
+#include "int_to_double.hpp"
 #include "log_poly.hpp"
 
 #include <fmt/format.h>
@@ -124,9 +125,9 @@ void normal_v2(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step, 
       u1[k] = join(w[2], w[3]);
     }
     for (Eigen::Index k = 0; k < n; ++k) {
-      // r123::uneg11<double>(u0) and r123::u01<double>(u1), spelled out (the same operations).
-      const double v0 = static_cast<double>(static_cast<std::int64_t>(u0[k])) * 0x1p-63 + 0x1p-64;
-      const double v1 = static_cast<double>(u1[k]) * 0x1p-64 + 0x1p-65;
+      // r123::uneg11<double>(u0) and r123::u01<double>(u1), spelled out (the same values).
+      const double v0 = detail::signed_to_double(u0[k]) * 0x1p-63 + 0x1p-64;
+      const double v1 = detail::unsigned_to_double(u1[k]) * 0x1p-64 + 0x1p-65;
       const double r = std::sqrt(-2.0 * detail::log_poly(v1));  // v1 in [2^-65, 1]
       double sn = 0.0, cs = 0.0;
       sincospi_poly(v0, sn, cs);
