@@ -208,8 +208,8 @@ TEST_CASE("on a held-out target and held-out samples the searched grid beats the
   so.init = &start;
   const Matrix reference =
       sample(sde, *model, *make_sampler("dopri5", {{"rtol", "1e-10"}, {"atol", "1e-10"}}), ends, so).samples;
-  // Measured: dpm-solver++ 0.43x, euler 0.50x the best fixed grid's error (0.46x and 0.91x with
-  // the median's descent alone).
+  // Measured: dpm-solver++ 0.43x, euler 0.50x the best fixed grid's error (before the mean's
+  // descent, with the median's alone on 128 pilot rows and 120 trials: 0.46x and 0.91x).
   for (const auto& [name, bound] : {std::pair{"dpm-solver++", 0.55}, std::pair{"euler", 0.65}}) {
     const auto sampler = make_sampler(name);
     const int n = 10;

@@ -39,8 +39,9 @@ struct OptimizedGridOptions {
   /// errors the search compares (1e-3 to 1e-5 at 10 to 20 NFE on the built-in targets).
   double pilot_tolerance = 1e-7;
   /// The search's bound: at most this many runs of the sampler over the pilot rows (each costs
-  /// sampler.nfe(steps) evaluations per row), >= 1: a quarter for the descent on the mean, a
-  /// quarter for its polish on the median, the rest for the descent on the median.
+  /// sampler.nfe(steps) evaluations per row), >= 1: after the starts, up to a quarter for the
+  /// descent on the mean, up to a quarter for its polish on the median, and what is left for the
+  /// descent on the median.
   int max_trials = 2000;
   /// The pilot's initial noise is that of samples 0, 1, ... of the seed pilot_seed(seed).
   std::uint64_t seed = 0;
