@@ -9,11 +9,15 @@
 
 namespace tweedie::detail {
 
-/// static_cast<double>(u) through the 32-bit halves: each is read exactly off the mantissa of
-/// 2^52 + lo and of 2^84 + hi 2^32, and the two exact values add with one rounding, that of the
-/// conversion.
+/// The low 32 bits of u, exactly: read off the mantissa of 2^52 + lo.
+inline double low_half(std::uint64_t u) {
+  return std::bit_cast<double>((u & 0xFFFFFFFFu) | 0x4330000000000000u) - 0x1p52;
+}
+
+/// static_cast<double>(u) through the 32-bit halves: the high one is read exactly off the mantissa
+/// of 2^84 + hi 2^32, and the two exact values add with one rounding, that of the conversion.
 inline double unsigned_to_double_by_halves(std::uint64_t u) {
-  const double lo = std::bit_cast<double>((u & 0xFFFFFFFFu) | 0x4330000000000000u) - 0x1p52;
+  const double lo = low_half(u);
   const double hi = std::bit_cast<double>((u >> 32) | 0x4530000000000000u) - 0x1p84;
   return hi + lo;
 }
@@ -22,7 +26,7 @@ inline double unsigned_to_double_by_halves(std::uint64_t u) {
 /// (u + 2^63 as unsigned) so that it too is read as an unsigned number.
 inline double signed_to_double_by_halves(std::uint64_t u) {
   const std::uint64_t biased = u ^ 0x8000000000000000u;
-  const double lo = std::bit_cast<double>((u & 0xFFFFFFFFu) | 0x4330000000000000u) - 0x1p52;
+  const double lo = low_half(u);
   const double hi = std::bit_cast<double>((biased >> 32) | 0x4530000000000000u) - (0x1p84 + 0x1p63);
   return hi + lo;
 }

@@ -215,10 +215,17 @@ class GridTrials {
   bool append_zero_;
 };
 
+// A grid, the start it came from, and its errors on the pilot.
+struct ScoredGrid {
+  std::vector<double> times;
+  std::string start;
+  RowErrors errors;
+};
+
 // Coordinate descent in lambda on grid.times, minimising grid.errors.*objective: each interior
 // point in turn is moved the fraction f of the way to a neighbour and kept if the objective falls;
 // f is halved after a sweep without gain, from 1/2 down to 1/64, or the trials reach `until`.
-void descend(const Sde& sde, GridTrials& trials, auto& grid, double RowErrors::*objective, int until) {
+void descend(const Sde& sde, GridTrials& trials, ScoredGrid& grid, double RowErrors::*objective, int until) {
   std::vector<double>& t = grid.times;
   for (double f = 0.5; f >= 1.0 / 64.0 && std::isfinite(grid.errors.*objective) && trials.trials < until;) {
     bool improved = false;
@@ -260,12 +267,7 @@ OptimizedGrid optimize_grid(const Sde& sde, const ScoreModel& model, const Sampl
                     append_zero);
 
   // The starts: the density grid and the four spacings, each run once on the pilot.
-  struct Scored {
-    std::vector<double> times;
-    std::string start;
-    RowErrors errors;
-  };
-  std::vector<Scored> starts;
+  std::vector<ScoredGrid> starts;
   auto offer = [&](std::vector<double> t, std::string name) {
     if (trials.trials >= o.max_trials) return;
     const RowErrors e = trials.errors(t);
@@ -282,24 +284,26 @@ OptimizedGrid optimize_grid(const Sde& sde, const ScoreModel& model, const Sampl
   }
   auto best_start = [&](double RowErrors::*objective) {
     return *std::min_element(starts.begin(), starts.end(),
-                             [&](const Scored& a, const Scored& b) { return a.errors.*objective < b.errors.*objective; });
+                             [&](const ScoredGrid& a, const ScoredGrid& b) {
+                               return a.errors.*objective < b.errors.*objective;
+                             });
   };
   // Two descents, kept by their median: one on the median itself, and one on the mean (smooth in
   // the grid where the median jumps from row to row, so it leaves the median's local minima;
   // measured on held-out mixtures in docs/compare.md) polished on the median.
   const int quarter = std::max(1, o.max_trials / 4);
-  const Scored mean_start = best_start(&RowErrors::mean), median_start = best_start(&RowErrors::median);
-  Scored by_mean = mean_start, by_median = median_start;
+  ScoredGrid by_mean = best_start(&RowErrors::mean), by_median = best_start(&RowErrors::median);
+  const double mean_start_error = by_mean.errors.median, median_start_error = by_median.errors.median;
   descend(sde, trials, by_mean, &RowErrors::mean, std::min(o.max_trials, trials.trials + quarter));
   descend(sde, trials, by_mean, &RowErrors::median, std::min(o.max_trials, trials.trials + quarter));
   descend(sde, trials, by_median, &RowErrors::median, o.max_trials);
   const bool mean_wins = by_mean.errors.median < by_median.errors.median;
-  const Scored& chosen = mean_wins ? by_mean : by_median;
+  const ScoredGrid& chosen = mean_wins ? by_mean : by_median;
   OptimizedGrid best;
   best.times = chosen.times;
   best.start = chosen.start;
   best.error = chosen.errors.median;
-  best.start_error = (mean_wins ? mean_start : median_start).errors.median;
+  best.start_error = mean_wins ? mean_start_error : median_start_error;
   validate_grid(sde, best.times);
   best.trials = trials.trials;
   best.pilot_nfe = pilot_nfe + trials.nfe;
