@@ -15,10 +15,10 @@ struct MixtureOutputs {
   MatrixRef* jvp = nullptr;
 };
 
-/// Evaluates the requested outputs of p_t at (t(i), x.row(i)) for every row. Every row goes
-/// through the same arithmetic whatever the other rows and their times (the per-time tables of a
-/// run of equal times are built once and reused, with the bits a row alone would get), so the
-/// results are bitwise independent of chunking, batch position and how the times are shared.
+/// Evaluates the requested outputs of p_t at (t(i), x.row(i)) for every row. Rows go through the
+/// kernel eight at a time, one per vector lane, each lane with the arithmetic a row alone would get
+/// (a block whose rows share one time reuses that time's tables, built with the same operations),
+/// so the results are bitwise independent of chunking, batch position and how the times are shared.
 void evaluate_mixture(const GaussianMixture& g, const Sde& sde, const ConstVectorRef& t,
                       const ConstMatrixRef& x, const MixtureOutputs& out);
 
