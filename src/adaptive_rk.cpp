@@ -151,24 +151,44 @@ struct Batch {
 };
 
 /// dst = base + sum_j (coef_j dt) k_{src_j}, each row with its own dt, summed left to right
-/// (base = nullptr: no base term).
+/// (base = nullptr: no base term), in one pass over each row.
 void combine(const Matrix* base, const Combination& terms, const Vector& dt, const std::vector<Matrix>& k,
              Matrix& dst) {
-  bool first = true;
-  if (base) {
-    dst = *base;
-    first = false;
-  }
-  for (const auto& [src, coef] : terms) {
-    const Eigen::ArrayXd c = coef * dt.array();  // odeint: a[j] * dt
-    const auto term = k[static_cast<std::size_t>(src)].array().colwise() * c;
-    if (first) {
-      dst = term.matrix();
-      first = false;
+  const Eigen::Index n = dt.size(), width = k[0].cols();
+  dst.resize(n, width);
+  std::vector<double> c(terms.size());
+  std::vector<const double*> src(terms.size());
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < terms.size(); ++j) {
+      c[j] = terms[j].second * dt(i);  // odeint: a[j] * dt
+      src[j] = k[static_cast<std::size_t>(terms[j].first)].row(i).data();
+    }
+    double* out = dst.row(i).data();
+    std::size_t first = 0;
+    if (base) {
+      std::copy_n(base->row(i).data(), width, out);
     } else {
-      dst.array() += term;
+      for (Eigen::Index col = 0; col < width; ++col) out[col] = src[0][col] * c[0];
+      first = 1;
+    }
+    for (std::size_t j = first; j < terms.size(); ++j) {
+      for (Eigen::Index col = 0; col < width; ++col) out[col] += src[j][col] * c[j];
     }
   }
+}
+
+/// odeint's default_error_checker for one row: max_i |err_i| / (atol + rtol (1 |x_i| + (1 |dt|)
+/// |dxdt_i|)), or +inf when any ratio is not finite.
+double error_norm(const Eigen::Ref<const Eigen::RowVectorXd>& err, const Eigen::Ref<const Eigen::RowVectorXd>& x,
+                  const Eigen::Ref<const Eigen::RowVectorXd>& dxdt, double dt, const AdaptiveTolerances& tol) {
+  double max_rel = 0.0;
+  bool finite = true;
+  for (Eigen::Index j = 0; j < err.size(); ++j) {
+    const double rel = std::fabs(err(j)) / (tol.atol + tol.rtol * (1.0 * std::fabs(x(j)) + (1.0 * std::fabs(dt)) * std::fabs(dxdt(j))));
+    finite = finite && std::isfinite(rel);
+    max_rel = std::max(max_rel, rel);
+  }
+  return finite ? max_rel : std::numeric_limits<double>::infinity();
 }
 
 }  // namespace
@@ -350,11 +370,7 @@ std::vector<AdaptiveCounts> integrate_rk(RkPair pair, BatchRhs& rhs, MatrixRef z
       const Eigen::Index r = b.rows[static_cast<std::size_t>(i)];
       StepControl& s = at(r);
       const double step = b.dt(i);
-      const Eigen::Array<double, 1, Eigen::Dynamic> rel =
-          err.row(i).array().abs() /
-          (tol.atol + tol.rtol * (1.0 * b.x.row(i).array().abs() + (1.0 * std::fabs(step)) * b.k[0].row(i).array().abs()));
-      const double max_rel = rel.maxCoeff();
-      const double e = std::isfinite(max_rel) && detail::all_finite(rel.matrix()) ? max_rel : std::numeric_limits<double>::infinity();
+      const double e = error_norm(err.row(i), b.x.row(i), b.k[0].row(i), step, tol);
       const bool finite = detail::all_finite(b.out.row(i)) && (!tab.fsal || detail::all_finite(f_new.row(i)));
       if (e > 1.0) {
         s.reject(finite, step, adjuster.decrease_step(step, e, tab.error_order));

@@ -27,7 +27,9 @@ namespace {
 // of a shared one reuse theirs.
 // Passing such a value between functions would change the ABI with the vector width; these all
 // stay inside this file's inlined code, so GCC's note about it does not apply.
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 constexpr int kLanes = 8;
@@ -331,7 +333,7 @@ void gather(const std::array<const double*, kLanes>& rows, Eigen::Index d, std::
       if (n == kLanes) {
         std::memcpy(&tile[l], from, sizeof(Lanes));  // one vector load
       } else {
-        std::copy(from, from + n, &tile[l][0]);
+        std::memcpy(&tile[l], from, n * sizeof(double));
       }
     }
     transpose(tile);
