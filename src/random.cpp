@@ -2,6 +2,7 @@
 
 #include "int_to_double.hpp"
 #include "log_poly.hpp"
+#include "philox_batch.hpp"
 
 #include <fmt/format.h>
 
@@ -98,7 +99,7 @@ void normal_v2(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step, 
   struct Run {
     Eigen::Index row, block, first, length;  // blocks [block, block + length) of row, at first
   };
-  alignas(64) std::uint32_t keys[batch], counters[batch];
+  alignas(64) std::uint32_t keys[batch], counters[batch], words[4][batch];
   alignas(64) std::uint64_t u0[batch], u1[batch];
   alignas(64) double normals[2 * batch];
   Run runs[batch];
@@ -116,13 +117,11 @@ void normal_v2(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step, 
       j += length;
       if (j == blocks) j = 0, ++i;
     }
-    const Philox rng;
+    detail::philox4x32_10_blocks(counters, step, stage, stream_word, keys, seed, words[0], words[1], words[2],
+                                 words[3], n);
     for (Eigen::Index k = 0; k < n; ++k) {
-      const Philox::key_type key = {{keys[k], seed}};
-      const Philox::ctr_type ctr = {{counters[k], step, stage, stream_word}};
-      const auto w = rng(ctr, key);
-      u0[k] = join(w[0], w[1]);
-      u1[k] = join(w[2], w[3]);
+      u0[k] = join(words[0][k], words[1][k]);
+      u1[k] = join(words[2][k], words[3][k]);
     }
     for (Eigen::Index k = 0; k < n; ++k) {
       // r123::uneg11<double>(u0) and r123::u01<double>(u1), spelled out (the same values).
