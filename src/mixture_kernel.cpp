@@ -25,13 +25,8 @@ namespace {
 // its neighbours and their times, and nothing is reduced across lanes: a dimension of 2 fills the
 // vectors as well as one of 64, and a row at its own time builds its tables as fast as the rows
 // of a shared one reuse theirs.
-// Passing such a value between functions would change the ABI with the vector width; these all
-// stay inside this file's inlined code, so GCC's note about it does not apply.
-#if defined(__clang__)
-#pragma clang diagnostic ignored "-Wpsabi"
-#elif defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
+// (These values never cross this file's boundary: CMakeLists.txt silences the compiler's note
+// that passing them between functions has an ABI that depends on the vector width.)
 constexpr int kLanes = 8;
 using Lanes = double __attribute__((vector_size(kLanes * sizeof(double))));
 using LaneBits = std::uint64_t __attribute__((vector_size(kLanes * sizeof(double))));
@@ -185,7 +180,9 @@ void by_component_groups(Eigen::Index k, Body&& body) {
   for (; c < k; ++c) body(std::integral_constant<int, 1>{}, c);
 }
 
-// u_k, the logits and (Norms) |u_k|^2 of the block's rows at the shared time of `tab`.
+// The logits and (Norms) |u_k|^2 of the block's rows at the shared time of `tab` (u_k itself is
+// recomputed from the table where it is used: two operations on data in the first-level cache,
+// where storing K x d vectors and reading them back would go through the second).
 template <bool Norms>
 void terms_shared(const Layout& L, const TimeTables& tab, Block& b) {
   by_component_groups(L.k, [&](auto group, Eigen::Index c0) {
@@ -196,8 +193,7 @@ void terms_shared(const Layout& L, const TimeTables& tab, Block& b) {
       for (int g = 0; g < G; ++g) {
         const Eigen::Index c = c0 + g;
         const Lanes diff = tab.mean(c, j) - xj;
-        const Lanes uj = tab.precision(c, j) * diff;
-        b.u[static_cast<std::size_t>(j * L.k + c)] = uj;
+        const Lanes uj = tab.precision(c, j) * diff;  // recomputed where needed, not stored
         quad[g] += uj * diff;
         if constexpr (Norms) norm[g] += uj * uj;
       }
@@ -271,32 +267,31 @@ void terms_own_times(const Layout& L, Block& b) {
   });
 }
 
-// sum_k w_k rows_k (d x K, lanes) into out (d entries), in component order.
-void weighted_rows(const std::vector<Lanes>& rows, const std::vector<Lanes>& w, Eigen::Index k, Eigen::Index d,
-                   std::vector<Lanes>& out) {
+// out[j] = sum_k w_k entry(j, k) for the d entries, in component order.
+template <class Entry>
+void weighted_sum(Entry&& entry, const std::vector<Lanes>& w, Eigen::Index k, Eigen::Index d, std::vector<Lanes>& out) {
   // Four entries at a time: their sums are independent chains.
   Eigen::Index j = 0;
   for (; j + 4 <= d; j += 4) {
-    const Lanes* row = &rows[static_cast<std::size_t>(j * k)];
     Lanes acc[4] = {};
     for (Eigen::Index c = 0; c < k; ++c) {
       const Lanes wc = w[static_cast<std::size_t>(c)];
-      for (int i = 0; i < 4; ++i) acc[i] += wc * row[i * k + c];
+      for (int i = 0; i < 4; ++i) acc[i] += wc * entry(j + i, c);
     }
     std::copy(acc, acc + 4, out.begin() + j);
   }
   for (; j < d; ++j) {
-    const Lanes* row = &rows[static_cast<std::size_t>(j * k)];
     Lanes acc = {};
-    for (Eigen::Index c = 0; c < k; ++c) acc += w[static_cast<std::size_t>(c)] * row[c];
+    for (Eigen::Index c = 0; c < k; ++c) acc += w[static_cast<std::size_t>(c)] * entry(j, c);
     out[static_cast<std::size_t>(j)] = acc;
   }
 }
 
-// sum_j a_j b_(j stride), in index order.
-Lanes dot(const std::vector<Lanes>& a, const Lanes* b, Eigen::Index d, Eigen::Index stride = 1) {
+// sum_j a_j entry(j), in index order.
+template <class Entry>
+Lanes dot(const std::vector<Lanes>& a, Entry&& entry, Eigen::Index d) {
   Lanes acc = {};
-  for (Eigen::Index j = 0; j < d; ++j) acc += a[static_cast<std::size_t>(j)] * b[j * stride];
+  for (Eigen::Index j = 0; j < d; ++j) acc += a[static_cast<std::size_t>(j)] * entry(j);
   return acc;
 }
 
@@ -359,8 +354,10 @@ void scatter(const std::vector<Lanes>& entries, const std::array<double*, kLanes
   }
 }
 
-// The requested outputs of the block's rows i0 .. i0 + b.rows - 1 from its logits and u_k.
-void finish_block(const Layout& L, const TimeTables* shared, const MixtureOutputs& out, Eigen::Index i0, Block& b) {
+// The requested outputs of the block's rows i0 .. i0 + b.rows - 1 from its logits, u_kj =
+// u(j, k) and P_kj = precision(j, k).
+template <class U, class P>
+void finish_block(const Layout& L, const MixtureOutputs& out, Eigen::Index i0, Block& b, U&& u, P&& precision) {
   const auto k = static_cast<std::size_t>(L.k);
   Lanes top = b.logit[0];
   for (std::size_t c = 1; c < k; ++c) {
@@ -379,7 +376,7 @@ void finish_block(const Layout& L, const TimeTables* shared, const MixtureOutput
   if (!out.score && !want_div && !out.jvp) return;
   std::vector<Lanes>& r = b.logit;  // the responsibilities
   for (std::size_t c = 0; c < k; ++c) r[c] /= total;
-  weighted_rows(b.u, r, L.k, L.d, b.score);
+  weighted_sum(u, r, L.k, L.d, b.score);
   // Output rows of the block; the lanes past the input write to scratch.
   auto rows_of = [&](MatrixRef& m) {
     std::array<double*, kLanes> rows;
@@ -391,26 +388,20 @@ void finish_block(const Layout& L, const TimeTables* shared, const MixtureOutput
     // div s = sum_k r_k (|u_k|^2 - sum_j P_kj) - |s|^2.
     Lanes sum = {};
     for (std::size_t c = 0; c < k; ++c) sum += r[c] * (b.norm2[c] - b.trace[c]);
-    const Lanes div = sum - dot(b.score, b.score.data(), L.d);
+    const Lanes div = sum - dot(b.score, [&](Eigen::Index j) { return b.score[static_cast<std::size_t>(j)]; }, L.d);
     for (int l = 0; l < b.rows; ++l) (*out.divergence)(i0 + l) = div[l];
   }
   if (out.jvp) {
     // H v = sum_k r_k (u_k (u_k . v) - P_k v) - s (s . v).
     std::vector<Lanes>& rv = b.norm2;  // r_k (u_k . v), reusing the norms' storage
-    for (std::size_t c = 0; c < k; ++c) rv[c] = r[c] * dot(b.direction, &b.u[c], L.d, L.k);
+    for (std::size_t c = 0; c < k; ++c) {
+      rv[c] = r[c] * dot(b.direction, [&](Eigen::Index j) { return u(j, static_cast<Eigen::Index>(c)); }, L.d);
+    }
     std::vector<Lanes>& sum_ru = b.sum_ru;
     std::vector<Lanes>& sum_rp = b.sum_rp;
-    weighted_rows(b.u, rv, L.k, L.d, sum_ru);
-    if (shared) {  // sum_k r_k P_k from the shared table, in the order of weighted_rows
-      std::fill(sum_rp.begin(), sum_rp.end(), Lanes{});
-      for (Eigen::Index c = 0; c < L.k; ++c) {
-        const Lanes rc = r[static_cast<std::size_t>(c)];
-        for (Eigen::Index j = 0; j < L.d; ++j) sum_rp[static_cast<std::size_t>(j)] += rc * shared->precision(c, j);
-      }
-    } else {
-      weighted_rows(b.precision, r, L.k, L.d, sum_rp);
-    }
-    const Lanes sv = dot(b.score, b.direction.data(), L.d);
+    weighted_sum(u, rv, L.k, L.d, sum_ru);
+    weighted_sum(precision, r, L.k, L.d, sum_rp);
+    const Lanes sv = dot(b.score, [&](Eigen::Index j) { return b.direction[static_cast<std::size_t>(j)]; }, L.d);
     for (Eigen::Index j = 0; j < L.d; ++j) {
       const auto js = static_cast<std::size_t>(j);
       sum_ru[js] = sum_ru[js] - b.direction[js] * sum_rp[js] - b.score[js] * sv;  // H v, in place
@@ -454,21 +445,28 @@ void evaluate_mixture(const GaussianMixture& g, const Sde& sde, const ConstVecto
     }
     gather(rows, L.d, b.x);
     if (want_jvp) gather(directions, L.d, b.direction);
-    const TimeTables* shared = nullptr;
     if (one_time) {
       if (!tab.built || !(tab.t == t(i0))) tab.build(L, t(i0), b.a[0], b.s[0]);
-      shared = &tab;
       if (want_norms) {
         terms_shared<true>(L, tab, b);
       } else {
         terms_shared<false>(L, tab, b);
       }
-    } else if (want_jvp) {
+      // u_kj and P_kj of the shared time: the same operations as terms_shared's.
+      finish_block(
+          L, out, i0, b,
+          [&](Eigen::Index j, Eigen::Index c) { return tab.precision(c, j) * (tab.mean(c, j) - b.x[static_cast<std::size_t>(j)]); },
+          [&](Eigen::Index j, Eigen::Index c) { return broadcast(tab.precision(c, j)); });
+      continue;
+    }
+    if (want_jvp) {
       want_norms ? terms_own_times<true, true>(L, b) : terms_own_times<false, true>(L, b);
     } else {
       want_norms ? terms_own_times<true, false>(L, b) : terms_own_times<false, false>(L, b);
     }
-    finish_block(L, shared, out, i0, b);
+    finish_block(
+        L, out, i0, b, [&](Eigen::Index j, Eigen::Index c) { return b.u[static_cast<std::size_t>(j * L.k + c)]; },
+        [&](Eigen::Index j, Eigen::Index c) { return b.precision[static_cast<std::size_t>(j * L.k + c)]; });
   }
 }
 
