@@ -151,28 +151,22 @@ struct Batch {
 };
 
 /// dst = base + sum_j (coef_j dt) k_{src_j}, each row with its own dt, summed left to right
-/// (base = nullptr: no base term), in one pass over each row.
+/// (base = nullptr: no base term).
 void combine(const Matrix* base, const Combination& terms, const Vector& dt, const std::vector<Matrix>& k,
              Matrix& dst) {
-  const Eigen::Index n = dt.size(), width = k[0].cols();
-  dst.resize(n, width);
-  std::vector<double> c(terms.size());
-  std::vector<const double*> src(terms.size());
-  for (Eigen::Index i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j < terms.size(); ++j) {
-      c[j] = terms[j].second * dt(i);  // odeint: a[j] * dt
-      src[j] = k[static_cast<std::size_t>(terms[j].first)].row(i).data();
-    }
-    double* out = dst.row(i).data();
-    std::size_t first = 0;
-    if (base) {
-      std::copy_n(base->row(i).data(), width, out);
+  bool first = true;
+  if (base) {
+    dst = *base;
+    first = false;
+  }
+  for (const auto& [src, coef] : terms) {
+    const Eigen::ArrayXd c = coef * dt.array();  // odeint: a[j] * dt
+    const auto term = k[static_cast<std::size_t>(src)].array().colwise() * c;
+    if (first) {
+      dst = term.matrix();
+      first = false;
     } else {
-      for (Eigen::Index col = 0; col < width; ++col) out[col] = src[0][col] * c[0];
-      first = 1;
-    }
-    for (std::size_t j = first; j < terms.size(); ++j) {
-      for (Eigen::Index col = 0; col < width; ++col) out[col] += src[j][col] * c[j];
+      dst.array() += term;
     }
   }
 }
