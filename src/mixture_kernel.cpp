@@ -180,9 +180,7 @@ void by_component_groups(Eigen::Index k, Body&& body) {
   for (; c < k; ++c) body(std::integral_constant<int, 1>{}, c);
 }
 
-// The logits and (Norms) |u_k|^2 of the block's rows at the shared time of `tab` (u_k itself is
-// recomputed from the table where it is used: two operations on data in the first-level cache,
-// where storing K x d vectors and reading them back would go through the second).
+// u_k, the logits and (Norms) |u_k|^2 of the block's rows at the shared time of `tab`.
 template <bool Norms>
 void terms_shared(const Layout& L, const TimeTables& tab, Block& b) {
   by_component_groups(L.k, [&](auto group, Eigen::Index c0) {
@@ -193,7 +191,8 @@ void terms_shared(const Layout& L, const TimeTables& tab, Block& b) {
       for (int g = 0; g < G; ++g) {
         const Eigen::Index c = c0 + g;
         const Lanes diff = tab.mean(c, j) - xj;
-        const Lanes uj = tab.precision(c, j) * diff;  // recomputed where needed, not stored
+        const Lanes uj = tab.precision(c, j) * diff;
+        b.u[static_cast<std::size_t>(j * L.k + c)] = uj;
         quad[g] += uj * diff;
         if constexpr (Norms) norm[g] += uj * uj;
       }
@@ -354,10 +353,11 @@ void scatter(const std::vector<Lanes>& entries, const std::array<double*, kLanes
   }
 }
 
-// The requested outputs of the block's rows i0 .. i0 + b.rows - 1 from its logits, u_kj =
-// u(j, k) and P_kj = precision(j, k).
-template <class U, class P>
-void finish_block(const Layout& L, const MixtureOutputs& out, Eigen::Index i0, Block& b, U&& u, P&& precision) {
+// The requested outputs of the block's rows i0 .. i0 + b.rows - 1 from its logits, its u_k and
+// P_kj = precision(j, k).
+template <class P>
+void finish_block(const Layout& L, const MixtureOutputs& out, Eigen::Index i0, Block& b, P&& precision) {
+  auto u = [&](Eigen::Index j, Eigen::Index c) { return b.u[static_cast<std::size_t>(j * L.k + c)]; };
   const auto k = static_cast<std::size_t>(L.k);
   Lanes top = b.logit[0];
   for (std::size_t c = 1; c < k; ++c) {
@@ -452,11 +452,7 @@ void evaluate_mixture(const GaussianMixture& g, const Sde& sde, const ConstVecto
       } else {
         terms_shared<false>(L, tab, b);
       }
-      // u_kj and P_kj of the shared time: the same operations as terms_shared's.
-      finish_block(
-          L, out, i0, b,
-          [&](Eigen::Index j, Eigen::Index c) { return tab.precision(c, j) * (tab.mean(c, j) - b.x[static_cast<std::size_t>(j)]); },
-          [&](Eigen::Index j, Eigen::Index c) { return broadcast(tab.precision(c, j)); });
+      finish_block(L, out, i0, b, [&](Eigen::Index j, Eigen::Index c) { return broadcast(tab.precision(c, j)); });
       continue;
     }
     if (want_jvp) {
@@ -464,9 +460,8 @@ void evaluate_mixture(const GaussianMixture& g, const Sde& sde, const ConstVecto
     } else {
       want_norms ? terms_own_times<true, false>(L, b) : terms_own_times<false, false>(L, b);
     }
-    finish_block(
-        L, out, i0, b, [&](Eigen::Index j, Eigen::Index c) { return b.u[static_cast<std::size_t>(j * L.k + c)]; },
-        [&](Eigen::Index j, Eigen::Index c) { return b.precision[static_cast<std::size_t>(j * L.k + c)]; });
+    finish_block(L, out, i0, b,
+                 [&](Eigen::Index j, Eigen::Index c) { return b.precision[static_cast<std::size_t>(j * L.k + c)]; });
   }
 }
 
