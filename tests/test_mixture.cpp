@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <numbers>
 #include <string>
 #include <vector>
@@ -207,6 +208,50 @@ TEST_CASE("a one-component mixture is the closed-form Gaussian") {
   }
 }
 
+TEST_CASE("extreme variances: the log-normaliser's direct products and its split entries agree") {
+  // Rows at their own times multiply the variances themselves when a component's extremes bound
+  // every entry within 2^+-250, and split each entry into mantissa and exponent otherwise (the
+  // shared tables always split). Components with stds 1e80 (variance 1e160, beyond 2^250) and
+  // 1e-80 next to ordinary ones: the own-time rows equal the rows alone bitwise, and the
+  // log-density equals the closed form of each component, summed directly, to 1e-13 relative.
+  const Vector w = (Vector(3) << 1.0, 2.0, 3.0).finished();
+  Matrix means(3, 5), stds(3, 5);
+  means << 0.5, -1.0, 2.0, 0.0, 1.0,  //
+      -2.0, 0.3, 0.1, -0.4, 1.5,      //
+      1.0, 1.0, -1.0, 2.0, 0.0;
+  stds << 1e80, 0.5, 1.0, 2.0, 0.7,  //
+      1e-80, 0.9, 1.1, 0.3, 0.6,     //
+      0.4, 0.8, 1.2, 0.5, 1.0;
+  const GaussianMixture g(w, means, stds);
+  const auto sde = family("vp");
+  constexpr int n = 11;
+  Vector t(n);
+  for (int i = 0; i < n; ++i) t(i) = 0.05 + 0.09 * i;
+  Inputs in(41);
+  const Matrix x = in.uniform(n, 5, -3.0, 3.0);
+  Vector logp(n);
+  g.log_density(*sde, t, x, logp);
+  for (int i = 0; i < n; ++i) {
+    CAPTURE(i);
+    Vector alone(1);
+    g.log_density(*sde, t.segment(i, 1), x.middleRows(i, 1), alone);
+    CHECK(std::bit_cast<std::uint64_t>(alone(0)) == std::bit_cast<std::uint64_t>(logp(i)));
+    const double a = sde->alpha(t(i)), s = sde->sigma(t(i));
+    double top = -std::numeric_limits<double>::infinity();
+    Vector terms(3);
+    for (int k = 0; k < 3; ++k) {
+      double sum = std::log(w(k) / w.sum());
+      for (int j = 0; j < 5; ++j) {
+        const double v = a * a * stds(k, j) * stds(k, j) + s * s, r = x(i, j) - a * means(k, j);
+        sum += -0.5 * std::log(2.0 * std::numbers::pi * v) - 0.5 * r * r / v;
+      }
+      terms(k) = sum;
+      top = std::max(top, sum);
+    }
+    CHECK(rel_error(logp(i), top + std::log((terms.array() - top).exp().sum())) <= 1e-13);
+  }
+}
+
 TEST_CASE("mixture density integrates to one in d = 1") {
   // Trapezoid rule with step L/10 over [min mean - 12 sd_max, max mean + 12 sd_max]: for a
   // smooth, rapidly decaying integrand the rule's error is exponentially small in (L/step)^2,
@@ -293,38 +338,44 @@ TEST_CASE("mixture samples of a row do not depend on the batch") {
 }
 
 TEST_CASE("mixture evaluations with a time per row equal row-by-row evaluations, bitwise") {
-  // Each row alone and as a run of two equal times, in dimensions with padding lanes and
-  // without: the bits of the batch.
-  for (const int d : {3, 8, 19}) {
+  // Each row alone and as a run of two equal times (a block at one time: the shared tables), in
+  // a batch whose blocks of eight mix times (each row's own tables), in dimensions that fill the
+  // transposes' 8 x 8 tiles and that leave tails, with component counts that the kernel takes in
+  // groups of four and one at a time: the bits of the batch.
+  for (const auto& [k, d] : {std::pair{4, 3}, std::pair{5, 8}, std::pair{7, 19}}) {
+    CAPTURE(k);
     CAPTURE(d);
     Inputs in(18);
-    const GaussianMixture g = in.mixture(4, d);
+    const GaussianMixture g = in.mixture(k, d);
     const auto sde = family("vp");
     constexpr int n = 30;
     Vector t(n);
     for (int i = 0; i < n; ++i) {  // runs of equal times, alternations and singletons
       t(i) = i < 10 ? 0.25 : (i < 20 ? (i % 2 ? 0.5 : 0.75) : 1e-3 + 0.03 * i);
     }
-    const Matrix x = in.uniform(n, d, -3.0, 3.0);
-    Matrix score(n, d);
+    const Matrix x = in.uniform(n, d, -3.0, 3.0), v = in.uniform(n, d, -1.0, 1.0);
+    Matrix score(n, d), hv(n, d);
     Vector logp(n), div(n);
     g.score(*sde, t, x, score);
     g.log_density(*sde, t, x, logp);
     g.score_divergence(*sde, t, x, div);
+    g.score_jvp(*sde, t, x, v, hv);
     for (int i = 0; i < n; ++i) {
       CAPTURE(i);
       for (const Eigen::Index copies : {1, 2}) {
         CAPTURE(copies);
-        Matrix s1(copies, d);
+        Matrix s1(copies, d), h1(copies, d);
         Vector l1(copies), d1(copies);
         const Vector ti = Vector::Constant(copies, t(i));
-        const Matrix xi = x.row(i).replicate(copies, 1);
+        const Matrix xi = x.row(i).replicate(copies, 1), vi = v.row(i).replicate(copies, 1);
         g.score(*sde, ti, xi, s1);
         g.log_density(*sde, ti, xi, l1);
         g.score_divergence(*sde, ti, xi, d1);
+        g.score_jvp(*sde, ti, xi, vi, h1);
         CHECK(bitwise_equal(s1.row(0), score.row(i)));
         CHECK(std::bit_cast<std::uint64_t>(l1(0)) == std::bit_cast<std::uint64_t>(logp(i)));
         CHECK(std::bit_cast<std::uint64_t>(d1(0)) == std::bit_cast<std::uint64_t>(div(i)));
+        CHECK(bitwise_equal(h1.row(0), hv.row(i)));
       }
     }
   }
