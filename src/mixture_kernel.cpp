@@ -23,8 +23,8 @@ namespace {
 // whatever vector width the target has). Every operation is elementwise and every sum runs in
 // index order inside its lane, so a row's bits are those of the same scalar arithmetic whatever
 // its neighbours and their times, and nothing is reduced across lanes: a dimension of 2 fills the
-// vectors as well as one of 64, and a row at its own time builds its tables as fast as the rows
-// of a shared one reuse theirs.
+// vectors as well as one of 64, and the tables of eight different times cost what one time's
+// cost (a row at its own time still pays for its tables, which a row at a shared time reuses).
 // (These values never cross this file's boundary: CMakeLists.txt silences the compiler's note
 // that passing them between functions has an ABI that depends on the vector width.)
 constexpr int kLanes = 8;
@@ -123,8 +123,7 @@ Lanes offsets(const Layout& L, Eigen::Index c, const LogSum& logs, VarianceOf&& 
 
 // The tables of one time, shared by every block whose rows are all at that time.
 struct TimeTables {
-  double t = std::numeric_limits<double>::quiet_NaN();
-  bool built = false;
+  double t = std::numeric_limits<double>::quiet_NaN();  // no time yet: NaN equals nothing
   Table precision, mean;  // P and m
   Eigen::ArrayXd offset, trace;  // offset_k and sum_j P_kj
 
@@ -150,7 +149,6 @@ struct TimeTables {
       offset(c) = offsets(L, c, logs, [&](int l, Eigen::Index j) { return variance_at(a2, s2, L.variance(c, j))[l]; })[0];
     }
     t = time;
-    built = true;
   }
 };
 
@@ -295,6 +293,9 @@ Lanes dot(const std::vector<Lanes>& a, Entry&& entry, Eigen::Index d) {
 }
 
 // The 8 x 8 transpose of t in place: t[j][l] becomes t[l][j].
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 12
+#error "the mixture kernel needs GCC 12 or later (__builtin_shufflevector), or clang"
+#endif
 void transpose(Lanes (&t)[kLanes]) {
   static_assert(kLanes == 8);
   Lanes u[kLanes], v[kLanes];
@@ -364,8 +365,9 @@ void finish_block(const Layout& L, const MixtureOutputs& out, Eigen::Index i0, B
     for (int l = 0; l < kLanes; ++l) top[l] = b.logit[c][l] > top[l] ? b.logit[c][l] : top[l];
   }
   for (std::size_t c = 0; c < k; ++c) b.logit[c] -= top;
-  // Eigen's vectorised exp on whole packets (kLanes doubles each): every row takes the same path.
-  auto e = Eigen::Map<Eigen::ArrayXd>(reinterpret_cast<double*>(b.logit.data()), L.k * kLanes);
+  // Eigen's vectorised exp: K x 8 doubles, 64-byte aligned, are whole packets of 2, 4 or 8, so
+  // every row takes the same path (no scalar head or tail).
+  auto e = Eigen::Map<Eigen::ArrayXd, Eigen::Aligned64>(reinterpret_cast<double*>(b.logit.data()), L.k * kLanes);
   e = e.exp();
   Lanes total = {};
   for (std::size_t c = 0; c < k; ++c) total += b.logit[c];
@@ -446,7 +448,7 @@ void evaluate_mixture(const GaussianMixture& g, const Sde& sde, const ConstVecto
     gather(rows, L.d, b.x);
     if (want_jvp) gather(directions, L.d, b.direction);
     if (one_time) {
-      if (!tab.built || !(tab.t == t(i0))) tab.build(L, t(i0), b.a[0], b.s[0]);
+      if (!(tab.t == t(i0))) tab.build(L, t(i0), b.a[0], b.s[0]);
       if (want_norms) {
         terms_shared<true>(L, tab, b);
       } else {

@@ -1,5 +1,5 @@
 // The exact Gaussian mixture's evaluation kernel (internal): score, log-density, divergence of the
-// score and Hessian-vector products, one row at a time at that row's own time.
+// score and Hessian-vector products, each row at its own time, eight rows at a time.
 #pragma once
 
 #include <tweedie/gaussian_mixture.hpp>

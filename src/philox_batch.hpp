@@ -15,6 +15,17 @@
 #endif
 
 namespace tweedie::detail {
+// The code below differs with the instruction set: an inline namespace per set gives each its own
+// names, so translation units built for different sets cannot clash.
+#if defined(__AVX512F__)
+inline namespace philox_avx512 {
+#elif defined(__AVX2__)
+inline namespace philox_avx2 {
+#elif defined(__SSE2__)
+inline namespace philox_sse2 {
+#else
+inline namespace philox_scalar {
+#endif
 
 inline constexpr std::uint32_t philox_m0 = PHILOX_M4x32_0, philox_m1 = PHILOX_M4x32_1;  // the round multipliers
 inline constexpr std::uint32_t philox_w0 = PHILOX_W32_0, philox_w1 = PHILOX_W32_1;      // the key's Weyl steps
@@ -108,4 +119,5 @@ inline void philox4x32_10_blocks(const std::uint32_t* c0, std::uint32_t c1, std:
   }
 }
 
+}  // inline namespace of the instruction set
 }  // namespace tweedie::detail

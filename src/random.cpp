@@ -83,8 +83,8 @@ inline void sincospi_poly(double x, double& s_out, double& c_out) {
 }
 
 /// Layout version 2 on `out`: the (row, block) pairs of the whole matrix in batches of `batch`,
-/// first every Philox block of a batch, then every Box-Muller (two loops the compiler
-/// vectorises). A batch is a few runs of consecutive blocks of one row, so that filling in the
+/// first every Philox block of a batch (one per vector lane, detail::philox4x32_10_blocks), then
+/// every Box-Muller (a loop the compiler vectorises). A batch is a few runs of consecutive blocks of one row, so that filling in the
 /// counters and storing the normals are contiguous copies too (one copy when the rows of `out`
 /// are consecutive in memory and d is even).
 void normal_v2(std::uint32_t seed, std::uint64_t first_row, std::uint32_t step, std::uint32_t stage,

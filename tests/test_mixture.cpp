@@ -212,8 +212,9 @@ TEST_CASE("extreme variances: the log-normaliser's direct products and its split
   // Rows at their own times multiply the variances themselves when a component's extremes bound
   // every entry within 2^+-250, and split each entry into mantissa and exponent otherwise (the
   // shared tables always split). Components with stds 1e80 (variance 1e160, beyond 2^250) and
-  // 1e-80 next to ordinary ones: the own-time rows equal the rows alone bitwise, and the
-  // log-density equals the closed form of each component, summed directly, to 1e-13 relative.
+  // 1e-80 (below 2^-250 at times near 1e-80, where sigma^2 is about 1e-81) next to ordinary
+  // ones: the own-time rows equal the rows alone bitwise, and the log-density equals the closed
+  // form of each component, summed directly, to 1e-13 relative.
   const Vector w = (Vector(3) << 1.0, 2.0, 3.0).finished();
   Matrix means(3, 5), stds(3, 5);
   means << 0.5, -1.0, 2.0, 0.0, 1.0,  //
@@ -224,9 +225,10 @@ TEST_CASE("extreme variances: the log-normaliser's direct products and its split
       0.4, 0.8, 1.2, 0.5, 1.0;
   const GaussianMixture g(w, means, stds);
   const auto sde = family("vp");
-  constexpr int n = 11;
+  constexpr int n = 14;
   Vector t(n);
-  for (int i = 0; i < n; ++i) t(i) = 0.05 + 0.09 * i;
+  for (int i = 0; i < 11; ++i) t(i) = 0.05 + 0.09 * i;
+  t.tail(3) << 1e-80, 3e-80, 1e-79;
   Inputs in(41);
   const Matrix x = in.uniform(n, 5, -3.0, 3.0);
   Vector logp(n);
@@ -341,8 +343,9 @@ TEST_CASE("mixture evaluations with a time per row equal row-by-row evaluations,
   // Each row alone and as a run of two equal times (a block at one time: the shared tables), in
   // a batch whose blocks of eight mix times (each row's own tables), in dimensions that fill the
   // transposes' 8 x 8 tiles and that leave tails, with component counts that the kernel takes in
-  // groups of four and one at a time: the bits of the batch.
-  for (const auto& [k, d] : {std::pair{4, 3}, std::pair{5, 8}, std::pair{7, 19}}) {
+  // groups of four and one at a time, and past the shared tables' renormalisation after 512
+  // entries: the bits of the batch.
+  for (const auto& [k, d] : {std::pair{1, 1}, std::pair{4, 3}, std::pair{5, 8}, std::pair{7, 19}, std::pair{5, 515}}) {
     CAPTURE(k);
     CAPTURE(d);
     Inputs in(18);
