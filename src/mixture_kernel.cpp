@@ -103,10 +103,9 @@ struct Layout {
         max_variance(variance.rowwise().maxCoeff()), log_two_pi_d(static_cast<double>(g.dim()) * log_two_pi) {}
 };
 
-// offset_k per lane from its log-weight and the lanes' sums of log V_kj; a flagged lane's sum
-// is recomputed entry by entry (`variance_of(l, j)` gives V_kj of lane l).
-template <class VarianceOf>
-Lanes offsets(const Layout& L, Eigen::Index c, const LogSum& logs, VarianceOf&& variance_of) {
+// offset_k per lane from its log-weight and the lanes' sums of log V_kj (lane l's V at
+// alpha^2 = a2[l], sigma^2 = s2[l]); a flagged lane's sum is recomputed entry by entry.
+Lanes offsets(const Layout& L, Eigen::Index c, const LogSum& logs, Lanes a2, Lanes s2) {
   Lanes mantissa, rest, out;
   logs.parts(mantissa, rest);
   for (int l = 0; l < kLanes; ++l) {  // a loop of polynomial logs vectorises
@@ -115,7 +114,7 @@ Lanes offsets(const Layout& L, Eigen::Index c, const LogSum& logs, VarianceOf&& 
   for (int l = 0; l < kLanes; ++l) {
     if (!logs.outside(l)) continue;
     double sum = 0.0;
-    for (Eigen::Index j = 0; j < L.d; ++j) sum += std::log(variance_of(l, j));
+    for (Eigen::Index j = 0; j < L.d; ++j) sum += std::log(variance_at(a2[l], s2[l], L.variance(c, j)));
     out[l] = L.log_weight(c) - 0.5 * (L.log_two_pi_d + sum);
   }
   return out;
@@ -146,7 +145,7 @@ struct TimeTables {
         logs.renormalise();
       }
       trace(c) = tr;
-      offset(c) = offsets(L, c, logs, [&](int l, Eigen::Index j) { return variance_at(a2, s2, L.variance(c, j))[l]; })[0];
+      offset(c) = offsets(L, c, logs, a2, s2)[0];
     }
     t = time;
   }
@@ -253,9 +252,7 @@ void terms_own_times(const Layout& L, Block& b) {
     }
     for (int g = 0; g < G; ++g) {
       const Eigen::Index c = c0 + g;
-      const Lanes offset =
-          offsets(L, c, logs[g], [&](int l, Eigen::Index j) { return variance_at(a2, s2, L.variance(c, j))[l]; });
-      b.logit[static_cast<std::size_t>(c)] = offset - 0.5 * quad[g];
+      b.logit[static_cast<std::size_t>(c)] = offsets(L, c, logs[g], a2, s2) - 0.5 * quad[g];
       if constexpr (Norms) {
         b.norm2[static_cast<std::size_t>(c)] = norm[g];
         b.trace[static_cast<std::size_t>(c)] = tr[g];
